@@ -1,0 +1,359 @@
+//! The validator-facing HTTP API: `/gen_image`, `/gen_video`, `/health`, `/miner_info` and
+//! `/status/{task_id}`, all behind the Epistula guard, with the reference's status codes and
+//! JSON shapes. A challenge is durable on disk before its 201 leaves.
+
+use crate::chain::MetagraphCache;
+use crate::epistula::{ReplayCache, Signer, Verifier, now_ms};
+use crate::identity::Hotkey;
+use crate::pipeline::Pipeline;
+use crate::store::{Store, TaskRecord};
+use axum::body::Bytes;
+use axum::extract::{Path, Request, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::{Extension, Json, Router};
+use gas_shared::{Modality, TaskState, Tier};
+use serde_json::{Value, json};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+/// Largest request body accepted (ours; the reference has none).
+pub const BODY_LIMIT: usize = 1024 * 1024;
+
+pub struct ApiState {
+    pub store: Store,
+    pub pipeline: Arc<Pipeline>,
+    pub metagraph: MetagraphCache,
+    pub key: Arc<Hotkey>,
+    pub replay: ReplayCache,
+    pub force_validator_permit: bool,
+    pub webhook_deadline: Duration,
+    pub max_concurrent_tasks: usize,
+    pub task_timeout: Duration,
+    pub started: Instant,
+}
+
+pub fn router(state: Arc<ApiState>) -> Router {
+    Router::new()
+        .route("/gen_image", post(gen_image))
+        .route("/gen_video", post(gen_video))
+        .route("/health", get(health))
+        .route("/miner_info", get(miner_info))
+        .route("/status/{task_id}", get(status))
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            epistula_guard,
+        ))
+        .with_state(state)
+}
+
+fn unix_secs() -> f64 {
+    now_ms() as f64 / 1000.0
+}
+
+fn detail(status: StatusCode, text: &str) -> Response {
+    (status, Json(json!({ "detail": text }))).into_response()
+}
+
+fn error(status: StatusCode, text: impl Into<String>) -> Response {
+    (
+        status,
+        Json(json!({ "error": text.into(), "timestamp": unix_secs() })),
+    )
+        .into_response()
+}
+
+/// Body limit, then every Epistula check; the verified signer rides along as an extension.
+async fn epistula_guard(
+    State(state): State<Arc<ApiState>>,
+    request: Request,
+    next: Next,
+) -> Response {
+    let (mut parts, body) = request.into_parts();
+    let declared = parts
+        .headers
+        .get("content-length")
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<u64>().ok());
+    if declared.is_some_and(|n| n > BODY_LIMIT as u64) {
+        return detail(StatusCode::PAYLOAD_TOO_LARGE, "Request body too large");
+    }
+    let Ok(bytes) = axum::body::to_bytes(body, BODY_LIMIT).await else {
+        return detail(StatusCode::PAYLOAD_TOO_LARGE, "Request body too large");
+    };
+    let graph = state.metagraph.get();
+    let verifier = Verifier {
+        own_hotkey: state.key.ss58(),
+        metagraph: &graph,
+        force_validator_permit: state.force_validator_permit,
+        replay: &state.replay,
+    };
+    match verifier.check(&parts.headers, &bytes, now_ms()) {
+        Ok(signer) => {
+            parts.extensions.insert(signer);
+            next.run(Request::from_parts(parts, axum::body::Body::from(bytes)))
+                .await
+        }
+        Err(rejection) => {
+            tracing::warn!(path = %parts.uri.path(), signer = ?parts.headers.get("epistula-signed-by"), status = rejection.status.as_u16(), reason = %rejection.detail, "request refused");
+            detail(rejection.status, &rejection.detail)
+        }
+    }
+}
+
+async fn gen_image(
+    state: State<Arc<ApiState>>,
+    signer: Extension<Signer>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    accept(state, signer, headers, body, Modality::Image).await
+}
+
+async fn gen_video(
+    state: State<Arc<ApiState>>,
+    signer: Extension<Signer>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    accept(state, signer, headers, body, Modality::Video).await
+}
+
+/// Python's `prompt[:100] + "..."` (by characters).
+fn short_prompt(prompt: &str) -> String {
+    match prompt.char_indices().nth(100) {
+        Some((i, _)) => format!("{}...", &prompt[..i]),
+        None => prompt.to_string(),
+    }
+}
+
+async fn accept(
+    State(state): State<Arc<ApiState>>,
+    Extension(signer): Extension<Signer>,
+    headers: HeaderMap,
+    body: Bytes,
+    modality: Modality,
+) -> Response {
+    let doc: Value = match serde_json::from_slice(&body) {
+        Ok(v) => v,
+        Err(e) => return error(StatusCode::BAD_REQUEST, format!("Invalid JSON body: {e}")),
+    };
+    let Some(doc) = doc.as_object() else {
+        return error(
+            StatusCode::BAD_REQUEST,
+            "Invalid JSON body: expected a JSON object",
+        );
+    };
+    let prompt = match doc.get("prompt") {
+        None | Some(Value::Null) => {
+            return error(StatusCode::BAD_REQUEST, "Missing required field: prompt");
+        }
+        Some(Value::String(s)) if s.trim().is_empty() => {
+            return error(StatusCode::BAD_REQUEST, "Missing required field: prompt");
+        }
+        Some(Value::String(s)) => s.clone(),
+        Some(_) => {
+            return error(
+                StatusCode::BAD_REQUEST,
+                "Invalid field: prompt must be a string",
+            );
+        }
+    };
+    let Some(webhook_url) = headers
+        .get("x-webhook-url")
+        .and_then(|v| v.to_str().ok())
+        .filter(|v| !v.is_empty())
+    else {
+        return error(
+            StatusCode::BAD_REQUEST,
+            "Missing required header: X-Webhook-URL",
+        );
+    };
+    match reqwest::Url::parse(webhook_url) {
+        Ok(u) if matches!(u.scheme(), "http" | "https") && u.host().is_some() => {}
+        _ => {
+            return error(
+                StatusCode::BAD_REQUEST,
+                format!("Invalid X-Webhook-URL: {webhook_url:?} is not an absolute http(s) URL"),
+            );
+        }
+    }
+    let parameters = match doc.get("parameters") {
+        None | Some(Value::Null) => json!({}),
+        Some(Value::Object(p)) => Value::Object(p.clone()),
+        Some(_) => {
+            return error(
+                StatusCode::BAD_REQUEST,
+                "Invalid field: parameters must be a JSON object",
+            );
+        }
+    };
+    if !state.pipeline.serves(modality) {
+        return error(
+            StatusCode::SERVICE_UNAVAILABLE,
+            format!("No service available for modality={modality}"),
+        );
+    }
+    let tier = parameters
+        .get("resolution")
+        .and_then(|r| r.as_str())
+        .and_then(Tier::parse)
+        .filter(|t| t.modality() == modality)
+        .unwrap_or_else(|| Tier::default_for(modality));
+    let created_ms = now_ms();
+    let task = TaskRecord {
+        v: 1,
+        task_id: uuid::Uuid::new_v4().to_string(),
+        modality,
+        state: TaskState::Queued,
+        prompt,
+        parameters,
+        tier,
+        webhook_url: webhook_url.to_string(),
+        validator: signer.hotkey.clone(),
+        validator_uid: signer.uid,
+        created_ms,
+        deadline_ms: created_ms + state.webhook_deadline.as_millis() as i64,
+        started_ms: None,
+        finished_ms: None,
+        generation_runs: 0,
+        media: None,
+        outcome: None,
+        deliveries: 0,
+        last_reply: None,
+    };
+    if let Err(e) = state.store.insert_new(&task) {
+        tracing::error!(error = %e, "challenge could not be stored");
+        return error(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            format!("Failed to process {modality} request: {e}"),
+        );
+    }
+    if let Err(e) = state.store.commit().await {
+        tracing::error!(error = %e, "challenge could not be made durable");
+        return error(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            format!("Failed to process {modality} request: {e}"),
+        );
+    }
+    tracing::info!(task_id = %task.task_id, validator = %signer.hotkey, uid = signer.uid, %modality, tier = %tier, "challenge accepted");
+    state.pipeline.enqueue(task.task_id.clone());
+    (
+        StatusCode::CREATED,
+        Json(json!({
+            "task_id": task.task_id,
+            "status": "submitted",
+            "modality": modality,
+            "prompt": short_prompt(&task.prompt),
+            "webhook_url": task.webhook_url,
+            "created_at": created_ms as f64 / 1000.0,
+        })),
+    )
+        .into_response()
+}
+
+fn services(state: &ApiState) -> Vec<Value> {
+    let mut out: Vec<Value> = Vec::new();
+    for modality in Modality::ALL {
+        for name in state.pipeline.chain_names(modality) {
+            match out.iter_mut().find(|s| s["name"] == name) {
+                Some(s) => {
+                    if let Some(tasks) = s["supported_tasks"].as_array_mut() {
+                        tasks.push(json!(modality));
+                    }
+                }
+                None => out
+                    .push(json!({"name": name, "available": true, "supported_tasks": [modality]})),
+            }
+        }
+    }
+    out
+}
+
+async fn health(State(state): State<Arc<ApiState>>) -> Response {
+    let services = services(&state);
+    if services.is_empty() {
+        return error(StatusCode::SERVICE_UNAVAILABLE, "No services available");
+    }
+    Json(json!({
+        "status": "healthy",
+        "services_available": services.len(),
+        "services_total": services.len(),
+        "timestamp": unix_secs(),
+    }))
+    .into_response()
+}
+
+async fn miner_info(State(state): State<Arc<ApiState>>) -> Response {
+    let counts = state.store.counts();
+    let mut stats = json!({"total": 0, "pending": 0, "processing": 0, "completed": 0, "failed": 0});
+    let mut total = 0;
+    for (task_state, n) in counts {
+        total += n;
+        let key = task_state.reference_status();
+        stats[key] = json!(stats[key].as_u64().unwrap_or(0) + n);
+    }
+    stats["total"] = json!(total);
+    let uid = state
+        .metagraph
+        .get()
+        .neuron(state.key.ss58())
+        .map(|n| n.uid);
+    Json(json!({
+        "uid": uid,
+        "hotkey": state.key.ss58(),
+        "miner_type": "GENERATOR",
+        "services": services(&state),
+        "task_stats": stats,
+        "config": {
+            "max_concurrent_tasks": state.max_concurrent_tasks,
+            "task_timeout": state.task_timeout.as_secs(),
+            "max_task_age_hours": 24,
+            "cleanup_interval": 3600,
+            "webhook_deadline": state.webhook_deadline.as_secs(),
+        },
+        "version": env!("CARGO_PKG_VERSION"),
+        "software": "gas-miner",
+        "uptime": state.started.elapsed().as_secs_f64(),
+    }))
+    .into_response()
+}
+
+/// The task as `/status` shows it: the reference's fields plus ours; never media bytes.
+pub fn task_view(task: &TaskRecord) -> Value {
+    let secs = |ms: Option<i64>| ms.map(|m| m as f64 / 1000.0);
+    let error_message = match &task.outcome {
+        Some(crate::store::Outcome::Failure { message }) => Some(message.clone()),
+        _ => None,
+    };
+    json!({
+        "task_id": task.task_id,
+        "modality": task.modality,
+        "status": task.state.reference_status(),
+        "state": task.state,
+        "prompt": task.prompt,
+        "parameters": task.parameters,
+        "resolution": task.tier,
+        "webhook_url": task.webhook_url,
+        "signed_by": task.validator,
+        "created_at": task.created_ms as f64 / 1000.0,
+        "started_at": secs(task.started_ms),
+        "completed_at": secs(task.finished_ms),
+        "processing_time": task.started_ms.map(|s| (task.finished_ms.unwrap_or_else(now_ms) - s) as f64 / 1000.0),
+        "error_message": error_message,
+        "result_url": Value::Null,
+        "media": task.media,
+        "deliveries": task.deliveries,
+        "last_reply": task.last_reply,
+    })
+}
+
+async fn status(State(state): State<Arc<ApiState>>, Path(task_id): Path<String>) -> Response {
+    match state.store.get(&task_id) {
+        Ok(Some(task)) => Json(task_view(&task)).into_response(),
+        Ok(None) => error(StatusCode::NOT_FOUND, "Task not found"),
+        Err(e) => error(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()),
+    }
+}

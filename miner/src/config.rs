@@ -1,0 +1,589 @@
+//! Settings: the reference's `.env.gen_miner` variable names, read from the environment and the
+//! env file, each also a clap flag (a flag wins over the environment, the environment over the
+//! file). Every value is checked at start; all problems are reported together, one line each.
+
+use clap::Args;
+use gas_shared::Modality;
+use std::net::IpAddr;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+pub const DEFAULT_OPENAI_BASE_URL: &str = "https://api.openai.com/v1";
+pub const DEFAULT_OPEN_ROUTER_BASE_URL: &str = "https://openrouter.ai/api/v1";
+pub const DEFAULT_STABILITY_BASE_URL: &str = "https://api.stability.ai";
+pub const DEFAULT_RUNWAY_BASE_URL: &str = "https://api.dev.runwayml.com";
+
+/// Raw settings as given. Values stay strings here so that every bad one can be reported at
+/// once instead of clap stopping at the first.
+#[derive(Debug, Clone, Default, Args)]
+pub struct Settings {
+    /// Image service or fallback chain: openai | openrouter | stabilityai | none (e.g. "openrouter,stabilityai")
+    #[arg(long, env = "IMAGE_SERVICE")]
+    pub image_service: Option<String>,
+    /// Video service or fallback chain: openai | openrouter | runway | none
+    #[arg(long, env = "VIDEO_SERVICE")]
+    pub video_service: Option<String>,
+    #[arg(long, env = "OPENAI_API_KEY", hide_env_values = true)]
+    pub openai_api_key: Option<String>,
+    #[arg(long, env = "OPEN_ROUTER_API_KEY", hide_env_values = true)]
+    pub open_router_api_key: Option<String>,
+    #[arg(long, env = "STABILITY_API_KEY", hide_env_values = true)]
+    pub stability_api_key: Option<String>,
+    #[arg(long, env = "RUNWAYML_API_KEY", hide_env_values = true)]
+    pub runwayml_api_key: Option<String>,
+    #[arg(long, env = "OPENAI_BASE_URL")]
+    pub openai_base_url: Option<String>,
+    #[arg(long, env = "OPEN_ROUTER_BASE_URL")]
+    pub open_router_base_url: Option<String>,
+    #[arg(long, env = "STABILITY_BASE_URL")]
+    pub stability_base_url: Option<String>,
+    #[arg(long, env = "RUNWAY_BASE_URL")]
+    pub runway_base_url: Option<String>,
+    /// Wallet name under the wallets root (default "default")
+    #[arg(long, env = "BT_WALLET_NAME")]
+    pub wallet_name: Option<String>,
+    /// Hotkey name inside the wallet (default "default")
+    #[arg(long, env = "BT_WALLET_HOTKEY")]
+    pub wallet_hotkey: Option<String>,
+    /// Wallets root (default ~/.bittensor/wallets)
+    #[arg(long, env = "BT_WALLET_PATH")]
+    pub wallet_path: Option<String>,
+    /// Subnet id: 34 on finney, 379 on testnet
+    #[arg(long, env = "BT_NETUID")]
+    pub netuid: Option<String>,
+    #[arg(long, env = "BT_CHAIN_ENDPOINT")]
+    pub chain_endpoint: Option<String>,
+    /// Port validators reach us on (default 8091)
+    #[arg(long, env = "BT_AXON_PORT")]
+    pub axon_port: Option<String>,
+    /// Address to bind (default 0.0.0.0)
+    #[arg(long, env = "BT_AXON_IP")]
+    pub axon_ip: Option<String>,
+    /// Public address to publish on chain
+    #[arg(long, env = "BT_AXON_EXTERNAL_IP")]
+    pub axon_external_ip: Option<String>,
+    /// Generation tasks that run at once (default 5)
+    #[arg(long, env = "MINER_MAX_CONCURRENT_TASKS")]
+    pub max_concurrent_tasks: Option<String>,
+    /// Seconds one provider may take for one task (default 300)
+    #[arg(long, env = "MINER_TASK_TIMEOUT")]
+    pub task_timeout: Option<String>,
+    /// Where MINER_SAVE_LOCALLY copies media (default ./miner_generated_content)
+    #[arg(long, env = "MINER_OUTPUT_DIR")]
+    pub output_dir: Option<String>,
+    /// Database, media and admin socket (default ~/.local/share/gas-miner)
+    #[arg(long, env = "MINER_STATE_DIR")]
+    pub state_dir: Option<String>,
+    /// Also copy every generated file to MINER_OUTPUT_DIR/<image|video>/
+    #[arg(long, env = "MINER_SAVE_LOCALLY")]
+    pub save_locally: Option<String>,
+    /// DEBUG, INFO, WARNING or ERROR (default INFO)
+    #[arg(long, env = "BT_LOGGING_LEVEL")]
+    pub logging_level: Option<String>,
+    /// Offline mode: read the metagraph from this JSON file instead of the chain
+    #[arg(long, env = "BT_METAGRAPH_FILE")]
+    pub metagraph_file: Option<String>,
+    /// Accept validators below the 20000 stake minimum (as the reference's flag)
+    #[arg(long, env = "MINER_NO_FORCE_VALIDATOR_PERMIT", num_args = 0..=1, default_missing_value = "true")]
+    pub no_force_validator_permit: Option<String>,
+    /// Seconds after the 201 during which a webhook is retried (default 7200)
+    #[arg(long, env = "MINER_WEBHOOK_DEADLINE")]
+    pub webhook_deadline: Option<String>,
+}
+
+/// The reference's service names.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Service {
+    OpenAi,
+    OpenRouter,
+    StabilityAi,
+    Runway,
+}
+
+impl Service {
+    pub const ORDER: [Service; 4] = [
+        Service::OpenAi,
+        Service::OpenRouter,
+        Service::StabilityAi,
+        Service::Runway,
+    ];
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Service::OpenAi => "openai",
+            Service::OpenRouter => "openrouter",
+            Service::StabilityAi => "stabilityai",
+            Service::Runway => "runway",
+        }
+    }
+
+    fn parse(text: &str) -> Option<Service> {
+        Service::ORDER.into_iter().find(|s| s.name() == text)
+    }
+
+    fn key_var(self) -> &'static str {
+        match self {
+            Service::OpenAi => "OPENAI_API_KEY",
+            Service::OpenRouter => "OPEN_ROUTER_API_KEY",
+            Service::StabilityAi => "STABILITY_API_KEY",
+            Service::Runway => "RUNWAYML_API_KEY",
+        }
+    }
+
+    /// What the service can make, per PROVIDERS.md.
+    pub fn can_serve(self, modality: Modality) -> bool {
+        match (self, modality) {
+            (Service::OpenAi | Service::OpenRouter, _) => true,
+            (Service::StabilityAi, Modality::Image) => true,
+            (Service::Runway, Modality::Video) => true,
+            _ => false,
+        }
+    }
+
+    /// Whether this build has a client for it yet.
+    fn built(self, modality: Modality) -> bool {
+        matches!((self, modality), (Service::OpenRouter, Modality::Image))
+    }
+}
+
+/// An API key. Debug and Display print only that it is set.
+#[derive(Clone, PartialEq)]
+pub struct Secret(String);
+
+impl Secret {
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl std::fmt::Debug for Secret {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Secret(***)")
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct ProviderSettings {
+    pub service: Service,
+    pub key: Secret,
+    pub base_url: String,
+}
+
+/// Checked configuration the daemon runs with.
+#[derive(Debug, Clone)]
+pub struct Config {
+    pub image_chain: Vec<ProviderSettings>,
+    pub video_chain: Vec<ProviderSettings>,
+    pub wallet_path: PathBuf,
+    pub wallet_name: String,
+    pub wallet_hotkey: String,
+    pub netuid: u16,
+    pub chain_endpoint: String,
+    pub bind_ip: IpAddr,
+    pub port: u16,
+    pub external_ip: Option<IpAddr>,
+    pub max_concurrent_tasks: usize,
+    pub task_timeout: Duration,
+    pub output_dir: PathBuf,
+    pub state_dir: PathBuf,
+    pub save_locally: bool,
+    pub log_filter: &'static str,
+    pub metagraph_file: Option<PathBuf>,
+    pub force_validator_permit: bool,
+    pub webhook_deadline: Duration,
+}
+
+impl Config {
+    pub fn chain(&self, modality: Modality) -> &[ProviderSettings] {
+        match modality {
+            Modality::Image => &self.image_chain,
+            Modality::Video => &self.video_chain,
+        }
+    }
+}
+
+fn home() -> PathBuf {
+    std::env::var_os("HOME")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from("/root"))
+}
+
+/// `~/x` → `$HOME/x`.
+pub fn expand_home(text: &str) -> PathBuf {
+    match text.strip_prefix("~/") {
+        Some(rest) => home().join(rest),
+        None if text == "~" => home(),
+        None => PathBuf::from(text),
+    }
+}
+
+fn parse_bool(text: &str) -> Option<bool> {
+    match text.trim().to_ascii_lowercase().as_str() {
+        "1" | "true" | "yes" | "on" => Some(true),
+        "0" | "false" | "no" | "off" | "" => Some(false),
+        _ => None,
+    }
+}
+
+fn non_empty(value: &Option<String>) -> Option<&str> {
+    value.as_deref().map(str::trim).filter(|v| !v.is_empty())
+}
+
+/// Collects problems so the operator sees all of them in one run.
+#[derive(Default)]
+struct Problems(Vec<String>);
+
+impl Problems {
+    fn number<T: std::str::FromStr + PartialOrd + std::fmt::Display>(
+        &mut self,
+        var: &str,
+        value: &Option<String>,
+        default: T,
+        min: T,
+        what: &str,
+    ) -> T {
+        let Some(text) = non_empty(value) else {
+            return default;
+        };
+        match text.parse::<T>() {
+            Ok(n) if n >= min => n,
+            _ => {
+                self.0.push(format!(
+                    "{var}={text}: not {what}; set a whole number of at least {min} (default {default})"
+                ));
+                default
+            }
+        }
+    }
+
+    fn flag(&mut self, var: &str, value: &Option<String>) -> bool {
+        let Some(text) = value.as_deref() else {
+            return false;
+        };
+        parse_bool(text).unwrap_or_else(|| {
+            self.0.push(format!(
+                "{var}={text}: not a yes/no value; use true or false"
+            ));
+            false
+        })
+    }
+
+    fn url(&mut self, var: &str, value: &Option<String>, default: &str) -> String {
+        let Some(text) = non_empty(value) else {
+            return default.to_string();
+        };
+        match reqwest::Url::parse(text) {
+            Ok(u) if matches!(u.scheme(), "http" | "https") => {
+                text.trim_end_matches('/').to_string()
+            }
+            _ => {
+                self.0.push(format!(
+                    "{var}={text}: not an absolute http(s) URL; unset it to use {default}"
+                ));
+                default.to_string()
+            }
+        }
+    }
+}
+
+impl Settings {
+    /// Checks every value; `Err` holds one line per problem (name, cause, fix).
+    pub fn resolve(&self) -> Result<Config, Vec<String>> {
+        let mut p = Problems::default();
+        let keys = [
+            (
+                Service::OpenAi,
+                &self.openai_api_key,
+                &self.openai_base_url,
+                "OPENAI_BASE_URL",
+                DEFAULT_OPENAI_BASE_URL,
+            ),
+            (
+                Service::OpenRouter,
+                &self.open_router_api_key,
+                &self.open_router_base_url,
+                "OPEN_ROUTER_BASE_URL",
+                DEFAULT_OPEN_ROUTER_BASE_URL,
+            ),
+            (
+                Service::StabilityAi,
+                &self.stability_api_key,
+                &self.stability_base_url,
+                "STABILITY_BASE_URL",
+                DEFAULT_STABILITY_BASE_URL,
+            ),
+            (
+                Service::Runway,
+                &self.runwayml_api_key,
+                &self.runway_base_url,
+                "RUNWAY_BASE_URL",
+                DEFAULT_RUNWAY_BASE_URL,
+            ),
+        ];
+        let runway_alias = std::env::var("RUNWAYML_API_SECRET").ok();
+        let mut providers = Vec::new();
+        for (service, key, base, base_var, default_base) in keys {
+            let base_url = p.url(base_var, base, default_base);
+            let key = non_empty(key).or(if service == Service::Runway {
+                runway_alias
+                    .as_deref()
+                    .map(str::trim)
+                    .filter(|k| !k.is_empty())
+            } else {
+                None
+            });
+            providers.push((service, key.map(|k| Secret(k.to_string())), base_url));
+        }
+        let explicit =
+            non_empty(&self.image_service).is_some() || non_empty(&self.video_service).is_some();
+        let mut chain_for = |var: &str, value: &Option<String>, modality: Modality| {
+            let mut chain = Vec::new();
+            let names: Vec<String> = match non_empty(value) {
+                Some(text) => text
+                    .split(',')
+                    .map(|s| s.trim().to_ascii_lowercase())
+                    .filter(|s| !s.is_empty())
+                    .collect(),
+                None if explicit => return chain,
+                None => Service::ORDER
+                    .into_iter()
+                    .filter(|s| s.can_serve(modality) && s.built(modality))
+                    .filter(|s| providers.iter().any(|(ps, k, _)| ps == s && k.is_some()))
+                    .map(|s| s.name().to_string())
+                    .take(1)
+                    .collect(),
+            };
+            if names.iter().any(|n| n == "none") {
+                if names.len() > 1 {
+                    p.0.push(format!("{var}={}: `none` cannot be combined with services; use either `none` or a service list", names.join(",")));
+                }
+                return chain;
+            }
+            for name in names {
+                let Some(service) = Service::parse(&name) else {
+                    p.0.push(format!("{var}={name}: unknown service; use one of openai, openrouter, stabilityai, runway or none"));
+                    continue;
+                };
+                if !service.can_serve(modality) {
+                    let can: Vec<&str> = Service::ORDER
+                        .into_iter()
+                        .filter(|s| s.can_serve(modality))
+                        .map(Service::name)
+                        .collect();
+                    p.0.push(format!(
+                        "{var}={name}: {name} cannot make {modality}s; use one of {} or none",
+                        can.join(", ")
+                    ));
+                    continue;
+                }
+                if !service.built(modality) {
+                    p.0.push(format!("{var}={name}: this gas-miner build has no {name} {modality} client yet; use openrouter (for images) or none"));
+                    continue;
+                }
+                let Some((_, key, base_url)) = providers.iter().find(|(s, _, _)| *s == service)
+                else {
+                    continue;
+                };
+                let Some(key) = key.clone() else {
+                    p.0.push(format!(
+                        "{var}={name}: {} is not set; add your {name} API key to .env.gen_miner",
+                        service.key_var()
+                    ));
+                    continue;
+                };
+                chain.push(ProviderSettings {
+                    service,
+                    key,
+                    base_url: base_url.clone(),
+                });
+            }
+            chain
+        };
+        let image_chain = chain_for("IMAGE_SERVICE", &self.image_service, Modality::Image);
+        let video_chain = chain_for("VIDEO_SERVICE", &self.video_service, Modality::Video);
+
+        let netuid = p.number("BT_NETUID", &self.netuid, 34u16, 0, "a subnet id");
+        let port = p.number("BT_AXON_PORT", &self.axon_port, 8091u16, 1, "a TCP port");
+        let bind_ip = match non_empty(&self.axon_ip) {
+            None => IpAddr::from([0, 0, 0, 0]),
+            Some(text) => text.parse().unwrap_or_else(|_| {
+                p.0.push(format!(
+                    "BT_AXON_IP={text}: not an IP address; use 0.0.0.0 to listen on every interface"
+                ));
+                IpAddr::from([0, 0, 0, 0])
+            }),
+        };
+        let external_ip = non_empty(&self.axon_external_ip).and_then(|text| {
+            text.parse().map_err(|_| p.0.push(format!("BT_AXON_EXTERNAL_IP={text}: not an IP address; give your public IPv4 or IPv6 address"))).ok()
+        });
+        let max_concurrent_tasks = p.number(
+            "MINER_MAX_CONCURRENT_TASKS",
+            &self.max_concurrent_tasks,
+            5usize,
+            1,
+            "a task count",
+        );
+        let task_timeout = p.number(
+            "MINER_TASK_TIMEOUT",
+            &self.task_timeout,
+            300u64,
+            1,
+            "a number of seconds",
+        );
+        let webhook_deadline = p.number(
+            "MINER_WEBHOOK_DEADLINE",
+            &self.webhook_deadline,
+            7200u64,
+            1,
+            "a number of seconds",
+        );
+        let save_locally = p.flag("MINER_SAVE_LOCALLY", &self.save_locally);
+        let no_force = p.flag(
+            "MINER_NO_FORCE_VALIDATOR_PERMIT",
+            &self.no_force_validator_permit,
+        );
+        let log_filter = match non_empty(&self.logging_level)
+            .map(str::to_ascii_uppercase)
+            .as_deref()
+        {
+            None | Some("INFO") | Some("SUCCESS") => "info",
+            Some("DEBUG") => "debug",
+            Some("TRACE") => "trace",
+            Some("WARNING") | Some("WARN") => "warn",
+            Some("ERROR") | Some("CRITICAL") => "error",
+            Some(other) => {
+                p.0.push(format!(
+                    "BT_LOGGING_LEVEL={other}: unknown level; use DEBUG, INFO, WARNING or ERROR"
+                ));
+                "info"
+            }
+        };
+        let metagraph_file = non_empty(&self.metagraph_file).map(expand_home);
+        if metagraph_file.is_none() {
+            p.0.push("BT_METAGRAPH_FILE is not set: this build has no chain client yet, so the metagraph must come from a file (see DESIGN.md for its format)".into());
+        }
+        if image_chain.is_empty() && video_chain.is_empty() && p.0.is_empty() {
+            p.0.push("no generation service is configured: set IMAGE_SERVICE=openrouter and OPEN_ROUTER_API_KEY in .env.gen_miner".into());
+        }
+        if !p.0.is_empty() {
+            return Err(p.0);
+        }
+        Ok(Config {
+            image_chain,
+            video_chain,
+            wallet_path: non_empty(&self.wallet_path)
+                .map(expand_home)
+                .unwrap_or_else(|| home().join(".bittensor/wallets")),
+            wallet_name: non_empty(&self.wallet_name)
+                .unwrap_or("default")
+                .to_string(),
+            wallet_hotkey: non_empty(&self.wallet_hotkey)
+                .unwrap_or("default")
+                .to_string(),
+            netuid,
+            chain_endpoint: non_empty(&self.chain_endpoint)
+                .unwrap_or("wss://entrypoint-finney.opentensor.ai:443")
+                .to_string(),
+            bind_ip,
+            port,
+            external_ip,
+            max_concurrent_tasks,
+            task_timeout: Duration::from_secs(task_timeout),
+            output_dir: non_empty(&self.output_dir)
+                .map(expand_home)
+                .unwrap_or_else(|| PathBuf::from("miner_generated_content")),
+            state_dir: non_empty(&self.state_dir)
+                .map(expand_home)
+                .unwrap_or_else(|| home().join(".local/share/gas-miner")),
+            save_locally,
+            log_filter,
+            metagraph_file,
+            force_validator_permit: !no_force,
+            webhook_deadline: Duration::from_secs(webhook_deadline),
+        })
+    }
+}
+
+/// Loads `path` into the process environment without overriding what is already set, so
+/// the environment wins over the file. A missing default file is fine; a broken one is not.
+pub fn load_env_file(path: &Path, required: bool) -> Result<(), String> {
+    match dotenvy::from_path(path) {
+        Ok(()) => Ok(()),
+        Err(dotenvy::Error::Io(e)) if e.kind() == std::io::ErrorKind::NotFound && !required => {
+            Ok(())
+        }
+        Err(e) => Err(format!(
+            "env file {}: {e}; fix the line or point --env-file elsewhere",
+            path.display()
+        )),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn base() -> Settings {
+        Settings {
+            open_router_api_key: Some("sk-or-test".into()),
+            metagraph_file: Some("/tmp/m.json".into()),
+            ..Settings::default()
+        }
+    }
+
+    #[test]
+    fn with_no_selection_the_first_keyed_service_serves() {
+        let cfg = base().resolve().expect("valid");
+        assert_eq!(cfg.image_chain.len(), 1);
+        assert_eq!(cfg.image_chain[0].service, Service::OpenRouter);
+        assert_eq!(cfg.image_chain[0].base_url, DEFAULT_OPEN_ROUTER_BASE_URL);
+        assert!(cfg.video_chain.is_empty());
+    }
+
+    #[test]
+    fn every_problem_is_reported_once_with_its_fix() {
+        let bad = Settings {
+            image_service: Some("stabilityai,bogus".into()),
+            video_service: Some("stabilityai".into()),
+            axon_port: Some("80a".into()),
+            max_concurrent_tasks: Some("0".into()),
+            save_locally: Some("maybe".into()),
+            ..base()
+        };
+        let problems = bad.resolve().expect_err("invalid");
+        let text = problems.join("\n");
+        for needle in [
+            "IMAGE_SERVICE=bogus",
+            "VIDEO_SERVICE=stabilityai: stabilityai cannot make videos",
+            "BT_AXON_PORT=80a",
+            "MINER_MAX_CONCURRENT_TASKS=0",
+            "MINER_SAVE_LOCALLY=maybe",
+        ] {
+            assert!(text.contains(needle), "missing {needle:?} in\n{text}");
+        }
+    }
+
+    #[test]
+    fn a_named_service_without_its_key_is_refused() {
+        let s = Settings {
+            image_service: Some("openrouter".into()),
+            open_router_api_key: None,
+            ..base()
+        };
+        let text = s.resolve().expect_err("no key").join("\n");
+        assert!(text.contains("OPEN_ROUTER_API_KEY is not set"), "{text}");
+        assert!(!text.contains("sk-or"));
+    }
+
+    #[test]
+    fn none_disables_a_modality_and_keys_never_print() {
+        let s = Settings {
+            image_service: Some("openrouter".into()),
+            video_service: Some("none".into()),
+            ..base()
+        };
+        let cfg = s.resolve().expect("valid");
+        assert!(cfg.video_chain.is_empty());
+        assert!(!format!("{cfg:?}").contains("sk-or-test"));
+    }
+}

@@ -1,0 +1,138 @@
+//! `gas-miner run`: wires the parts together and serves until SIGINT/SIGTERM.
+
+use crate::api::{ApiState, router};
+use crate::chain::{MetagraphCache, MetagraphFile, MetagraphSource};
+use crate::config::{Config, Service};
+use crate::epistula::{ReplayCache, now_ms};
+use crate::identity::Hotkey;
+use crate::pipeline::{Chains, Pipeline};
+use crate::providers::Provider;
+use crate::providers::openrouter::OpenRouter;
+use crate::store::Store;
+use crate::webhook::Outbox;
+use gas_shared::Modality;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+/// A start-up failure and the exit status it deserves (2: configuration, 1: anything else).
+pub struct Fatal {
+    pub code: i32,
+    pub message: String,
+}
+
+fn fatal(code: i32, message: impl Into<String>) -> Fatal {
+    Fatal {
+        code,
+        message: message.into(),
+    }
+}
+
+fn build_chains(config: &Config) -> Chains {
+    let mut chains = Chains::new();
+    for modality in Modality::ALL {
+        let chain: Vec<Arc<dyn Provider>> = config
+            .chain(modality)
+            .iter()
+            .filter_map(|p| match p.service {
+                Service::OpenRouter => Some(Arc::new(OpenRouter::new(
+                    &p.base_url,
+                    p.key.expose(),
+                    config.task_timeout,
+                )) as Arc<dyn Provider>),
+                _ => None,
+            })
+            .filter(|p| p.supports(modality))
+            .collect();
+        chains.insert(modality, chain);
+    }
+    chains
+}
+
+pub async fn run(config: Config, key: Hotkey) -> Result<(), Fatal> {
+    let source: Arc<dyn MetagraphSource> = match &config.metagraph_file {
+        Some(path) => Arc::new(MetagraphFile { path: path.clone() }),
+        None => return Err(fatal(2, "BT_METAGRAPH_FILE is not set")),
+    };
+    let graph = source.fetch().await.map_err(|e| fatal(2, e.to_string()))?;
+    if graph.neuron(key.ss58()).is_none() {
+        tracing::warn!(hotkey = %key.ss58(), source = %source.describe(), "our hotkey is not in the metagraph: validators will not find this miner");
+    }
+    tracing::info!(neurons = graph.len(), netuid = graph.netuid, source = %source.describe(), "metagraph loaded");
+    let metagraph = MetagraphCache::new(graph);
+    metagraph.spawn_sync(source, Duration::from_secs(60));
+
+    let store = Store::open(&config.state_dir).map_err(|e| fatal(1, e.to_string()))?;
+    let key = Arc::new(key);
+    let outbox = Outbox::new(store.clone(), key.clone(), Arc::default());
+    let pipeline = Pipeline::new(
+        store.clone(),
+        build_chains(&config),
+        config.max_concurrent_tasks,
+        config.task_timeout,
+        outbox.wake.clone(),
+        config.save_locally.then(|| config.output_dir.clone()),
+    );
+    for modality in Modality::ALL {
+        let names = pipeline.chain_names(modality);
+        if names.is_empty() {
+            tracing::info!("POST /gen_{modality} → no service (answers 503)");
+        } else {
+            tracing::info!("POST /gen_{modality} → {}", names.join(" → "));
+        }
+    }
+    let resumed = pipeline.recover().map_err(|e| fatal(1, e.to_string()))?;
+    if resumed > 0 {
+        tracing::info!(tasks = resumed, "resumed unfinished tasks");
+    }
+    tokio::spawn(outbox.clone().run());
+
+    let state = Arc::new(ApiState {
+        store: store.clone(),
+        pipeline,
+        metagraph,
+        key: key.clone(),
+        replay: ReplayCache::default(),
+        force_validator_permit: config.force_validator_permit,
+        webhook_deadline: config.webhook_deadline,
+        max_concurrent_tasks: config.max_concurrent_tasks,
+        task_timeout: config.task_timeout,
+        started: Instant::now(),
+    });
+    let sweeper = state.clone();
+    tokio::spawn(async move {
+        loop {
+            tokio::time::sleep(Duration::from_secs(10)).await;
+            sweeper.replay.sweep(now_ms());
+        }
+    });
+    let addr = std::net::SocketAddr::new(config.bind_ip, config.port);
+    let listener = tokio::net::TcpListener::bind(addr).await.map_err(|e| {
+        fatal(
+            1,
+            format!("cannot listen on {addr}: {e}; pick another BT_AXON_PORT or stop what uses it"),
+        )
+    })?;
+    tracing::info!(%addr, hotkey = %key.ss58(), "gas-miner listening");
+    axum::serve(listener, router(state))
+        .with_graceful_shutdown(shutdown_signal())
+        .await
+        .map_err(|e| fatal(1, format!("server stopped: {e}")))?;
+    tracing::info!("shutting down: flushing state");
+    store.flush().map_err(|e| fatal(1, e.to_string()))?;
+    Ok(())
+}
+
+async fn shutdown_signal() {
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    tokio::select! {
+        _ = tokio::signal::ctrl_c() => {}
+        _ = term => {}
+    }
+}

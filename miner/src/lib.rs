@@ -1,0 +1,15 @@
+//! gas-miner: a generative miner for Bittensor subnet 34 (GAS). Validators' signed challenges
+//! come in over HTTP, media is made by paid providers, checked, and delivered by signed webhook;
+//! every step is recorded in sled so nothing is lost across restarts.
+
+pub mod api;
+pub mod chain;
+pub mod config;
+pub mod daemon;
+pub mod epistula;
+pub mod identity;
+pub mod pipeline;
+pub mod preflight;
+pub mod providers;
+pub mod store;
+pub mod webhook;

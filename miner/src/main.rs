@@ -1,0 +1,122 @@
+//! The `gas-miner` binary: the daemon and its operator commands.
+
+use clap::{Parser, Subcommand};
+use gas_miner::config::{Settings, load_env_file};
+use gas_miner::identity::Hotkey;
+use std::io::IsTerminal;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+#[derive(Parser)]
+#[command(
+    name = "gas-miner",
+    version,
+    about = "Generative miner for Bittensor subnet 34 (GAS)"
+)]
+struct Cli {
+    /// Env file read before anything else (the reference's .env.gen_miner); the environment wins over it
+    #[arg(
+        long,
+        global = true,
+        env = "GAS_ENV_FILE",
+        default_value = ".env.gen_miner"
+    )]
+    env_file: PathBuf,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run the miner in the foreground
+    Run(Box<Settings>),
+}
+
+/// The env file must be loaded before clap reads the environment, so find it in argv first.
+fn env_file_from_args() -> (PathBuf, bool) {
+    let args: Vec<String> = std::env::args().collect();
+    for (i, arg) in args.iter().enumerate() {
+        if let Some(v) = arg.strip_prefix("--env-file=") {
+            return (PathBuf::from(v), true);
+        }
+        if arg == "--env-file"
+            && let Some(v) = args.get(i + 1)
+        {
+            return (PathBuf::from(v), true);
+        }
+    }
+    match std::env::var_os("GAS_ENV_FILE") {
+        Some(v) => (PathBuf::from(v), true),
+        None => (PathBuf::from(".env.gen_miner"), false),
+    }
+}
+
+fn main() -> ExitCode {
+    let (env_file, required) = env_file_from_args();
+    if let Err(line) = load_env_file(&env_file, required) {
+        eprintln!("gas-miner: {line}");
+        return ExitCode::from(2);
+    }
+    let cli = Cli::parse();
+    match cli.command {
+        Command::Run(settings) => run(&settings),
+    }
+}
+
+fn run(settings: &Settings) -> ExitCode {
+    let config = match settings.resolve() {
+        Ok(c) => c,
+        Err(problems) => {
+            for p in problems {
+                eprintln!("gas-miner: {p}");
+            }
+            return ExitCode::from(2);
+        }
+    };
+    let filter = tracing_subscriber::EnvFilter::try_from_env("RUST_LOG").unwrap_or_else(|_| {
+        tracing_subscriber::EnvFilter::new(format!(
+            "{},sled=warn,hyper=warn,reqwest=warn",
+            config.log_filter
+        ))
+    });
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .init();
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    let password = || {
+        std::env::var("BT_HOTKEY_PASSWORD").ok().or_else(|| {
+            std::io::stdin()
+                .is_terminal()
+                .then(|| rpassword::prompt_password("hotkey password: ").ok())
+                .flatten()
+        })
+    };
+    let key = match Hotkey::load(
+        &config.wallet_path,
+        &config.wallet_name,
+        &config.wallet_hotkey,
+        &password,
+    ) {
+        Ok(k) => k,
+        Err(e) => {
+            eprintln!("gas-miner: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    let runtime = match tokio::runtime::Runtime::new() {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("gas-miner: cannot start the async runtime: {e}");
+            return ExitCode::from(1);
+        }
+    };
+    match runtime.block_on(gas_miner::daemon::run(config, key)) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(f) => {
+            tracing::error!("{}", f.message);
+            eprintln!("gas-miner: {}", f.message);
+            ExitCode::from(f.code as u8)
+        }
+    }
+}

@@ -1,0 +1,257 @@
+//! The generation pipeline: a durable queue served by `MINER_MAX_CONCURRENT_TASKS` slots that
+//! really run at once, each walking its modality's provider chain, writing media to disk
+//! (temp name, fsync, rename), and handing the result — media or a failure report — to the
+//! webhook outbox in the same transaction as the state change.
+
+use crate::epistula::now_ms;
+use crate::preflight;
+use crate::providers::{CallLog, Job, Provider, ProviderError};
+use crate::store::{MediaInfo, OutboxChange, Outcome, Store, TaskRecord};
+use gas_shared::{Modality, TaskState};
+use sha2::{Digest, Sha256};
+use std::collections::HashMap;
+use std::io::Read;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::sync::{Notify, Semaphore};
+
+pub type Chains = HashMap<Modality, Vec<Arc<dyn Provider>>>;
+
+pub struct Pipeline {
+    store: Store,
+    chains: Chains,
+    slots: Arc<Semaphore>,
+    task_timeout: Duration,
+    outbox_wake: Arc<Notify>,
+    save_to: Option<PathBuf>,
+}
+
+impl Pipeline {
+    pub fn new(
+        store: Store,
+        chains: Chains,
+        slots: usize,
+        task_timeout: Duration,
+        outbox_wake: Arc<Notify>,
+        save_to: Option<PathBuf>,
+    ) -> Arc<Pipeline> {
+        Arc::new(Pipeline {
+            store,
+            chains,
+            slots: Arc::new(Semaphore::new(slots)),
+            task_timeout,
+            outbox_wake,
+            save_to,
+        })
+    }
+
+    pub fn serves(&self, modality: Modality) -> bool {
+        self.chains.get(&modality).is_some_and(|c| !c.is_empty())
+    }
+
+    pub fn chain_names(&self, modality: Modality) -> Vec<&'static str> {
+        self.chains
+            .get(&modality)
+            .map(|c| c.iter().map(|p| p.name()).collect())
+            .unwrap_or_default()
+    }
+
+    /// Queues a task; it runs when a slot frees (first come, first served).
+    pub fn enqueue(self: &Arc<Self>, task_id: String) {
+        let this = self.clone();
+        tokio::spawn(async move {
+            let Ok(_slot) = this.slots.clone().acquire_owned().await else {
+                return;
+            };
+            if let Err(e) = this.run(&task_id).await {
+                tracing::error!(task_id = %task_id, error = %e, "task could not be processed; it stays queued for the next start");
+            }
+        });
+    }
+
+    /// Picks up everything a previous run left unfinished: queued and interrupted tasks run
+    /// again (a result already on disk is reused); outbox entries are served by the outbox.
+    pub fn recover(self: &Arc<Self>) -> Result<usize, crate::store::StoreError> {
+        let mut n = 0;
+        for state in [
+            TaskState::Queued,
+            TaskState::Generating,
+            TaskState::Preflight,
+        ] {
+            for task in self.store.in_state(state)? {
+                tracing::info!(task_id = %task.task_id, state = %state, "resuming task after restart");
+                self.enqueue(task.task_id);
+                n += 1;
+            }
+        }
+        Ok(n)
+    }
+
+    async fn run(&self, task_id: &str) -> anyhow::Result<()> {
+        let Some(task) = self.store.get(task_id)? else {
+            return Ok(());
+        };
+        if task.state.is_final() || task.state == TaskState::Delivering {
+            return Ok(());
+        }
+        if now_ms() > task.deadline_ms {
+            self.store.update(task_id, OutboxChange::None, |t| {
+                t.state = TaskState::Expired;
+                t.finished_ms = Some(now_ms());
+            })?;
+            tracing::warn!(task_id, "task expired before it could run");
+            return Ok(());
+        }
+        if let Some(media) = &task.media
+            && self.store.media_dir().join(&media.file).exists()
+        {
+            // A crash after the file was saved: never pay twice for it.
+            self.hand_to_outbox(task_id, Outcome::Success).await?;
+            return Ok(());
+        }
+        let task = self.store.update(task_id, OutboxChange::None, |t| {
+            t.state = TaskState::Generating;
+            t.started_ms.get_or_insert(now_ms());
+            t.generation_runs += 1;
+        })?;
+        self.store.commit().await?;
+        let chain = self.chains.get(&task.modality).cloned().unwrap_or_default();
+        let mut errors = Vec::new();
+        for provider in &chain {
+            match self.try_provider(provider.as_ref(), &task).await {
+                Ok(media) => {
+                    tracing::info!(task_id, provider = provider.name(), bytes = media.bytes, content_type = %media.content_type, "media ready");
+                    self.store.update(task_id, OutboxChange::None, |t| {
+                        t.state = TaskState::Preflight;
+                        t.media = Some(media.clone());
+                    })?;
+                    self.hand_to_outbox(task_id, Outcome::Success).await?;
+                    return Ok(());
+                }
+                Err(e) => {
+                    tracing::warn!(task_id, provider = provider.name(), error = %e.message, "provider failed; trying the next one if any");
+                    errors.push(format!("{}: {}", provider.name(), e.message));
+                }
+            }
+        }
+        let message = if errors.is_empty() {
+            format!("No service available for modality={}", task.modality)
+        } else {
+            errors.join("; ")
+        };
+        self.hand_to_outbox(task_id, Outcome::Failure { message })
+            .await?;
+        Ok(())
+    }
+
+    async fn try_provider(
+        &self,
+        provider: &dyn Provider,
+        task: &TaskRecord,
+    ) -> Result<MediaInfo, ProviderError> {
+        let dir = self.store.media_dir();
+        let tmp = dir.join(format!(".{}.{}.part", task.task_id, provider.name()));
+        let calls = CallLog::default();
+        let job = Job {
+            task,
+            dest: &tmp,
+            calls: &calls,
+        };
+        let result = tokio::time::timeout(self.task_timeout, provider.generate(&job)).await;
+        for call in calls.take() {
+            if let Err(e) = self.store.record_call(&call) {
+                tracing::error!(task_id = %task.task_id, error = %e, "provider call could not be recorded");
+            }
+        }
+        let generated = match result {
+            Ok(r) => r?,
+            Err(_) => {
+                return Err(ProviderError::new(format!(
+                    "no result within MINER_TASK_TIMEOUT ({} s)",
+                    self.task_timeout.as_secs()
+                )));
+            }
+        };
+        let modality = task.modality;
+        let id = task.task_id.clone();
+        let dir = dir.to_path_buf();
+        let save_to = self.save_to.clone();
+        let provider_name = provider.name().to_string();
+        tokio::task::spawn_blocking(move || finalize(&tmp, &dir, &id, modality, save_to.as_deref()))
+            .await
+            .map_err(|e| ProviderError::new(format!("media finalisation panicked: {e}")))?
+            .map(|(file, content_type, bytes, sha256)| MediaInfo {
+                file,
+                content_type: content_type.to_string(),
+                bytes,
+                sha256,
+                provider: provider_name,
+                model: generated.model,
+            })
+    }
+
+    /// Moves the task to `delivering` and schedules its webhook, atomically and durably.
+    async fn hand_to_outbox(&self, task_id: &str, outcome: Outcome) -> anyhow::Result<()> {
+        self.store
+            .update(task_id, OutboxChange::Schedule(now_ms()), |t| {
+                t.state = TaskState::Delivering;
+                t.outcome = Some(outcome.clone());
+            })?;
+        self.store.commit().await?;
+        self.outbox_wake.notify_one();
+        Ok(())
+    }
+}
+
+/// Checks the bytes, hashes them, fsyncs and renames the temp file to `<task>.<ext>`.
+fn finalize(
+    tmp: &Path,
+    dir: &Path,
+    task_id: &str,
+    modality: Modality,
+    save_to: Option<&Path>,
+) -> Result<(String, &'static str, u64, String), ProviderError> {
+    let io = |what: &str, e: std::io::Error| {
+        ProviderError::new(format!("{what} {}: {e}", tmp.display()))
+    };
+    let mut file = std::fs::File::open(tmp).map_err(|e| io("could not open", e))?;
+    let mut hasher = Sha256::new();
+    let mut head = Vec::new();
+    let mut buf = vec![0u8; 64 * 1024];
+    let mut bytes = 0u64;
+    loop {
+        let n = file.read(&mut buf).map_err(|e| io("could not read", e))?;
+        if n == 0 {
+            break;
+        }
+        if head.len() < 32 {
+            head.extend_from_slice(&buf[..n.min(32 - head.len())]);
+        }
+        hasher.update(&buf[..n]);
+        bytes += n as u64;
+    }
+    let content_type = match preflight::check(&head, modality) {
+        Ok(ct) => ct,
+        Err(reason) => {
+            let _ = std::fs::remove_file(tmp);
+            return Err(ProviderError::new(reason));
+        }
+    };
+    file.sync_all().map_err(|e| io("could not fsync", e))?;
+    let name = format!("{task_id}.{}", preflight::extension(content_type));
+    let dest = dir.join(&name);
+    std::fs::rename(tmp, &dest).map_err(|e| io("could not rename", e))?;
+    if let Ok(d) = std::fs::File::open(dir) {
+        let _ = d.sync_all();
+    }
+    if let Some(out) = save_to {
+        let target = out.join(modality.as_str());
+        if let Err(e) =
+            std::fs::create_dir_all(&target).and_then(|_| std::fs::copy(&dest, target.join(&name)))
+        {
+            tracing::warn!(task_id, error = %e, dir = %target.display(), "MINER_SAVE_LOCALLY copy failed");
+        }
+    }
+    Ok((name, content_type, bytes, hex::encode(hasher.finalize())))
+}

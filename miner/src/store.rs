@@ -1,0 +1,509 @@
+//! Everything the miner must not forget, in one sled database under `MINER_STATE_DIR`:
+//! tasks and their state index, provider calls, the webhook outbox and validators' replies.
+//! Writes that must survive a crash wait for [`Store::commit`], which batches concurrent
+//! callers into one fsync (group commit) so accepting stays fast under load.
+
+use gas_shared::{Modality, TaskState, Tier};
+use serde::{Deserialize, Serialize};
+use sled::Transactional;
+use sled::transaction::{ConflictableTransactionError, TransactionError};
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+use thiserror::Error;
+use tokio::sync::{mpsc, oneshot};
+
+const SCHEMA_VERSION: u32 = 1;
+
+#[derive(Debug, Error)]
+pub enum StoreError {
+    #[error(
+        "state database {path} is in use by another process (is another gas-miner running with the same MINER_STATE_DIR?): {detail}"
+    )]
+    Locked { path: PathBuf, detail: String },
+    #[error(
+        "state database {path} could not be opened: {detail}; check the directory exists, is writable and the disk has room"
+    )]
+    Open { path: PathBuf, detail: String },
+    #[error(
+        "state database {path} was written by a newer gas-miner (schema {found}, this build reads {SCHEMA_VERSION}); upgrade gas-miner"
+    )]
+    NewerSchema { path: PathBuf, found: u32 },
+    #[error(
+        "state database could not be written to disk: {0}; check free space and the disk's health"
+    )]
+    Flush(String),
+    #[error("state database: {0}")]
+    Db(#[from] sled::Error),
+    #[error("state database record {key} is unreadable: {detail}")]
+    Corrupt { key: String, detail: String },
+}
+
+/// How a task ends: media delivered, or a failure report.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "lowercase")]
+pub enum Outcome {
+    Success,
+    Failure { message: String },
+}
+
+/// The generated file as stored beside the database.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct MediaInfo {
+    /// File name inside `<state_dir>/media`.
+    pub file: String,
+    pub content_type: String,
+    pub bytes: u64,
+    pub sha256: String,
+    pub provider: String,
+    pub model: String,
+}
+
+/// A validator's answer to one webhook attempt.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Reply {
+    pub status: Option<u16>,
+    pub body: String,
+    pub at_ms: i64,
+}
+
+/// One accepted challenge, from 201 to its last webhook.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct TaskRecord {
+    pub v: u32,
+    pub task_id: String,
+    pub modality: Modality,
+    pub state: TaskState,
+    pub prompt: String,
+    pub parameters: serde_json::Value,
+    pub tier: Tier,
+    pub webhook_url: String,
+    /// The validator's hotkey (`Epistula-Signed-By`): webhooks are signed for it.
+    pub validator: String,
+    pub validator_uid: u16,
+    pub created_ms: i64,
+    pub deadline_ms: i64,
+    pub started_ms: Option<i64>,
+    pub finished_ms: Option<i64>,
+    /// How many times generation started (more than one after a restart).
+    pub generation_runs: u32,
+    pub media: Option<MediaInfo>,
+    pub outcome: Option<Outcome>,
+    pub deliveries: u32,
+    pub last_reply: Option<Reply>,
+}
+
+/// One provider HTTP call, for spend and latency per provider.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct CallRecord {
+    pub task_id: String,
+    pub provider: String,
+    pub model: String,
+    pub request: serde_json::Value,
+    pub status: Option<u16>,
+    pub error: Option<String>,
+    pub latency_ms: u64,
+    pub bytes: u64,
+    pub at_ms: i64,
+}
+
+/// A validator's reply to one webhook, kept per validator.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Feedback {
+    pub validator: String,
+    pub task_id: String,
+    pub kind: String,
+    pub attempt: u32,
+    pub status: Option<u16>,
+    pub body: String,
+    pub at_ms: i64,
+}
+
+/// A due webhook delivery.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OutboxEntry {
+    pub due_ms: i64,
+    pub task_id: String,
+}
+
+impl OutboxEntry {
+    fn key(&self) -> Vec<u8> {
+        let mut k = Vec::with_capacity(8 + self.task_id.len());
+        k.extend_from_slice(&(self.due_ms.max(0) as u64).to_be_bytes());
+        k.extend_from_slice(self.task_id.as_bytes());
+        k
+    }
+
+    fn from_key(key: &[u8]) -> Option<OutboxEntry> {
+        let due: [u8; 8] = key.get(..8)?.try_into().ok()?;
+        Some(OutboxEntry {
+            due_ms: u64::from_be_bytes(due) as i64,
+            task_id: String::from_utf8(key[8..].to_vec()).ok()?,
+        })
+    }
+}
+
+fn queue_key(task: &TaskRecord) -> Vec<u8> {
+    let mut k = Vec::with_capacity(9 + task.task_id.len());
+    k.push(task.state.code());
+    k.extend_from_slice(&(task.created_ms.max(0) as u64).to_be_bytes());
+    k.extend_from_slice(task.task_id.as_bytes());
+    k
+}
+
+type Waiter = oneshot::Sender<Result<(), String>>;
+
+#[derive(Clone)]
+pub struct Store {
+    db: sled::Db,
+    tasks: sled::Tree,
+    queue: sled::Tree,
+    attempts: sled::Tree,
+    outbox: sled::Tree,
+    feedback: sled::Tree,
+    media_dir: PathBuf,
+    counts: Arc<Mutex<HashMap<TaskState, u64>>>,
+    committer: mpsc::UnboundedSender<Waiter>,
+}
+
+/// A change to make to the outbox together with a task update.
+pub enum OutboxChange {
+    None,
+    Schedule(i64),
+    Reschedule { from: OutboxEntry, to: i64 },
+    Remove(OutboxEntry),
+}
+
+impl Store {
+    /// Opens (or creates) the database in `state_dir`. Must run inside a tokio runtime.
+    pub fn open(state_dir: &Path) -> Result<Store, StoreError> {
+        let path = state_dir.join("db");
+        std::fs::create_dir_all(state_dir.join("media")).map_err(|e| StoreError::Open {
+            path: state_dir.to_path_buf(),
+            detail: e.to_string(),
+        })?;
+        let db = sled::Config::new()
+            .path(&path)
+            .flush_every_ms(Some(500))
+            .open()
+            .map_err(|e| match &e {
+                sled::Error::Io(io)
+                    if io.kind() == std::io::ErrorKind::WouldBlock
+                        || io.to_string().contains("lock") =>
+                {
+                    StoreError::Locked {
+                        path: path.clone(),
+                        detail: io.to_string(),
+                    }
+                }
+                _ => StoreError::Open {
+                    path: path.clone(),
+                    detail: e.to_string(),
+                },
+            })?;
+        let meta = db.open_tree("meta")?;
+        match meta.get("schema")? {
+            Some(v) => {
+                let found = u32::from_be_bytes(v.as_ref().try_into().unwrap_or([0, 0, 0, 0]));
+                if found > SCHEMA_VERSION {
+                    return Err(StoreError::NewerSchema { path, found });
+                }
+            }
+            None => {
+                meta.insert("schema", &SCHEMA_VERSION.to_be_bytes())?;
+            }
+        }
+        let (committer, rx) = mpsc::unbounded_channel();
+        let store = Store {
+            tasks: db.open_tree("tasks")?,
+            queue: db.open_tree("queue")?,
+            attempts: db.open_tree("attempts")?,
+            outbox: db.open_tree("outbox")?,
+            feedback: db.open_tree("feedback")?,
+            media_dir: state_dir.join("media"),
+            counts: Arc::default(),
+            committer,
+            db,
+        };
+        store.recount()?;
+        tokio::spawn(group_commit(store.db.clone(), rx));
+        Ok(store)
+    }
+
+    pub fn media_dir(&self) -> &Path {
+        &self.media_dir
+    }
+
+    fn recount(&self) -> Result<(), StoreError> {
+        let mut counts = HashMap::new();
+        for item in self.queue.iter() {
+            let (k, _) = item?;
+            if let Some(state) = TaskState::ALL
+                .into_iter()
+                .find(|s| Some(&s.code()) == k.first())
+            {
+                *counts.entry(state).or_insert(0) += 1;
+            }
+        }
+        *self.counts.lock().unwrap_or_else(|p| p.into_inner()) = counts;
+        Ok(())
+    }
+
+    /// Tasks per state, kept in memory and rebuilt from the index at start.
+    pub fn counts(&self) -> HashMap<TaskState, u64> {
+        self.counts
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone()
+    }
+
+    fn shift_count(&self, from: Option<TaskState>, to: TaskState) {
+        let mut counts = self.counts.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some(from) = from
+            && let Some(n) = counts.get_mut(&from)
+        {
+            *n = n.saturating_sub(1);
+        }
+        *counts.entry(to).or_insert(0) += 1;
+    }
+
+    /// Waits until everything written before the call is on disk.
+    pub async fn commit(&self) -> Result<(), StoreError> {
+        let (tx, rx) = oneshot::channel();
+        self.committer
+            .send(tx)
+            .map_err(|_| StoreError::Flush("the commit task has stopped".into()))?;
+        match rx.await {
+            Ok(Ok(())) => Ok(()),
+            Ok(Err(detail)) => Err(StoreError::Flush(detail)),
+            Err(_) => Err(StoreError::Flush("the commit task has stopped".into())),
+        }
+    }
+
+    fn decode(key: &[u8], value: &[u8]) -> Result<TaskRecord, StoreError> {
+        serde_json::from_slice(value).map_err(|e| StoreError::Corrupt {
+            key: String::from_utf8_lossy(key).into_owned(),
+            detail: e.to_string(),
+        })
+    }
+
+    pub fn get(&self, task_id: &str) -> Result<Option<TaskRecord>, StoreError> {
+        match self.tasks.get(task_id.as_bytes())? {
+            Some(v) => Ok(Some(Self::decode(task_id.as_bytes(), &v)?)),
+            None => Ok(None),
+        }
+    }
+
+    /// Stores a new task and its index entry. Call [`Store::commit`] before answering 201.
+    pub fn insert_new(&self, task: &TaskRecord) -> Result<(), StoreError> {
+        let value = serde_json::to_vec(task).map_err(|e| StoreError::Corrupt {
+            key: task.task_id.clone(),
+            detail: e.to_string(),
+        })?;
+        let qk = queue_key(task);
+        (&self.tasks, &self.queue)
+            .transaction(|(tasks, queue)| {
+                tasks.insert(task.task_id.as_bytes(), value.as_slice())?;
+                queue.insert(qk.as_slice(), &[])?;
+                Ok::<_, ConflictableTransactionError<()>>(())
+            })
+            .map_err(tx_error)?;
+        self.shift_count(None, task.state);
+        Ok(())
+    }
+
+    /// Applies `change` to a task (and the outbox) atomically; returns the new record.
+    pub fn update(
+        &self,
+        task_id: &str,
+        outbox: OutboxChange,
+        change: impl Fn(&mut TaskRecord),
+    ) -> Result<TaskRecord, StoreError> {
+        let old_state = std::cell::Cell::new(None);
+        let result = (&self.tasks, &self.queue, &self.outbox)
+            .transaction(|(tasks, queue, out)| {
+                let Some(raw) = tasks.get(task_id.as_bytes())? else {
+                    return Err(ConflictableTransactionError::Abort(()));
+                };
+                let mut task: TaskRecord = match serde_json::from_slice(&raw) {
+                    Ok(t) => t,
+                    Err(_) => return Err(ConflictableTransactionError::Abort(())),
+                };
+                old_state.set(Some(task.state));
+                let before = queue_key(&task);
+                change(&mut task);
+                let after = queue_key(&task);
+                if before != after {
+                    queue.remove(before.as_slice())?;
+                    queue.insert(after.as_slice(), &[])?;
+                }
+                let value = serde_json::to_vec(&task)
+                    .map_err(|_| ConflictableTransactionError::Abort(()))?;
+                tasks.insert(task_id.as_bytes(), value)?;
+                let id = task_id.to_string();
+                match &outbox {
+                    OutboxChange::None => {}
+                    OutboxChange::Schedule(due) => {
+                        out.insert(
+                            OutboxEntry {
+                                due_ms: *due,
+                                task_id: id,
+                            }
+                            .key(),
+                            &[],
+                        )?;
+                    }
+                    OutboxChange::Reschedule { from, to } => {
+                        out.remove(from.key())?;
+                        out.insert(
+                            OutboxEntry {
+                                due_ms: *to,
+                                task_id: id,
+                            }
+                            .key(),
+                            &[],
+                        )?;
+                    }
+                    OutboxChange::Remove(entry) => {
+                        out.remove(entry.key())?;
+                    }
+                }
+                Ok(task)
+            })
+            .map_err(|e| match e {
+                TransactionError::Abort(()) => StoreError::Corrupt {
+                    key: task_id.to_string(),
+                    detail: "task missing or unreadable".into(),
+                },
+                TransactionError::Storage(e) => StoreError::Db(e),
+            })?;
+        if let Some(old) = old_state.get()
+            && old != result.state
+        {
+            self.shift_count(Some(old), result.state);
+        }
+        Ok(result)
+    }
+
+    /// Tasks in `state`, oldest first.
+    pub fn in_state(&self, state: TaskState) -> Result<Vec<TaskRecord>, StoreError> {
+        let mut out = Vec::new();
+        for item in self.queue.scan_prefix([state.code()]) {
+            let (k, _) = item?;
+            let id = &k[9..];
+            if let Some(v) = self.tasks.get(id)? {
+                out.push(Self::decode(id, &v)?);
+            }
+        }
+        Ok(out)
+    }
+
+    /// Outbox entries, earliest due first.
+    pub fn outbox(&self) -> impl Iterator<Item = Result<OutboxEntry, StoreError>> + '_ {
+        self.outbox.iter().filter_map(|item| match item {
+            Ok((k, _)) => OutboxEntry::from_key(&k).map(Ok),
+            Err(e) => Some(Err(e.into())),
+        })
+    }
+
+    pub fn outbox_remove(&self, entry: &OutboxEntry) -> Result<(), StoreError> {
+        self.outbox.remove(entry.key())?;
+        Ok(())
+    }
+
+    pub fn record_call(&self, call: &CallRecord) -> Result<(), StoreError> {
+        let key = format!(
+            "{}/{:020}/{}",
+            call.task_id,
+            call.at_ms,
+            self.db.generate_id()?
+        );
+        let value = serde_json::to_vec(call).map_err(|e| StoreError::Corrupt {
+            key: key.clone(),
+            detail: e.to_string(),
+        })?;
+        self.attempts.insert(key.as_bytes(), value)?;
+        Ok(())
+    }
+
+    pub fn calls(&self, task_id: &str) -> Result<Vec<CallRecord>, StoreError> {
+        let mut out = Vec::new();
+        for item in self.attempts.scan_prefix(format!("{task_id}/").as_bytes()) {
+            let (k, v) = item?;
+            out.push(serde_json::from_slice(&v).map_err(|e| StoreError::Corrupt {
+                key: String::from_utf8_lossy(&k).into_owned(),
+                detail: e.to_string(),
+            })?);
+        }
+        Ok(out)
+    }
+
+    pub fn record_feedback(&self, fb: &Feedback) -> Result<(), StoreError> {
+        let key = format!(
+            "{}/{:020}/{}",
+            fb.validator,
+            fb.at_ms,
+            self.db.generate_id()?
+        );
+        let value = serde_json::to_vec(fb).map_err(|e| StoreError::Corrupt {
+            key: key.clone(),
+            detail: e.to_string(),
+        })?;
+        self.feedback.insert(key.as_bytes(), value)?;
+        Ok(())
+    }
+
+    /// Every reply from `validator`, oldest first.
+    pub fn feedback_for(&self, validator: &str) -> Result<Vec<Feedback>, StoreError> {
+        let mut out = Vec::new();
+        for item in self
+            .feedback
+            .scan_prefix(format!("{validator}/").as_bytes())
+        {
+            let (k, v) = item?;
+            out.push(serde_json::from_slice(&v).map_err(|e| StoreError::Corrupt {
+                key: String::from_utf8_lossy(&k).into_owned(),
+                detail: e.to_string(),
+            })?);
+        }
+        Ok(out)
+    }
+
+    /// Flushes synchronously; for shutdown.
+    pub fn flush(&self) -> Result<(), StoreError> {
+        self.db.flush()?;
+        Ok(())
+    }
+}
+
+fn tx_error(e: TransactionError<()>) -> StoreError {
+    match e {
+        TransactionError::Abort(()) => StoreError::Corrupt {
+            key: String::new(),
+            detail: "transaction aborted".into(),
+        },
+        TransactionError::Storage(e) => StoreError::Db(e),
+    }
+}
+
+/// One fsync for every caller waiting when it starts; callers arriving during it wait for the
+/// next one. Throughput scales with concurrency while each caller still waits for its own data.
+async fn group_commit(db: sled::Db, mut rx: mpsc::UnboundedReceiver<Waiter>) {
+    while let Some(first) = rx.recv().await {
+        let mut waiters = vec![first];
+        while let Ok(w) = rx.try_recv() {
+            waiters.push(w);
+        }
+        let db = db.clone();
+        let result =
+            tokio::task::spawn_blocking(move || db.flush().map(|_| ()).map_err(|e| e.to_string()))
+                .await
+                .unwrap_or_else(|e| Err(e.to_string()));
+        if let Err(e) = &result {
+            tracing::error!(error = %e, "state database flush failed");
+        }
+        for w in waiters {
+            let _ = w.send(result.clone());
+        }
+    }
+}

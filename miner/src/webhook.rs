@@ -1,0 +1,320 @@
+//! The webhook outbox: every task in `delivering` has a durable entry keyed by its due time.
+//! Each attempt is signed afresh (new uuid and timestamp), media is streamed from its file with
+//! a known Content-Length, every reply is stored as that validator's feedback, and failed
+//! attempts are retried with backoff and jitter until `MINER_WEBHOOK_DEADLINE`.
+
+use crate::epistula::{now_ms, sign_headers};
+use crate::identity::Hotkey;
+use crate::providers::truncate;
+use crate::store::{Feedback, OutboxChange, OutboxEntry, Outcome, Reply, Store, TaskRecord};
+use gas_shared::TaskState;
+use rand::Rng;
+use std::collections::HashSet;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+use tokio::sync::{Notify, Semaphore};
+
+/// Webhook attempts in flight at once.
+const PARALLEL: usize = 32;
+
+pub struct Outbox {
+    store: Store,
+    key: Arc<Hotkey>,
+    client: reqwest::Client,
+    pub wake: Arc<Notify>,
+    in_flight: Mutex<HashSet<String>>,
+    slots: Arc<Semaphore>,
+}
+
+/// What the validator's answer means for the task.
+enum Verdict {
+    /// 2xx: taken (or knowingly ignored, e.g. "Task not found in current session").
+    Accepted,
+    /// 4xx other than 408/429: a definite refusal; sending again would not change it.
+    Refused,
+    /// Anything else: try again later.
+    Retry,
+}
+
+fn judge(status: Option<u16>) -> Verdict {
+    match status {
+        Some(s) if (200..300).contains(&s) => Verdict::Accepted,
+        Some(408 | 425 | 429) => Verdict::Retry,
+        Some(s) if (400..500).contains(&s) => Verdict::Refused,
+        _ => Verdict::Retry,
+    }
+}
+
+/// Backoff before attempt `n + 1`: 1 s, 2 s, 4 s … capped at 5 min, ±25 % jitter.
+fn backoff(n: u32) -> Duration {
+    let base = Duration::from_secs(1u64 << n.min(9)).min(Duration::from_secs(300));
+    base.mul_f64(rand::thread_rng().gen_range(0.75..1.25))
+}
+
+/// Header values must be visible ASCII: newlines or non-ASCII in a provider's message would
+/// make the request invalid.
+fn header_safe(text: &str) -> String {
+    let clean: String = text
+        .chars()
+        .map(|c| {
+            if c.is_ascii_graphic() || c == ' ' {
+                c
+            } else {
+                ' '
+            }
+        })
+        .collect();
+    truncate(clean.trim(), 1000)
+}
+
+impl Outbox {
+    pub fn new(store: Store, key: Arc<Hotkey>, wake: Arc<Notify>) -> Arc<Outbox> {
+        let client = reqwest::Client::builder()
+            .connect_timeout(Duration::from_secs(10))
+            .timeout(Duration::from_secs(300))
+            .user_agent(concat!("gas-miner/", env!("CARGO_PKG_VERSION")))
+            .build()
+            .unwrap_or_else(|_| reqwest::Client::new());
+        Arc::new(Outbox {
+            store,
+            key,
+            client,
+            wake,
+            in_flight: Mutex::default(),
+            slots: Arc::new(Semaphore::new(PARALLEL)),
+        })
+    }
+
+    /// Runs forever: dispatches due entries, sleeps until the next one or a wake-up.
+    pub async fn run(self: Arc<Self>) {
+        loop {
+            let mut next_due = None;
+            let now = now_ms();
+            let entries: Vec<OutboxEntry> = self.store.outbox().filter_map(Result::ok).collect();
+            for entry in entries {
+                if entry.due_ms > now {
+                    next_due = Some(entry.due_ms);
+                    break;
+                }
+                let fresh = self
+                    .in_flight
+                    .lock()
+                    .unwrap_or_else(|p| p.into_inner())
+                    .insert(entry.task_id.clone());
+                if !fresh {
+                    continue;
+                }
+                let Ok(slot) = self.slots.clone().acquire_owned().await else {
+                    return;
+                };
+                let this = self.clone();
+                tokio::spawn(async move {
+                    let id = entry.task_id.clone();
+                    if let Err(e) = this.attempt(entry).await {
+                        tracing::error!(task_id = %id, error = %e, "webhook bookkeeping failed; will retry at next start");
+                    }
+                    this.in_flight
+                        .lock()
+                        .unwrap_or_else(|p| p.into_inner())
+                        .remove(&id);
+                    drop(slot);
+                    this.wake.notify_one();
+                });
+            }
+            let sleep = match next_due {
+                Some(due) => Duration::from_millis((due - now).clamp(1, 60_000) as u64),
+                None => Duration::from_secs(60),
+            };
+            tokio::select! {
+                _ = self.wake.notified() => {}
+                _ = tokio::time::sleep(sleep) => {}
+            }
+        }
+    }
+
+    async fn attempt(&self, entry: OutboxEntry) -> anyhow::Result<()> {
+        let Some(task) = self.store.get(&entry.task_id)? else {
+            self.store.outbox_remove(&entry)?;
+            return Ok(());
+        };
+        if task.state != TaskState::Delivering {
+            self.store.outbox_remove(&entry)?;
+            return Ok(());
+        }
+        let now = now_ms();
+        if now > task.deadline_ms {
+            self.store
+                .update(&task.task_id, OutboxChange::Remove(entry), |t| {
+                    t.state = TaskState::Expired;
+                    t.finished_ms = Some(now);
+                })?;
+            tracing::warn!(task_id = %task.task_id, "webhook deadline passed; task expired undelivered");
+            return Ok(());
+        }
+        let attempt = task.deliveries + 1;
+        let (kind, reply) = self.send(&task).await;
+        let status = reply.status;
+        tracing::info!(task_id = %task.task_id, validator = %task.validator, kind, attempt, status = ?status, reply = %truncate(&reply.body, 200), "webhook sent");
+        self.store.record_feedback(&Feedback {
+            validator: task.validator.clone(),
+            task_id: task.task_id.clone(),
+            kind: kind.to_string(),
+            attempt,
+            status,
+            body: reply.body.clone(),
+            at_ms: reply.at_ms,
+        })?;
+        let failure = matches!(task.outcome, Some(Outcome::Failure { .. }));
+        let done_state = if failure {
+            TaskState::Failed
+        } else {
+            TaskState::Delivered
+        };
+        let (change, state) = match judge(status) {
+            Verdict::Accepted | Verdict::Refused => (OutboxChange::Remove(entry), done_state),
+            Verdict::Retry => {
+                let due =
+                    (now_ms() + backoff(task.deliveries).as_millis() as i64).min(task.deadline_ms);
+                if due <= now_ms() {
+                    (OutboxChange::Remove(entry), TaskState::Expired)
+                } else {
+                    (
+                        OutboxChange::Reschedule {
+                            from: entry,
+                            to: due,
+                        },
+                        TaskState::Delivering,
+                    )
+                }
+            }
+        };
+        self.store.update(&task.task_id, change, |t| {
+            t.deliveries = attempt;
+            t.last_reply = Some(reply.clone());
+            t.state = state;
+            if state.is_final() {
+                t.finished_ms = Some(now_ms());
+            }
+        })?;
+        self.store.commit().await?;
+        Ok(())
+    }
+
+    /// One signed POST; returns its kind and the validator's reply (status None: no answer).
+    async fn send(&self, task: &TaskRecord) -> (&'static str, Reply) {
+        let request = match &task.outcome {
+            Some(Outcome::Success) => self.success_request(task).await.map(|r| ("success", r)),
+            Some(Outcome::Failure { message }) => {
+                Ok(("failure", self.failure_request(task, message)))
+            }
+            None => Ok((
+                "failure",
+                self.failure_request(
+                    task,
+                    "internal error: task reached delivery without an outcome",
+                ),
+            )),
+        };
+        let (kind, request) = match request {
+            Ok(r) => r,
+            Err(e) => {
+                // The media vanished from disk: tell the validator rather than stay silent.
+                let message = format!("media file lost before delivery: {e}");
+                ("failure", self.failure_request(task, &message))
+            }
+        };
+        let at_ms = now_ms();
+        let reply = match request.send().await {
+            Ok(resp) => {
+                let status = resp.status().as_u16();
+                let body = resp.text().await.unwrap_or_default();
+                Reply {
+                    status: Some(status),
+                    body: truncate(&body, 2000),
+                    at_ms,
+                }
+            }
+            Err(e) => Reply {
+                status: None,
+                body: format!(
+                    "no answer: {}",
+                    if e.is_timeout() {
+                        "timed out".to_string()
+                    } else {
+                        e.to_string()
+                    }
+                ),
+                at_ms,
+            },
+        };
+        (kind, reply)
+    }
+
+    fn signed(&self, task: &TaskRecord, body_sha256: &str) -> reqwest::RequestBuilder {
+        let mut req = self
+            .client
+            .post(&task.webhook_url)
+            .header("task-id", &task.task_id);
+        for (name, value) in sign_headers(&self.key, body_sha256, Some(&task.validator), now_ms()) {
+            req = req.header(name, value);
+        }
+        req
+    }
+
+    async fn success_request(&self, task: &TaskRecord) -> std::io::Result<reqwest::RequestBuilder> {
+        let media = task
+            .media
+            .as_ref()
+            .ok_or_else(|| std::io::Error::other("no media recorded"))?;
+        let file = tokio::fs::File::open(self.store.media_dir().join(&media.file)).await?;
+        let len = file.metadata().await?.len();
+        let stream = tokio_util::io::ReaderStream::with_capacity(file, 64 * 1024);
+        Ok(self
+            .signed(task, &media.sha256)
+            .header("task-status", "completed")
+            .header("content-type", &media.content_type)
+            .header("content-length", len)
+            .body(reqwest::Body::wrap_stream(stream)))
+    }
+
+    fn failure_request(&self, task: &TaskRecord, message: &str) -> reqwest::RequestBuilder {
+        let body = serde_json::to_vec(&serde_json::json!({
+            "task_id": task.task_id,
+            "task_status": "failed",
+            "error_message": message,
+            "modality": task.modality,
+        }))
+        .unwrap_or_default();
+        self.signed(task, &crate::epistula::sha256_hex(&body))
+            .header("task-status", "failed")
+            .header("error-message", header_safe(message))
+            .header("content-type", "application/json")
+            .body(body)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn refusals_end_delivery_and_outages_retry() {
+        assert!(matches!(judge(Some(200)), Verdict::Accepted));
+        assert!(matches!(judge(Some(400)), Verdict::Refused));
+        assert!(matches!(judge(Some(429)), Verdict::Retry));
+        assert!(matches!(judge(Some(502)), Verdict::Retry));
+        assert!(matches!(judge(None), Verdict::Retry));
+    }
+
+    #[test]
+    fn backoff_grows_and_is_capped() {
+        assert!(backoff(0) <= Duration::from_millis(1250));
+        assert!(backoff(3) >= Duration::from_secs(6));
+        assert!(backoff(30) <= Duration::from_secs(375));
+    }
+
+    #[test]
+    fn error_messages_become_valid_headers() {
+        assert_eq!(header_safe("line one\nline two é"), "line one line two");
+    }
+}
