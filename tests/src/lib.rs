@@ -1,1 +1,587 @@
+//! Harness for end-to-end tests and the load generator: the real `gas-miner` binary, started
+//! in a temp state dir with a wallet and metagraph made from known mnemonics, a fake OpenRouter
+//! and a fake validator, all speaking the real protocols over 127.0.0.1.
 
+use axum::body::Bytes;
+use axum::extract::State;
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::post;
+use axum::{Json, Router};
+use gas_miner::epistula::{now_ms, sha256_hex, sign_headers};
+use gas_miner::identity::{Hotkey, decode_hex, ss58_decode, verify, write_plain_hotkey};
+use serde_json::{Value, json};
+use std::collections::VecDeque;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+pub const MINER_PHRASE: &str =
+    "bottom drive obey lake curtain smoke basket hold race lonely fit walk";
+pub const VALIDATOR_PHRASE: &str =
+    "legal winner thank year wave sausage worth useful legal winner thank yellow";
+pub const OUTSIDER_PHRASE: &str =
+    "letter advice cage absurd amount doctor acoustic avoid letter advice cage above";
+/// A validator key registered with too little stake.
+pub const POOR_PHRASE: &str =
+    "abandon abandon abandon abandon abandon abandon abandon abandon abandon abandon abandon about";
+
+pub fn key(phrase: &str) -> Hotkey {
+    Hotkey::from_mnemonic(phrase).expect("known mnemonic")
+}
+
+/// The directory `../shared` when present (CI has it; a fresh clone may not).
+pub fn shared_dir() -> Option<PathBuf> {
+    let candidates = [
+        std::env::var_os("GAS_SHARED_DIR").map(PathBuf::from),
+        Some(Path::new(env!("CARGO_MANIFEST_DIR")).join("../../shared")),
+    ];
+    candidates
+        .into_iter()
+        .flatten()
+        .find(|p| p.join("vectors").is_dir())
+}
+
+/// The built `gas-miner` binary beside this test executable.
+pub fn miner_bin() -> PathBuf {
+    let exe = std::env::current_exe().expect("current exe");
+    let mut dir = exe.parent().expect("exe dir").to_path_buf();
+    if dir.ends_with("deps") {
+        dir.pop();
+    }
+    let bin = dir.join("gas-miner");
+    assert!(
+        bin.exists(),
+        "{} is missing: build it first with `cargo build --workspace --bins` (cargo test --workspace does this)",
+        bin.display()
+    );
+    bin
+}
+
+/// A PNG-looking payload, unique per call.
+pub fn fake_png(tag: &str) -> Vec<u8> {
+    let mut v = b"\x89PNG\r\n\x1a\n".to_vec();
+    v.extend_from_slice(format!("fake image {tag} {}", uuid::Uuid::new_v4()).as_bytes());
+    v
+}
+
+async fn serve(router: Router, listener: tokio::net::TcpListener) {
+    let _ = axum::serve(listener, router).await;
+}
+
+/// One scripted answer of the fake OpenRouter.
+#[derive(Clone)]
+pub enum ProviderReply {
+    Image {
+        delay: Duration,
+    },
+    Status {
+        status: u16,
+        body: Value,
+        retry_after: Option<u32>,
+    },
+}
+
+#[derive(Default)]
+pub struct ProviderLog {
+    pub requests: Vec<Value>,
+    pub images: Vec<Vec<u8>>,
+    pub script: VecDeque<ProviderReply>,
+    pub default_delay: Duration,
+    pub in_flight: usize,
+    pub max_in_flight: usize,
+}
+
+/// A fake OpenRouter `/chat/completions` that follows a script, then answers with images.
+#[derive(Clone)]
+pub struct FakeOpenRouter {
+    pub addr: SocketAddr,
+    pub log: Arc<Mutex<ProviderLog>>,
+}
+
+impl FakeOpenRouter {
+    pub async fn start() -> FakeOpenRouter {
+        let log = Arc::new(Mutex::new(ProviderLog::default()));
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind");
+        let addr = listener.local_addr().expect("addr");
+        let router = Router::new()
+            .route("/api/v1/chat/completions", post(chat))
+            .with_state(log.clone());
+        tokio::spawn(serve(router, listener));
+        FakeOpenRouter { addr, log }
+    }
+
+    pub fn base_url(&self) -> String {
+        format!("http://{}/api/v1", self.addr)
+    }
+
+    pub fn script(&self, replies: impl IntoIterator<Item = ProviderReply>) {
+        self.log.lock().expect("log").script.extend(replies);
+    }
+
+    pub fn set_delay(&self, delay: Duration) {
+        self.log.lock().expect("log").default_delay = delay;
+    }
+
+    pub fn requests(&self) -> Vec<Value> {
+        self.log.lock().expect("log").requests.clone()
+    }
+
+    pub fn images(&self) -> Vec<Vec<u8>> {
+        self.log.lock().expect("log").images.clone()
+    }
+}
+
+async fn chat(
+    State(log): State<Arc<Mutex<ProviderLog>>>,
+    headers: HeaderMap,
+    Json(body): Json<Value>,
+) -> Response {
+    assert_eq!(
+        headers.get("authorization").and_then(|v| v.to_str().ok()),
+        Some("Bearer sk-or-test-key")
+    );
+    let reply = {
+        let mut log = log.lock().expect("log");
+        log.requests.push(body.clone());
+        let delay = log.default_delay;
+        log.script
+            .pop_front()
+            .unwrap_or(ProviderReply::Image { delay })
+    };
+    match reply {
+        ProviderReply::Image { delay } => {
+            {
+                let mut l = log.lock().expect("log");
+                l.in_flight += 1;
+                l.max_in_flight = l.max_in_flight.max(l.in_flight);
+            }
+            tokio::time::sleep(delay).await;
+            log.lock().expect("log").in_flight -= 1;
+            let size = body
+                .pointer("/image_config/image_size")
+                .and_then(|v| v.as_str())
+                .unwrap_or("?")
+                .to_string();
+            let png = fake_png(&size);
+            log.lock().expect("log").images.push(png.clone());
+            use base64::Engine;
+            let url = format!(
+                "data:image/png;base64,{}",
+                base64::engine::general_purpose::STANDARD.encode(&png)
+            );
+            Json(json!({"choices": [{"message": {"role": "assistant", "content": "", "images": [{"type": "image_url", "image_url": {"url": url}}]}}]})).into_response()
+        }
+        ProviderReply::Status {
+            status,
+            body,
+            retry_after,
+        } => {
+            let mut resp =
+                (StatusCode::from_u16(status).expect("status"), Json(body)).into_response();
+            if let Some(s) = retry_after {
+                resp.headers_mut()
+                    .insert("retry-after", s.to_string().parse().expect("hv"));
+            }
+            resp
+        }
+    }
+}
+
+/// A webhook as the fake validator received and judged it.
+#[derive(Debug, Clone)]
+pub struct Webhook {
+    pub task_id: String,
+    pub status_header: String,
+    pub content_type: String,
+    pub error_message: Option<String>,
+    pub body: Vec<u8>,
+    /// Empty when the Epistula check passed; else why it failed.
+    pub epistula_error: String,
+    pub chunked: bool,
+}
+
+/// A validator's webhook receiver: checks Epistula as the real one does (stake check off).
+#[derive(Clone)]
+pub struct FakeValidator {
+    pub addr: SocketAddr,
+    pub received: Arc<Mutex<Vec<Webhook>>>,
+    hotkey: String,
+    miner: String,
+}
+
+impl FakeValidator {
+    /// Binds now; accepts webhooks now unless `listen_after` delays serving.
+    pub async fn start(validator: &Hotkey, miner: &Hotkey) -> FakeValidator {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind");
+        let v = FakeValidator::unbound(listener.local_addr().expect("addr"), validator, miner);
+        v.listen(listener);
+        v
+    }
+
+    /// A receiver for `addr` that is not listening yet (the validator is down).
+    pub fn unbound(addr: SocketAddr, validator: &Hotkey, miner: &Hotkey) -> FakeValidator {
+        FakeValidator {
+            addr,
+            received: Arc::default(),
+            hotkey: validator.ss58().to_string(),
+            miner: miner.ss58().to_string(),
+        }
+    }
+
+    pub fn listen(&self, listener: tokio::net::TcpListener) {
+        let router = Router::new()
+            .route("/generative_callback", post(callback))
+            .with_state(self.clone());
+        tokio::spawn(serve(router, listener));
+    }
+
+    pub fn url(&self) -> String {
+        format!("http://{}/generative_callback", self.addr)
+    }
+
+    pub fn webhooks(&self) -> Vec<Webhook> {
+        self.received.lock().expect("received").clone()
+    }
+
+    /// Waits until `pred` holds for the received webhooks, or panics after `limit`.
+    pub async fn wait_for(
+        &self,
+        limit: Duration,
+        what: &str,
+        pred: impl Fn(&[Webhook]) -> bool,
+    ) -> Vec<Webhook> {
+        let start = Instant::now();
+        loop {
+            let got = self.webhooks();
+            if pred(&got) {
+                return got;
+            }
+            assert!(
+                start.elapsed() < limit,
+                "timed out after {limit:?} waiting for {what}; received {got:#?}"
+            );
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+
+    fn check_epistula(&self, headers: &HeaderMap, body: &[u8]) -> String {
+        let get = |n: &str| headers.get(n).and_then(|v| v.to_str().ok()).unwrap_or("");
+        if get("epistula-signed-for") != self.hotkey {
+            return "signed for someone else".into();
+        }
+        if get("epistula-signed-by") != self.miner {
+            return "signer is not the miner".into();
+        }
+        let Ok(ts) = get("epistula-timestamp").parse::<i64>() else {
+            return "bad timestamp".into();
+        };
+        if (now_ms() - ts).abs() > 15_000 {
+            return format!("timestamp {} ms off", now_ms() - ts);
+        }
+        let Ok(public) = ss58_decode(get("epistula-signed-by")) else {
+            return "bad signer".into();
+        };
+        let Ok(sig) = decode_hex(get("epistula-request-signature")) else {
+            return "bad signature hex".into();
+        };
+        let message = format!(
+            "{}.{}.{}.{}",
+            sha256_hex(body),
+            get("epistula-uuid"),
+            ts,
+            self.hotkey
+        );
+        if !verify(&public, message.as_bytes(), &sig) {
+            return "signature mismatch".into();
+        }
+        String::new()
+    }
+}
+
+async fn callback(State(v): State<FakeValidator>, headers: HeaderMap, body: Bytes) -> Response {
+    let get = |n: &str| {
+        headers
+            .get(n)
+            .and_then(|x| x.to_str().ok())
+            .map(str::to_string)
+    };
+    let hook = Webhook {
+        task_id: get("task-id").unwrap_or_default(),
+        status_header: get("task-status").unwrap_or_default(),
+        content_type: get("content-type").unwrap_or_default(),
+        error_message: get("error-message"),
+        epistula_error: v.check_epistula(&headers, &body),
+        chunked: get("transfer-encoding").is_some_and(|t| t.contains("chunked")),
+        body: body.to_vec(),
+    };
+    let failed = hook.status_header == "failed";
+    let bad = !hook.epistula_error.is_empty();
+    v.received.lock().expect("received").push(hook);
+    if bad {
+        return (StatusCode::BAD_REQUEST, "Epistula check failed").into_response();
+    }
+    (
+        StatusCode::OK,
+        if failed {
+            "Failure recorded"
+        } else {
+            "Binary content received"
+        },
+    )
+        .into_response()
+}
+
+/// A free TCP port on 127.0.0.1 (bound then released).
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .expect("bind")
+        .local_addr()
+        .expect("addr")
+        .port()
+}
+
+/// A temp home for one miner: wallet, metagraph file, state dir.
+pub struct Fixture {
+    pub dir: tempfile::TempDir,
+    pub port: u16,
+    pub env: Vec<(String, String)>,
+}
+
+impl Fixture {
+    /// Wallet from the miner mnemonic; metagraph with the validator (50000 TAO), a poor
+    /// validator (100 TAO) and the miner; OpenRouter at `provider_url`.
+    pub fn new(provider_url: &str) -> Fixture {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let wallets = dir.path().join("wallets");
+        write_plain_hotkey(&wallets, "miner", "default", MINER_PHRASE).expect("wallet");
+        let graph = json!({"netuid": 34, "neurons": [
+            {"uid": 0, "hotkey": key(VALIDATOR_PHRASE).ss58(), "stake": 50000.0, "validator_permit": true},
+            {"uid": 1, "hotkey": key(POOR_PHRASE).ss58(), "stake": 100.0, "validator_permit": false},
+            {"uid": 2, "hotkey": key(MINER_PHRASE).ss58(), "stake": 0.0, "validator_permit": false},
+        ]});
+        let graph_path = dir.path().join("metagraph.json");
+        std::fs::write(&graph_path, graph.to_string()).expect("metagraph");
+        let port = free_port();
+        let p = |x: &Path| x.display().to_string();
+        let env = vec![
+            ("BT_WALLET_PATH", p(&wallets)),
+            ("BT_WALLET_NAME", "miner".into()),
+            ("BT_WALLET_HOTKEY", "default".into()),
+            ("BT_METAGRAPH_FILE", p(&graph_path)),
+            ("BT_AXON_IP", "127.0.0.1".into()),
+            ("BT_AXON_PORT", port.to_string()),
+            ("MINER_STATE_DIR", p(&dir.path().join("state"))),
+            ("IMAGE_SERVICE", "openrouter".into()),
+            ("VIDEO_SERVICE", "none".into()),
+            ("OPEN_ROUTER_API_KEY", "sk-or-test-key".into()),
+            ("OPEN_ROUTER_BASE_URL", provider_url.into()),
+            ("BT_LOGGING_LEVEL", "DEBUG".into()),
+        ];
+        Fixture {
+            dir,
+            port,
+            env: env.into_iter().map(|(k, v)| (k.to_string(), v)).collect(),
+        }
+    }
+
+    pub fn set(&mut self, name: &str, value: &str) {
+        self.env.retain(|(k, _)| k != name);
+        self.env.push((name.into(), value.into()));
+    }
+
+    pub fn base(&self) -> String {
+        format!("http://127.0.0.1:{}", self.port)
+    }
+
+    /// Starts `gas-miner run` and waits until it accepts connections.
+    pub fn start(&self) -> Miner {
+        let log_path = self.dir.path().join(format!("miner-{}.log", now_ms()));
+        let log = std::fs::File::create(&log_path).expect("log file");
+        let child = Command::new(miner_bin())
+            .arg("run")
+            .env_clear()
+            .env("PATH", std::env::var("PATH").unwrap_or_default())
+            .env("HOME", self.dir.path())
+            .envs(self.env.iter().map(|(k, v)| (k, v)))
+            .current_dir(self.dir.path())
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(log.try_clone().expect("log"))
+            .spawn()
+            .expect("spawn gas-miner");
+        let mut miner = Miner {
+            child: Some(child),
+            log_path,
+        };
+        let start = Instant::now();
+        while std::net::TcpStream::connect(("127.0.0.1", self.port)).is_err() {
+            if let Some(status) = miner
+                .child
+                .as_mut()
+                .and_then(|c| c.try_wait().ok().flatten())
+            {
+                panic!(
+                    "gas-miner exited with {status} before listening:\n{}",
+                    miner.log()
+                );
+            }
+            assert!(
+                start.elapsed() < Duration::from_secs(20),
+                "gas-miner did not listen within 20 s:\n{}",
+                miner.log()
+            );
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        miner
+    }
+}
+
+/// A running miner; killed (SIGKILL) when dropped.
+pub struct Miner {
+    child: Option<Child>,
+    pub log_path: PathBuf,
+}
+
+impl Miner {
+    pub fn log(&self) -> String {
+        std::fs::read_to_string(&self.log_path).unwrap_or_default()
+    }
+
+    /// `kill -9`: no chance to flush or say goodbye.
+    pub fn kill9(&mut self) {
+        if let Some(mut c) = self.child.take() {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+    }
+
+    /// SIGTERM, then waits for the exit status.
+    pub fn terminate(&mut self) -> Option<i32> {
+        let mut c = self.child.take()?;
+        let _ = Command::new("kill")
+            .arg("-TERM")
+            .arg(c.id().to_string())
+            .status();
+        c.wait().ok().and_then(|s| s.code())
+    }
+}
+
+impl Drop for Miner {
+    fn drop(&mut self) {
+        self.kill9();
+    }
+}
+
+/// Signs and sends like a validator. `tweak` may change headers after signing.
+pub struct Challenger {
+    pub client: reqwest::Client,
+    pub key: Hotkey,
+    pub miner: String,
+    pub base: String,
+}
+
+impl Challenger {
+    pub fn new(base: &str, phrase: &str) -> Challenger {
+        Challenger {
+            client: reqwest::Client::builder()
+                .timeout(Duration::from_secs(30))
+                .build()
+                .expect("client"),
+            key: key(phrase),
+            miner: key(MINER_PHRASE).ss58().to_string(),
+            base: base.to_string(),
+        }
+    }
+
+    pub fn headers(&self, body: &[u8], ts: i64) -> Vec<(String, String)> {
+        sign_headers(&self.key, &sha256_hex(body), Some(&self.miner), ts)
+            .into_iter()
+            .map(|(k, v)| (k.to_string(), v))
+            .collect()
+    }
+
+    /// POSTs `body` to `path` with `headers` as given.
+    pub async fn send(
+        &self,
+        method: reqwest::Method,
+        path: &str,
+        body: Vec<u8>,
+        headers: &[(String, String)],
+    ) -> (u16, Value) {
+        let mut req = self
+            .client
+            .request(method, format!("{}{path}", self.base))
+            .body(body);
+        for (k, v) in headers {
+            req = req.header(k, v);
+        }
+        let resp = req.send().await.expect("request reached the miner");
+        let status = resp.status().as_u16();
+        let text = resp.text().await.expect("body");
+        (
+            status,
+            serde_json::from_str(&text).unwrap_or(Value::String(text)),
+        )
+    }
+
+    /// A correctly signed challenge with the webhook header.
+    pub async fn challenge(&self, path: &str, body: &Value, webhook: &str) -> (u16, Value) {
+        let bytes = python_json(body);
+        let mut headers = self.headers(&bytes, now_ms());
+        headers.push(("Content-Type".into(), "application/json".into()));
+        headers.push(("X-Webhook-URL".into(), webhook.into()));
+        self.send(reqwest::Method::POST, path, bytes, &headers)
+            .await
+    }
+
+    pub async fn get(&self, path: &str) -> (u16, Value) {
+        let headers = self.headers(b"", now_ms());
+        self.send(reqwest::Method::GET, path, Vec::new(), &headers)
+            .await
+    }
+}
+
+/// JSON as Python's `json.dumps` writes it (`", "` and `": "` separators).
+pub fn python_json(v: &Value) -> Vec<u8> {
+    fn write(v: &Value, out: &mut String) {
+        match v {
+            Value::Object(m) => {
+                out.push('{');
+                for (i, (k, val)) in m.iter().enumerate() {
+                    if i > 0 {
+                        out.push_str(", ");
+                    }
+                    out.push_str(&Value::String(k.clone()).to_string());
+                    out.push_str(": ");
+                    write(val, out);
+                }
+                out.push('}');
+            }
+            Value::Array(a) => {
+                out.push('[');
+                for (i, val) in a.iter().enumerate() {
+                    if i > 0 {
+                        out.push_str(", ");
+                    }
+                    write(val, out);
+                }
+                out.push(']');
+            }
+            other => out.push_str(&other.to_string()),
+        }
+    }
+    let mut s = String::new();
+    write(v, &mut s);
+    s.into_bytes()
+}
+
+pub fn install_crypto() {
+    let _ = rustls::crypto::ring::default_provider().install_default();
+}
