@@ -132,12 +132,12 @@ impl Service {
 
     /// What the service can make, per PROVIDERS.md.
     pub fn can_serve(self, modality: Modality) -> bool {
-        match (self, modality) {
-            (Service::OpenAi | Service::OpenRouter, _) => true,
-            (Service::StabilityAi, Modality::Image) => true,
-            (Service::Runway, Modality::Video) => true,
-            _ => false,
-        }
+        matches!(
+            (self, modality),
+            (Service::OpenAi | Service::OpenRouter, _)
+                | (Service::StabilityAi, Modality::Image)
+                | (Service::Runway, Modality::Video)
+        )
     }
 
     /// Whether this build has a client for it yet.

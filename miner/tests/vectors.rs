@@ -23,7 +23,7 @@ fn vectors() -> Option<PathBuf> {
     }
 }
 
-fn doc(dir: &PathBuf) -> Value {
+fn doc(dir: &std::path::Path) -> Value {
     serde_json::from_str(&std::fs::read_to_string(dir.join("epistula.json")).expect("read"))
         .expect("json")
 }

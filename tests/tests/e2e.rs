@@ -278,7 +278,8 @@ async fn malformed_challenges_get_clear_errors_and_make_no_task() {
         }
         (body, h)
     };
-    let cases: Vec<(Vec<u8>, Option<String>, &str, u16, &str)> = vec![
+    type Case<'a> = (Vec<u8>, Option<String>, &'a str, u16, &'a str);
+    let cases: Vec<Case> = vec![
         (
             b"{not json".to_vec(),
             Some(validator.url()),

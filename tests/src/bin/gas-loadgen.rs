@@ -1,1 +1,173 @@
-fn main() {}
+//! Load generator: sends signed challenges to a real `gas-miner` and reports accepted
+//! requests/s and accept-latency percentiles, then kills the miner with SIGKILL, restarts it and
+//! checks that every accepted challenge is still there (accepted means durable).
+//!
+//! `bench/accept.sh` builds the release binaries and runs this; see README for the numbers.
+
+use clap::Parser;
+use gas_miner::epistula::now_ms;
+use gas_tests::*;
+use serde_json::json;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::{Duration, Instant};
+
+#[derive(Parser)]
+#[command(about = "Signed-challenge load generator for gas-miner")]
+struct Args {
+    /// Challenges in the throughput phase (sent as fast as the miner accepts them)
+    #[arg(long, default_value_t = 20_000)]
+    burst: usize,
+    /// Requests in flight at once in the throughput phase
+    #[arg(long, default_value_t = 64)]
+    concurrency: usize,
+    /// Requests per second in the latency phase
+    #[arg(long, default_value_t = 1_000)]
+    rate: u64,
+    /// Length of the latency phase in seconds
+    #[arg(long, default_value_t = 10)]
+    seconds: u64,
+}
+
+type Signed = (Vec<u8>, Vec<(String, String)>);
+
+fn signed(v: &Challenger, webhook: &str, i: usize) -> Signed {
+    let body = python_json(
+        &json!({"prompt": format!("load test challenge {i}"), "parameters": {"resolution": "1K"}}),
+    );
+    let mut headers = v.headers(&body, now_ms());
+    headers.push(("Content-Type".into(), "application/json".into()));
+    headers.push(("X-Webhook-URL".into(), webhook.into()));
+    (body, headers)
+}
+
+async fn post(client: &reqwest::Client, url: &str, (body, headers): Signed) -> bool {
+    let mut req = client.post(url).body(body);
+    for (k, v) in headers {
+        req = req.header(k, v);
+    }
+    matches!(req.send().await, Ok(r) if r.status().as_u16() == 201)
+}
+
+fn percentile(sorted: &[Duration], p: f64) -> Duration {
+    if sorted.is_empty() {
+        return Duration::ZERO;
+    }
+    sorted[((sorted.len() as f64 - 1.0) * p).round() as usize]
+}
+
+fn ms(d: Duration) -> String {
+    format!("{:.2} ms", d.as_secs_f64() * 1000.0)
+}
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    let args = Args::parse();
+    install_crypto();
+    // The provider holds every generation for a minute, so the pipeline stays out of the way
+    // and the numbers are those of the accept path: verify, store, fsync, 201.
+    let provider = FakeOpenRouter::start().await;
+    provider.set_delay(Duration::from_secs(60));
+    let validator = FakeValidator::start(&key(VALIDATOR_PHRASE), &key(MINER_PHRASE)).await;
+    let fixture = Fixture::new(&provider.base_url());
+    let mut fixture = fixture;
+    fixture.set("BT_LOGGING_LEVEL", "WARNING");
+    let mut miner = fixture.start();
+    let v = Arc::new(Challenger::new(&fixture.base(), VALIDATOR_PHRASE));
+    let url = format!("{}/gen_image", fixture.base());
+    let client = reqwest::Client::builder()
+        .pool_max_idle_per_host(args.concurrency)
+        .build()?;
+    println!(
+        "gas-loadgen: miner {} on {} cores",
+        miner_bin().display(),
+        std::thread::available_parallelism()
+            .map(|n| n.get())
+            .unwrap_or(0)
+    );
+
+    // Throughput: pre-signed (as many validators would send), then sent as fast as accepted.
+    let requests: Vec<Signed> = (0..args.burst)
+        .map(|i| signed(&v, &validator.url(), i))
+        .collect();
+    let requests = Arc::new(std::sync::Mutex::new(requests.into_iter()));
+    let accepted = Arc::new(AtomicUsize::new(0));
+    let start = Instant::now();
+    let workers: Vec<_> = (0..args.concurrency)
+        .map(|_| {
+            let (requests, accepted, client, url) = (
+                requests.clone(),
+                accepted.clone(),
+                client.clone(),
+                url.clone(),
+            );
+            tokio::spawn(async move {
+                loop {
+                    let Some(r) = requests.lock().expect("queue").next() else {
+                        break;
+                    };
+                    if post(&client, &url, r).await {
+                        accepted.fetch_add(1, Ordering::Relaxed);
+                    }
+                }
+            })
+        })
+        .collect();
+    for w in workers {
+        w.await?;
+    }
+    let elapsed = start.elapsed();
+    let burst_ok = accepted.load(Ordering::Relaxed);
+    println!(
+        "throughput: {burst_ok}/{} accepted (201, durable) in {:.2} s = {:.0} challenges/s at concurrency {}",
+        args.burst,
+        elapsed.as_secs_f64(),
+        burst_ok as f64 / elapsed.as_secs_f64(),
+        args.concurrency
+    );
+
+    // Latency: open loop at a fixed rate, each measured from its scheduled send time.
+    let total = (args.rate * args.seconds) as usize;
+    let interval = Duration::from_secs_f64(1.0 / args.rate as f64);
+    let start = Instant::now();
+    let mut handles = Vec::with_capacity(total);
+    for i in 0..total {
+        let due = start + interval * i as u32;
+        tokio::time::sleep_until(due.into()).await;
+        let r = signed(&v, &validator.url(), args.burst + i);
+        let (client, url) = (client.clone(), url.clone());
+        handles.push(tokio::spawn(async move {
+            let ok = post(&client, &url, r).await;
+            (ok, due.elapsed())
+        }));
+    }
+    let mut latencies = Vec::with_capacity(total);
+    let mut rate_ok = 0;
+    for h in handles {
+        let (ok, d) = h.await?;
+        rate_ok += ok as usize;
+        latencies.push(d);
+    }
+    latencies.sort();
+    println!(
+        "latency at {} req/s for {} s: {rate_ok}/{total} accepted; p50 {} p90 {} p99 {} max {}",
+        args.rate,
+        args.seconds,
+        ms(percentile(&latencies, 0.5)),
+        ms(percentile(&latencies, 0.9)),
+        ms(percentile(&latencies, 0.99)),
+        ms(percentile(&latencies, 1.0)),
+    );
+
+    // Durability: kill -9, restart, count what the miner remembers.
+    miner.kill9();
+    let _miner = fixture.start();
+    let (_, info) = v.get("/miner_info").await;
+    let remembered = info["task_stats"]["total"].as_u64().unwrap_or(0) as usize;
+    let want = burst_ok + rate_ok;
+    println!(
+        "durability: after kill -9 and restart the miner holds {remembered} tasks; {want} were accepted"
+    );
+    anyhow::ensure!(remembered == want, "accepted challenges were lost");
+    Ok(())
+}
