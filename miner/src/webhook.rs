@@ -90,12 +90,19 @@ impl Outbox {
         loop {
             let mut next_due = None;
             let now = now_ms();
-            let entries: Vec<OutboxEntry> = self.store.outbox().filter_map(Result::ok).collect();
-            for entry in entries {
+            // Only the due head of the outbox is read; a long tail of future retries costs nothing.
+            let mut due = Vec::new();
+            for entry in self.store.outbox().filter_map(Result::ok) {
                 if entry.due_ms > now {
                     next_due = Some(entry.due_ms);
                     break;
                 }
+                due.push(entry);
+                if due.len() >= 4 * PARALLEL {
+                    break;
+                }
+            }
+            for entry in due {
                 let fresh = self
                     .in_flight
                     .lock()

@@ -98,6 +98,15 @@ async fn each_image_tier_is_asked_for_and_delivered_signed_and_untouched() {
     assert_eq!(info["task_stats"]["completed"], 3);
     let (status, health) = v.get("/health").await;
     assert_eq!((status, health["status"].as_str()), (200, Some("healthy")));
+    let log = miner.log();
+    assert!(
+        log.contains("challenge accepted"),
+        "the log says what happened:\n{log}"
+    );
+    assert!(
+        !log.contains("sk-or-test-key"),
+        "the API key leaked into the log"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -512,7 +521,7 @@ async fn a_webhook_receiver_that_is_down_gets_the_media_later() {
     let port = free_port();
     let addr: std::net::SocketAddr = ([127, 0, 0, 1], port).into();
     let validator = FakeValidator::unbound(addr, &key(VALIDATOR_PHRASE), &key(MINER_PHRASE));
-    let miner = fixture.start();
+    let mut miner = fixture.start();
     let v = Challenger::new(&fixture.base(), VALIDATOR_PHRASE);
     let (status, reply) = v
         .challenge(
@@ -529,6 +538,14 @@ async fn a_webhook_receiver_that_is_down_gets_the_media_later() {
         task["deliveries"].as_u64().is_some_and(|n| n >= 2),
         "retried while down: {task}"
     );
+    // A crash while the webhook is still owed: the outbox entry survives it.
+    miner.kill9();
+    let miner = fixture.start();
+    assert_eq!(
+        provider.requests().len(),
+        1,
+        "the media on disk is reused, not generated again"
+    );
     validator.listen(
         tokio::net::TcpListener::bind(addr)
             .await
@@ -544,4 +561,37 @@ async fn a_webhook_receiver_that_is_down_gets_the_media_later() {
     );
     let (_, task) = v.get(&format!("/status/{}", task_id(&reply))).await;
     assert_eq!(task["state"], "delivered");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_webhook_never_answered_expires_at_the_deadline() {
+    install_crypto();
+    let provider = FakeOpenRouter::start().await;
+    let mut fixture = Fixture::new(&provider.base_url());
+    fixture.set("MINER_WEBHOOK_DEADLINE", "3");
+    let nobody = format!("http://127.0.0.1:{}/generative_callback", free_port());
+    let miner = fixture.start();
+    let v = Challenger::new(&fixture.base(), VALIDATOR_PHRASE);
+    let (status, reply) = v
+        .challenge("/gen_image", &json!({"prompt": "lost cause"}), &nobody)
+        .await;
+    assert_eq!(status, 201);
+    let path = format!("/status/{}", task_id(&reply));
+    let start = std::time::Instant::now();
+    loop {
+        let (_, task) = v.get(&path).await;
+        if task["state"] == "expired" {
+            assert!(
+                task["deliveries"].as_u64().is_some_and(|n| n >= 1),
+                "{task}"
+            );
+            break;
+        }
+        assert!(
+            start.elapsed() < WAIT,
+            "never expired: {task}\n{}",
+            miner.log()
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
 }
