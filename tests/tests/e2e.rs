@@ -560,7 +560,7 @@ async fn a_webhook_receiver_that_is_down_gets_the_media_later() {
         "a retry is signed afresh, so its timestamp is fresh"
     );
     let (_, task) = v.get(&format!("/status/{}", task_id(&reply))).await;
-    assert_eq!(task["state"], "delivered");
+    assert_eq!(task["state"], "delivered", "{}", miner.log());
 }
 
 #[tokio::test(flavor = "multi_thread")]
