@@ -499,3 +499,85 @@ async fn group_commit(db: sled::Db, mut rx: mpsc::UnboundedReceiver<Waiter>) {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn task(id: &str) -> TaskRecord {
+        TaskRecord {
+            v: 1,
+            task_id: id.into(),
+            modality: Modality::Image,
+            state: TaskState::Queued,
+            prompt: "p".into(),
+            parameters: serde_json::json!({}),
+            tier: Tier::K2,
+            webhook_url: "http://127.0.0.1:1/cb".into(),
+            validator: "5Validator".into(),
+            validator_uid: 0,
+            created_ms: 1_000,
+            deadline_ms: 9_000,
+            started_ms: None,
+            finished_ms: None,
+            generation_runs: 0,
+            media: None,
+            outcome: None,
+            deliveries: 0,
+            last_reply: None,
+        }
+    }
+
+    #[tokio::test]
+    async fn tasks_outbox_and_feedback_survive_a_reopen() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        {
+            let store = Store::open(dir.path()).expect("open");
+            store.insert_new(&task("a")).expect("insert a");
+            store.insert_new(&task("b")).expect("insert b");
+            store
+                .update("b", OutboxChange::Schedule(5_000), |t| {
+                    t.state = TaskState::Delivering
+                })
+                .expect("update");
+            store
+                .record_feedback(&Feedback {
+                    validator: "5Validator".into(),
+                    task_id: "b".into(),
+                    kind: "success".into(),
+                    attempt: 1,
+                    status: Some(400),
+                    body: "duplicate".into(),
+                    at_ms: 6_000,
+                })
+                .expect("feedback");
+            store.commit().await.expect("commit");
+            assert_eq!(store.counts().get(&TaskState::Delivering), Some(&1));
+        }
+        // sled releases its lock when the last handle drops; give its threads a moment.
+        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+        let store = Store::open(dir.path()).expect("reopen");
+        let queued: Vec<String> = store
+            .in_state(TaskState::Queued)
+            .expect("queued")
+            .into_iter()
+            .map(|t| t.task_id)
+            .collect();
+        assert_eq!(queued, vec!["a".to_string()]);
+        assert_eq!(store.counts().get(&TaskState::Delivering), Some(&1));
+        let due: Vec<OutboxEntry> = store.outbox().map(|e| e.expect("entry")).collect();
+        assert_eq!(
+            due,
+            vec![OutboxEntry {
+                due_ms: 5_000,
+                task_id: "b".into()
+            }]
+        );
+        let fb = store.feedback_for("5Validator").expect("feedback");
+        assert_eq!(
+            (fb.len(), fb[0].status, fb[0].body.as_str()),
+            (1, Some(400), "duplicate")
+        );
+        assert!(store.feedback_for("5Other").expect("none").is_empty());
+    }
+}
