@@ -78,7 +78,7 @@ impl MetagraphFile {
     pub fn read(&self) -> anyhow::Result<Metagraph> {
         let text = std::fs::read_to_string(&self.path).map_err(|e| {
             anyhow::anyhow!(
-                "metagraph file {} could not be read: {e}",
+                "metagraph file {} could not be read: {e}; create it or point BT_METAGRAPH_FILE at it",
                 self.path.display()
             )
         })?;

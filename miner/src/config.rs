@@ -460,7 +460,7 @@ impl Settings {
         };
         let metagraph_file = non_empty(&self.metagraph_file).map(expand_home);
         if metagraph_file.is_none() {
-            p.0.push("BT_METAGRAPH_FILE is not set: this build has no chain client yet, so the metagraph must come from a file (see DESIGN.md for its format)".into());
+            p.0.push("BT_METAGRAPH_FILE is not set: this build has no chain client yet, so the metagraph must come from a JSON file (format in README, Going live)".into());
         }
         if image_chain.is_empty() && video_chain.is_empty() && p.0.is_empty() {
             p.0.push("no generation service is configured: set IMAGE_SERVICE=openrouter and OPEN_ROUTER_API_KEY in .env.gen_miner".into());

@@ -82,6 +82,7 @@ fn run(settings: &Settings) -> ExitCode {
     tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr)
+        .with_ansi(std::io::stderr().is_terminal())
         .init();
     let _ = rustls::crypto::ring::default_provider().install_default();
     let password = || {
@@ -114,7 +115,6 @@ fn run(settings: &Settings) -> ExitCode {
     match runtime.block_on(gas_miner::daemon::run(config, key)) {
         Ok(()) => ExitCode::SUCCESS,
         Err(f) => {
-            tracing::error!("{}", f.message);
             eprintln!("gas-miner: {}", f.message);
             ExitCode::from(f.code as u8)
         }

@@ -18,9 +18,9 @@ const SCHEMA_VERSION: u32 = 1;
 #[derive(Debug, Error)]
 pub enum StoreError {
     #[error(
-        "state database {path} is in use by another process (is another gas-miner running with the same MINER_STATE_DIR?): {detail}"
+        "state database {path} is in use by another process: stop the other gas-miner using this MINER_STATE_DIR, or give this one its own"
     )]
-    Locked { path: PathBuf, detail: String },
+    Locked { path: PathBuf },
     #[error(
         "state database {path} could not be opened: {detail}; check the directory exists, is writable and the disk has room"
     )]
@@ -192,10 +192,7 @@ impl Store {
                     if io.kind() == std::io::ErrorKind::WouldBlock
                         || io.to_string().contains("lock") =>
                 {
-                    StoreError::Locked {
-                        path: path.clone(),
-                        detail: io.to_string(),
-                    }
+                    StoreError::Locked { path: path.clone() }
                 }
                 _ => StoreError::Open {
                     path: path.clone(),
@@ -424,15 +421,7 @@ impl Store {
     }
 
     pub fn calls(&self, task_id: &str) -> Result<Vec<CallRecord>, StoreError> {
-        let mut out = Vec::new();
-        for item in self.attempts.scan_prefix(format!("{task_id}/").as_bytes()) {
-            let (k, v) = item?;
-            out.push(serde_json::from_slice(&v).map_err(|e| StoreError::Corrupt {
-                key: String::from_utf8_lossy(&k).into_owned(),
-                detail: e.to_string(),
-            })?);
-        }
-        Ok(out)
+        scan(&self.attempts, &format!("{task_id}/"))
     }
 
     pub fn record_feedback(&self, fb: &Feedback) -> Result<(), StoreError> {
@@ -452,18 +441,7 @@ impl Store {
 
     /// Every reply from `validator`, oldest first.
     pub fn feedback_for(&self, validator: &str) -> Result<Vec<Feedback>, StoreError> {
-        let mut out = Vec::new();
-        for item in self
-            .feedback
-            .scan_prefix(format!("{validator}/").as_bytes())
-        {
-            let (k, v) = item?;
-            out.push(serde_json::from_slice(&v).map_err(|e| StoreError::Corrupt {
-                key: String::from_utf8_lossy(&k).into_owned(),
-                detail: e.to_string(),
-            })?);
-        }
-        Ok(out)
+        scan(&self.feedback, &format!("{validator}/"))
     }
 
     /// Flushes synchronously; for shutdown.
@@ -471,6 +449,22 @@ impl Store {
         self.db.flush()?;
         Ok(())
     }
+}
+
+/// Every record under `prefix`, in key order.
+fn scan<T: serde::de::DeserializeOwned>(
+    tree: &sled::Tree,
+    prefix: &str,
+) -> Result<Vec<T>, StoreError> {
+    let mut out = Vec::new();
+    for item in tree.scan_prefix(prefix.as_bytes()) {
+        let (k, v) = item?;
+        out.push(serde_json::from_slice(&v).map_err(|e| StoreError::Corrupt {
+            key: String::from_utf8_lossy(&k).into_owned(),
+            detail: e.to_string(),
+        })?);
+    }
+    Ok(out)
 }
 
 /// One fsync for every caller waiting when it starts; callers arriving during it wait for the
