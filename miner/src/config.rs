@@ -31,6 +31,30 @@ pub struct Settings {
     pub stability_api_key: Option<String>,
     #[arg(long, env = "RUNWAYML_API_KEY", hide_env_values = true)]
     pub runwayml_api_key: Option<String>,
+    /// OpenAI image model (default gpt-image-1.5)
+    #[arg(long, env = "OPENAI_IMAGE_MODEL")]
+    pub openai_image_model: Option<String>,
+    /// OpenAI video model: sora-2 or sora-2-pro (default sora-2)
+    #[arg(long, env = "OPENAI_VIDEO_MODEL")]
+    pub openai_video_model: Option<String>,
+    /// OpenRouter image model (default google/gemini-3-pro-image-preview)
+    #[arg(long, env = "OPEN_ROUTER_IMAGE_MODEL")]
+    pub open_router_image_model: Option<String>,
+    /// OpenRouter video model with verifiable C2PA (default google/veo-3.1-lite)
+    #[arg(long, env = "OPEN_ROUTER_VIDEO_MODEL")]
+    pub open_router_video_model: Option<String>,
+    /// Stability AI model: sd3.5-large, sd3.5-medium, sd3.5-large-turbo, sd3.5-flash, ultra, core (default sd3.5-medium)
+    #[arg(long, env = "STABILITY_MODEL")]
+    pub stability_model: Option<String>,
+    /// Runway video model: veo3.1_fast, veo3.1, veo3, seedance2, seedance2_fast (default veo3.1_fast)
+    #[arg(long, env = "RUNWAY_MODEL")]
+    pub runway_model: Option<String>,
+    /// Seconds one provider API request may take before it is retried (default 180)
+    #[arg(long, env = "MINER_PROVIDER_TIMEOUT")]
+    pub provider_timeout: Option<String>,
+    /// Seconds between status polls of a video job (default: each provider's own pace, 5-10 s)
+    #[arg(long, env = "MINER_VIDEO_POLL_INTERVAL")]
+    pub video_poll_interval: Option<String>,
     #[arg(long, env = "OPENAI_BASE_URL")]
     pub openai_base_url: Option<String>,
     #[arg(long, env = "OPEN_ROUTER_BASE_URL")]
@@ -140,9 +164,47 @@ impl Service {
         )
     }
 
-    /// Whether this build has a client for it yet.
-    fn built(self, modality: Modality) -> bool {
-        matches!((self, modality), (Service::OpenRouter, Modality::Image))
+    /// The variable that names this service's model for `modality`.
+    fn model_var(self, modality: Modality) -> &'static str {
+        match (self, modality) {
+            (Service::OpenAi, Modality::Image) => "OPENAI_IMAGE_MODEL",
+            (Service::OpenAi, Modality::Video) => "OPENAI_VIDEO_MODEL",
+            (Service::OpenRouter, Modality::Image) => "OPEN_ROUTER_IMAGE_MODEL",
+            (Service::OpenRouter, Modality::Video) => "OPEN_ROUTER_VIDEO_MODEL",
+            (Service::StabilityAi, _) => "STABILITY_MODEL",
+            (Service::Runway, _) => "RUNWAY_MODEL",
+        }
+    }
+
+    /// Why `model` cannot be used for `modality`, if it cannot.
+    fn refuse_model(self, modality: Modality, model: &str) -> Option<String> {
+        use crate::providers::{openrouter, runway, stability};
+        match (self, modality) {
+            (Service::OpenAi, Modality::Image) if !model.starts_with("gpt-image") => Some(
+                "only GPT image models (gpt-image-1.5, gpt-image-1-mini, gpt-image-2) are served; DALL-E was retired on 2026-05-12".into(),
+            ),
+            (Service::OpenAi, Modality::Video) if !matches!(model, "sora-2" | "sora-2-pro") => {
+                Some("use sora-2 or sora-2-pro".into())
+            }
+            (Service::OpenRouter, Modality::Video) if openrouter::video_model(model).is_none() => {
+                Some(format!(
+                    "not a video model whose C2PA validators can verify; use one of {}",
+                    openrouter::VIDEO_MODELS.iter().map(|m| m.id).collect::<Vec<_>>().join(", ")
+                ))
+            }
+            (Service::OpenRouter, Modality::Image) if !model.contains('/') => {
+                Some("OpenRouter model ids look like vendor/name (google/gemini-3-pro-image-preview)".into())
+            }
+            (Service::StabilityAi, _) if !stability::known_model(model) => Some(format!(
+                "unknown model; use one of {}",
+                stability::MODELS.iter().map(|m| m.0).collect::<Vec<_>>().join(", ")
+            )),
+            (Service::Runway, _) if runway::model(model).is_none() => Some(format!(
+                "not offered (gen4.5 fails validation: its claim signature does not verify); use one of {}",
+                runway::MODELS.iter().map(|m| m.id).collect::<Vec<_>>().join(", ")
+            )),
+            _ => None,
+        }
     }
 }
 
@@ -167,6 +229,8 @@ pub struct ProviderSettings {
     pub service: Service,
     pub key: Secret,
     pub base_url: String,
+    /// The operator's model choice for this modality (else the client's default).
+    pub model: Option<String>,
 }
 
 /// Checked configuration the daemon runs with.
@@ -191,6 +255,8 @@ pub struct Config {
     pub metagraph_file: Option<PathBuf>,
     pub force_validator_permit: bool,
     pub webhook_deadline: Duration,
+    pub provider_timeout: Duration,
+    pub video_poll_interval: Option<Duration>,
 }
 
 impl Config {
@@ -334,6 +400,14 @@ impl Settings {
             });
             providers.push((service, key.map(|k| Secret(k.to_string())), base_url));
         }
+        let models = [
+            ("OPENAI_IMAGE_MODEL", &self.openai_image_model),
+            ("OPENAI_VIDEO_MODEL", &self.openai_video_model),
+            ("OPEN_ROUTER_IMAGE_MODEL", &self.open_router_image_model),
+            ("OPEN_ROUTER_VIDEO_MODEL", &self.open_router_video_model),
+            ("STABILITY_MODEL", &self.stability_model),
+            ("RUNWAY_MODEL", &self.runway_model),
+        ];
         let explicit =
             non_empty(&self.image_service).is_some() || non_empty(&self.video_service).is_some();
         let mut chain_for = |var: &str, value: &Option<String>, modality: Modality| {
@@ -347,7 +421,7 @@ impl Settings {
                 None if explicit => return chain,
                 None => Service::ORDER
                     .into_iter()
-                    .filter(|s| s.can_serve(modality) && s.built(modality))
+                    .filter(|s| s.can_serve(modality))
                     .filter(|s| providers.iter().any(|(ps, k, _)| ps == s && k.is_some()))
                     .map(|s| s.name().to_string())
                     .take(1)
@@ -376,10 +450,6 @@ impl Settings {
                     ));
                     continue;
                 }
-                if !service.built(modality) {
-                    p.0.push(format!("{var}={name}: this gas-miner build has no {name} {modality} client yet; use openrouter (for images) or none"));
-                    continue;
-                }
                 let Some((_, key, base_url)) = providers.iter().find(|(s, _, _)| *s == service)
                 else {
                     continue;
@@ -391,10 +461,32 @@ impl Settings {
                     ));
                     continue;
                 };
+                let model_var = service.model_var(modality);
+                let model = models
+                    .iter()
+                    .find(|(v, _)| *v == model_var)
+                    .and_then(|(_, m)| non_empty(m))
+                    .map(str::to_string);
+                if let Some(m) = &model
+                    && let Some(why) = service.refuse_model(modality, m)
+                {
+                    p.0.push(format!("{model_var}={m}: {why}"));
+                    continue;
+                }
+                if chain
+                    .iter()
+                    .any(|c: &ProviderSettings| c.service == service)
+                {
+                    p.0.push(format!(
+                        "{var}: {name} is listed twice; list each service once"
+                    ));
+                    continue;
+                }
                 chain.push(ProviderSettings {
                     service,
                     key,
                     base_url: base_url.clone(),
+                    model,
                 });
             }
             chain
@@ -437,6 +529,22 @@ impl Settings {
             1,
             "a number of seconds",
         );
+        let provider_timeout = p.number(
+            "MINER_PROVIDER_TIMEOUT",
+            &self.provider_timeout,
+            180u64,
+            1,
+            "a number of seconds",
+        );
+        let video_poll_interval = non_empty(&self.video_poll_interval).and_then(|text| {
+            match text.parse::<f64>() {
+                Ok(s) if s.is_finite() && s > 0.0 && s <= 600.0 => Some(Duration::from_secs_f64(s)),
+                _ => {
+                    p.0.push(format!("MINER_VIDEO_POLL_INTERVAL={text}: not a number of seconds between 0 and 600; unset it to use each provider's pace"));
+                    None
+                }
+            }
+        });
         let save_locally = p.flag("MINER_SAVE_LOCALLY", &self.save_locally);
         let no_force = p.flag(
             "MINER_NO_FORCE_VALIDATOR_PERMIT",
@@ -463,7 +571,7 @@ impl Settings {
             p.0.push("BT_METAGRAPH_FILE is not set: this build has no chain client yet, so the metagraph must come from a JSON file (format in README, Going live)".into());
         }
         if image_chain.is_empty() && video_chain.is_empty() && p.0.is_empty() {
-            p.0.push("no generation service is configured: set IMAGE_SERVICE=openrouter and OPEN_ROUTER_API_KEY in .env.gen_miner".into());
+            p.0.push("no generation service is configured: set IMAGE_SERVICE and VIDEO_SERVICE (e.g. openrouter) and the service's API key (e.g. OPEN_ROUTER_API_KEY) in .env.gen_miner".into());
         }
         if !p.0.is_empty() {
             return Err(p.0);
@@ -500,6 +608,8 @@ impl Settings {
             metagraph_file,
             force_validator_permit: !no_force,
             webhook_deadline: Duration::from_secs(webhook_deadline),
+            provider_timeout: Duration::from_secs(provider_timeout),
+            video_poll_interval,
         })
     }
 }
@@ -537,7 +647,68 @@ mod tests {
         assert_eq!(cfg.image_chain.len(), 1);
         assert_eq!(cfg.image_chain[0].service, Service::OpenRouter);
         assert_eq!(cfg.image_chain[0].base_url, DEFAULT_OPEN_ROUTER_BASE_URL);
-        assert!(cfg.video_chain.is_empty());
+        assert_eq!(cfg.video_chain.len(), 1, "OpenRouter makes videos too");
+        let both = Settings {
+            openai_api_key: Some("sk-openai".into()),
+            runwayml_api_key: Some("rw-key".into()),
+            ..base()
+        };
+        let cfg = both.resolve().expect("valid");
+        assert_eq!(
+            cfg.image_chain[0].service,
+            Service::OpenAi,
+            "the reference's order"
+        );
+        assert_eq!(cfg.video_chain.len(), 1);
+        assert_eq!(cfg.video_chain[0].service, Service::OpenAi);
+    }
+
+    #[test]
+    fn a_comma_list_is_a_fallback_chain_with_models_checked() {
+        let s = Settings {
+            image_service: Some("stabilityai, openrouter".into()),
+            video_service: Some("runway,openrouter".into()),
+            stability_api_key: Some("sk-stab".into()),
+            runwayml_api_key: Some("rw".into()),
+            runway_model: Some("seedance2".into()),
+            ..base()
+        };
+        let cfg = s.resolve().expect("valid");
+        let names = |c: &[ProviderSettings]| c.iter().map(|p| p.service).collect::<Vec<_>>();
+        assert_eq!(
+            names(&cfg.image_chain),
+            vec![Service::StabilityAi, Service::OpenRouter]
+        );
+        assert_eq!(
+            names(&cfg.video_chain),
+            vec![Service::Runway, Service::OpenRouter]
+        );
+        assert_eq!(cfg.video_chain[0].model.as_deref(), Some("seedance2"));
+        assert_eq!(
+            cfg.image_chain[0].model, None,
+            "RUNWAY_MODEL is Runway's alone"
+        );
+
+        let bad = Settings {
+            image_service: Some("openai,openai".into()),
+            video_service: Some("runway,openrouter".into()),
+            openai_api_key: Some("sk-openai".into()),
+            openai_image_model: Some("dall-e-3".into()),
+            runwayml_api_key: Some("rw".into()),
+            runway_model: Some("gen4.5".into()),
+            open_router_video_model: Some("kling/kling-2".into()),
+            video_poll_interval: Some("-1".into()),
+            ..base()
+        };
+        let text = bad.resolve().expect_err("invalid").join("\n");
+        for needle in [
+            "OPENAI_IMAGE_MODEL=dall-e-3: only GPT image models",
+            "RUNWAY_MODEL=gen4.5: not offered (gen4.5 fails validation",
+            "OPEN_ROUTER_VIDEO_MODEL=kling/kling-2: not a video model whose C2PA",
+            "MINER_VIDEO_POLL_INTERVAL=-1",
+        ] {
+            assert!(text.contains(needle), "missing {needle:?} in\n{text}");
+        }
     }
 
     #[test]

@@ -6,8 +6,11 @@ use crate::config::{Config, Service};
 use crate::epistula::{ReplayCache, now_ms};
 use crate::identity::Hotkey;
 use crate::pipeline::{Chains, Pipeline};
-use crate::providers::Provider;
+use crate::providers::openai::OpenAi;
 use crate::providers::openrouter::OpenRouter;
+use crate::providers::runway::Runway;
+use crate::providers::stability::Stability;
+use crate::providers::{Provider, Tuning};
 use crate::store::Store;
 use crate::webhook::Outbox;
 use gas_shared::Modality;
@@ -27,19 +30,32 @@ fn fatal(code: i32, message: impl Into<String>) -> Fatal {
     }
 }
 
-fn build_chains(config: &Config) -> Chains {
+/// One client per service and modality, in the operator's fallback order.
+pub fn build_chains(config: &Config) -> Chains {
+    let tuning = Tuning {
+        call_timeout: config.provider_timeout,
+        poll_interval: config.video_poll_interval,
+    };
     let mut chains = Chains::new();
     for modality in Modality::ALL {
         let chain: Vec<Arc<dyn Provider>> = config
             .chain(modality)
             .iter()
-            .filter_map(|p| match p.service {
-                Service::OpenRouter => Some(Arc::new(OpenRouter::new(
-                    &p.base_url,
-                    p.key.expose(),
-                    config.task_timeout,
-                )) as Arc<dyn Provider>),
-                _ => None,
+            .map(|p| {
+                let (base, key, model) = (&p.base_url, p.key.expose(), p.model.as_deref());
+                let t = tuning.clone();
+                let (image, video) = match modality {
+                    Modality::Image => (model, None),
+                    Modality::Video => (None, model),
+                };
+                match p.service {
+                    Service::OpenAi => {
+                        Arc::new(OpenAi::new(base, key, t, image, video)) as Arc<dyn Provider>
+                    }
+                    Service::OpenRouter => Arc::new(OpenRouter::new(base, key, t, image, video)),
+                    Service::StabilityAi => Arc::new(Stability::new(base, key, t, model)),
+                    Service::Runway => Arc::new(Runway::new(base, key, t, model)),
+                }
             })
             .filter(|p| p.supports(modality))
             .collect();

@@ -5,7 +5,7 @@
 
 use crate::epistula::now_ms;
 use crate::preflight;
-use crate::providers::{CallLog, Job, Provider, ProviderError};
+use crate::providers::{Job, Plan, Provider, ProviderError};
 use crate::store::{MediaInfo, OutboxChange, Outcome, Store, TaskRecord};
 use gas_shared::{Modality, TaskState};
 use sha2::{Digest, Sha256};
@@ -116,10 +116,18 @@ impl Pipeline {
             t.generation_runs += 1;
         })?;
         self.store.commit().await?;
-        let chain = self.chains.get(&task.modality).cloned().unwrap_or_default();
+        let checkpoints = self.store.checkpoints(task_id)?;
         let mut errors = Vec::new();
-        for provider in &chain {
-            match self.try_provider(provider.as_ref(), &task).await {
+        for (provider, plan) in self.attempt_order(&task, &checkpoints) {
+            let resume = checkpoints
+                .iter()
+                .find(|c| c.provider == provider.name())
+                .cloned();
+            tracing::info!(task_id, provider = provider.name(), model = %plan.model, requested = %task.tier, delivers = %plan.delivers, cost_usd = plan.cost_usd, resume = resume.is_some(), "asking provider");
+            match self
+                .try_provider(provider.as_ref(), &task, &plan, resume)
+                .await
+            {
                 Ok(media) => {
                     tracing::info!(task_id, provider = provider.name(), bytes = media.bytes, content_type = %media.content_type, "media ready");
                     self.store.update(task_id, OutboxChange::None, |t| {
@@ -131,6 +139,9 @@ impl Pipeline {
                 }
                 Err(e) => {
                     tracing::warn!(task_id, provider = provider.name(), error = %e.message, "provider failed; trying the next one if any");
+                    // That job is over: a restart must not resume it.
+                    self.store
+                        .clear_checkpoints(task_id, Some(provider.name()))?;
                     errors.push(format!("{}: {}", provider.name(), e.message));
                 }
             }
@@ -145,28 +156,54 @@ impl Pipeline {
         Ok(())
     }
 
+    /// The chain in the order to try it: a provider whose job survived a restart first (it is
+    /// already paid for), then those whose plan reaches the requested tier, then the rest,
+    /// each group in the operator's order.
+    fn attempt_order(
+        &self,
+        task: &TaskRecord,
+        checkpoints: &[crate::store::Checkpoint],
+    ) -> Vec<(Arc<dyn Provider>, Plan)> {
+        let chain = self.chains.get(&task.modality).cloned().unwrap_or_default();
+        let mut planned: Vec<(Arc<dyn Provider>, Plan)> = chain
+            .into_iter()
+            .map(|p| {
+                let plan = p.plan(task);
+                (p, plan)
+            })
+            .collect();
+        planned.sort_by_key(|(p, plan)| {
+            let resumed = checkpoints.iter().any(|c| c.provider == p.name());
+            (!resumed, !plan.reaches(task.tier))
+        });
+        planned
+    }
+
     async fn try_provider(
         &self,
         provider: &dyn Provider,
         task: &TaskRecord,
+        plan: &Plan,
+        resume: Option<crate::store::Checkpoint>,
     ) -> Result<MediaInfo, ProviderError> {
         let dir = self.store.media_dir();
         let tmp = dir.join(format!(".{}.{}.part", task.task_id, provider.name()));
-        let calls = CallLog::default();
         let job = Job {
             task,
+            plan,
             dest: &tmp,
-            calls: &calls,
+            store: &self.store,
+            resume,
         };
         let result = tokio::time::timeout(self.task_timeout, provider.generate(&job)).await;
-        for call in calls.take() {
-            if let Err(e) = self.store.record_call(&call) {
-                tracing::error!(task_id = %task.task_id, error = %e, "provider call could not be recorded");
-            }
-        }
         let generated = match result {
-            Ok(r) => r?,
+            Ok(Ok(g)) => g,
+            Ok(Err(e)) => {
+                let _ = tokio::fs::remove_file(&tmp).await;
+                return Err(e);
+            }
             Err(_) => {
+                let _ = tokio::fs::remove_file(&tmp).await;
                 return Err(ProviderError::new(format!(
                     "no result within MINER_TASK_TIMEOUT ({} s)",
                     self.task_timeout.as_secs()
@@ -200,6 +237,8 @@ impl Pipeline {
             })?;
         self.store.commit().await?;
         self.outbox_wake.notify_one();
+        // The outcome is durable (media on disk, or a failure to report): no job to resume.
+        self.store.clear_checkpoints(task_id, None)?;
         Ok(())
     }
 }

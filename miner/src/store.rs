@@ -1,5 +1,6 @@
 //! Everything the miner must not forget, in one sled database under `MINER_STATE_DIR`:
-//! tasks and their state index, provider calls, the webhook outbox and validators' replies.
+//! tasks and their state index, provider calls, providers' job checkpoints, the webhook outbox
+//! and validators' replies.
 //! Writes that must survive a crash wait for [`Store::commit`], which batches concurrent
 //! callers into one fsync (group commit) so accepting stays fast under load.
 
@@ -98,13 +99,33 @@ pub struct TaskRecord {
 pub struct CallRecord {
     pub task_id: String,
     pub provider: String,
+    /// `generate`, `create`, `poll` or `download`.
+    #[serde(default)]
+    pub op: String,
     pub model: String,
+    /// The parameters sent (prompt shortened, never a key).
     pub request: serde_json::Value,
     pub status: Option<u16>,
     pub error: Option<String>,
     pub latency_ms: u64,
     pub bytes: u64,
+    /// Estimated list price of what this call bought (set on the billed call only).
+    #[serde(default)]
+    pub cost_usd: Option<f64>,
     pub at_ms: i64,
+}
+
+/// A provider's job accepted for a task: kept from the moment the provider answers until the
+/// media is safely on disk, so that a restart resumes the job instead of paying again.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Checkpoint {
+    pub v: u32,
+    pub task_id: String,
+    pub provider: String,
+    pub job_id: String,
+    pub model: String,
+    pub request: serde_json::Value,
+    pub created_ms: i64,
 }
 
 /// A validator's reply to one webhook, kept per validator.
@@ -159,6 +180,7 @@ pub struct Store {
     tasks: sled::Tree,
     queue: sled::Tree,
     attempts: sled::Tree,
+    jobs: sled::Tree,
     outbox: sled::Tree,
     feedback: sled::Tree,
     media_dir: PathBuf,
@@ -216,6 +238,7 @@ impl Store {
             tasks: db.open_tree("tasks")?,
             queue: db.open_tree("queue")?,
             attempts: db.open_tree("attempts")?,
+            jobs: db.open_tree("jobs")?,
             outbox: db.open_tree("outbox")?,
             feedback: db.open_tree("feedback")?,
             media_dir: state_dir.join("media"),
@@ -422,6 +445,39 @@ impl Store {
 
     pub fn calls(&self, task_id: &str) -> Result<Vec<CallRecord>, StoreError> {
         scan(&self.attempts, &format!("{task_id}/"))
+    }
+
+    /// Stores a provider's job id for a task. Call [`Store::commit`] before relying on it.
+    pub fn put_checkpoint(&self, cp: &Checkpoint) -> Result<(), StoreError> {
+        let key = format!("{}/{}", cp.task_id, cp.provider);
+        let value = serde_json::to_vec(cp).map_err(|e| StoreError::Corrupt {
+            key: key.clone(),
+            detail: e.to_string(),
+        })?;
+        self.jobs.insert(key.as_bytes(), value)?;
+        Ok(())
+    }
+
+    /// Every provider job recorded for a task.
+    pub fn checkpoints(&self, task_id: &str) -> Result<Vec<Checkpoint>, StoreError> {
+        scan(&self.jobs, &format!("{task_id}/"))
+    }
+
+    /// Forgets a task's provider jobs: all of them, or only `provider`'s.
+    pub fn clear_checkpoints(
+        &self,
+        task_id: &str,
+        provider: Option<&str>,
+    ) -> Result<(), StoreError> {
+        if let Some(p) = provider {
+            self.jobs.remove(format!("{task_id}/{p}").as_bytes())?;
+            return Ok(());
+        }
+        for item in self.jobs.scan_prefix(format!("{task_id}/").as_bytes()) {
+            let (k, _) = item?;
+            self.jobs.remove(k)?;
+        }
+        Ok(())
     }
 
     pub fn record_feedback(&self, fb: &Feedback) -> Result<(), StoreError> {

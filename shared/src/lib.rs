@@ -148,6 +148,26 @@ impl Tier {
         }
     }
 
+    /// The tier validators credit an image of `width` × `height`: by its smaller side
+    /// (≥ 3500 px is 4K, ≥ 1900 px is 2K, else 1K).
+    pub fn of_image(width: u32, height: u32) -> Tier {
+        match width.min(height) {
+            s if s >= 3500 => Tier::K4,
+            s if s >= 1900 => Tier::K2,
+            _ => Tier::K1,
+        }
+    }
+
+    /// The tier validators credit a video of `width` × `height`: by pixel count
+    /// (≥ 1,760,000 is 1080p, ≥ 780,000 is 720p, else 480p), so any aspect works.
+    pub fn of_video(width: u32, height: u32) -> Tier {
+        match u64::from(width) * u64::from(height) {
+            p if p >= 1_760_000 => Tier::P1080,
+            p if p >= 780_000 => Tier::P720,
+            _ => Tier::P480,
+        }
+    }
+
     /// The tier a validator assumes when it names none: the lowest of the modality.
     pub fn default_for(modality: Modality) -> Tier {
         match modality {
@@ -176,6 +196,21 @@ mod tests {
             Tier::parse("720p").map(Tier::modality),
             Some(Modality::Video)
         );
+    }
+
+    #[test]
+    fn measured_tiers_follow_the_validators_thresholds() {
+        assert_eq!(
+            Tier::of_image(2752, 1536),
+            Tier::K1,
+            "a 16:9 2K image scores 1K"
+        );
+        assert_eq!(Tier::of_image(2048, 2048), Tier::K2);
+        assert_eq!(Tier::of_image(4096, 4096), Tier::K4);
+        assert_eq!(Tier::of_video(1280, 720), Tier::P720);
+        assert_eq!(Tier::of_video(720, 720), Tier::P480);
+        assert_eq!(Tier::of_video(1792, 1024), Tier::P1080);
+        assert_eq!(Tier::of_video(854, 480), Tier::P480);
     }
 
     #[test]

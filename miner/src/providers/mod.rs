@@ -1,24 +1,126 @@
-//! Generation services behind one trait, and the HTTP behaviour every client shares: retries
-//! with backoff and jitter on 429 (honouring `Retry-After`), 5xx and transport errors; no
-//! retry on other 4xx; every call recorded; API keys never in an error text.
+//! Generation services behind one trait, and the behaviour every client shares: a plan decided
+//! before any call (model, parameters, the tier it will deliver, an estimated cost); retries
+//! with backoff and jitter on 429 (honouring `Retry-After`), 5xx and transport errors, and no
+//! retry on other 4xx (content-policy refusals among them); every HTTP call recorded as it
+//! happens; downloads streamed to disk; API keys never in an error text.
 
+pub mod openai;
 pub mod openrouter;
+pub mod params;
+pub mod runway;
+pub mod stability;
+pub mod video;
 
-use crate::store::{CallRecord, TaskRecord};
+use crate::store::{CallRecord, Checkpoint, Store, TaskRecord};
 use async_trait::async_trait;
 use bytes::Bytes;
-use gas_shared::Modality;
+use futures_util::StreamExt;
+use gas_shared::{Modality, Tier};
 use rand::Rng;
 use std::path::Path;
-use std::sync::Mutex;
 use std::time::{Duration, Instant};
+use tokio::io::AsyncWriteExt;
 
-/// The work a provider is given: the task, and where to write the media it gets.
+/// Largest media file a provider may hand us; more is refused rather than filling the disk.
+pub const MAX_MEDIA_BYTES: u64 = 1024 * 1024 * 1024;
+
+/// What a provider will ask for one task, decided before any call, so that the pipeline can
+/// prefer a provider that reaches the requested tier and operators can see what was asked.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Plan {
+    pub model: String,
+    /// The tier the result should measure at, as validators measure it.
+    pub delivers: Tier,
+    /// The provider-specific parameters (JSON body or form fields), never the key.
+    pub params: serde_json::Value,
+    /// List-price estimate of one generation in US dollars.
+    pub cost_usd: f64,
+}
+
+impl Plan {
+    /// Whether this plan reaches the tier the validator asked for.
+    pub fn reaches(&self, requested: Tier) -> bool {
+        self.delivers >= requested
+    }
+}
+
+/// Timeouts and pacing shared by every provider client.
+#[derive(Debug, Clone)]
+pub struct Tuning {
+    /// Total time one API request may take (a generation call, one poll).
+    pub call_timeout: Duration,
+    /// Polling interval for video jobs; `None` uses each provider's recommended pace.
+    pub poll_interval: Option<Duration>,
+}
+
+impl Default for Tuning {
+    fn default() -> Tuning {
+        Tuning {
+            call_timeout: Duration::from_secs(180),
+            poll_interval: None,
+        }
+    }
+}
+
+/// The work a provider is given for one attempt.
 pub struct Job<'a> {
     pub task: &'a TaskRecord,
+    pub plan: &'a Plan,
     /// A temporary file in the media directory; the pipeline fsyncs and renames it.
     pub dest: &'a Path,
-    pub calls: &'a CallLog,
+    pub store: &'a Store,
+    /// The provider's job from an earlier run of this task, if one was accepted before a
+    /// restart: resume it, never create a second one.
+    pub resume: Option<Checkpoint>,
+}
+
+impl Job<'_> {
+    /// Stores a call record at once, so spend is known even if the process dies mid-job.
+    pub fn record(&self, call: CallRecord) {
+        tracing::debug!(task_id = %call.task_id, provider = %call.provider, model = %call.model, status = ?call.status, latency_ms = call.latency_ms, bytes = call.bytes, cost_usd = ?call.cost_usd, error = ?call.error, "provider call");
+        if let Err(e) = self.store.record_call(&call) {
+            tracing::error!(task_id = %call.task_id, error = %e, "provider call could not be recorded");
+        }
+    }
+
+    /// Makes the provider's job id durable before anything else happens, so a crash from
+    /// here on resumes this job instead of paying for another.
+    pub async fn checkpoint(
+        &self,
+        provider: &str,
+        job_id: &str,
+        request: serde_json::Value,
+    ) -> Result<(), ProviderError> {
+        let cp = Checkpoint {
+            v: 1,
+            task_id: self.task.task_id.clone(),
+            provider: provider.to_string(),
+            job_id: job_id.to_string(),
+            model: self.plan.model.clone(),
+            request,
+            created_ms: crate::epistula::now_ms(),
+        };
+        let saved = match self.store.put_checkpoint(&cp) {
+            Ok(()) => self.store.commit().await,
+            Err(e) => Err(e),
+        };
+        saved.map_err(|e| {
+            ProviderError::new(format!(
+                "{provider} job {job_id} was accepted but could not be checkpointed: {e}"
+            ))
+        })
+    }
+
+    /// Writes media that arrived in memory (base64 images, small bodies) to `dest`.
+    pub async fn write_media(&self, bytes: &[u8]) -> Result<u64, ProviderError> {
+        tokio::fs::write(self.dest, bytes).await.map_err(|e| {
+            ProviderError::new(format!(
+                "could not write media to {}: {e}; check free space in MINER_STATE_DIR",
+                self.dest.display()
+            ))
+        })?;
+        Ok(bytes.len() as u64)
+    }
 }
 
 /// What a provider made (the bytes are already in `Job::dest`).
@@ -47,21 +149,9 @@ pub trait Provider: Send + Sync {
     /// The reference's service name (`openrouter`).
     fn name(&self) -> &'static str;
     fn supports(&self, modality: Modality) -> bool;
+    /// The request this provider would make for `task`.
+    fn plan(&self, task: &TaskRecord) -> Plan;
     async fn generate(&self, job: &Job<'_>) -> Result<Generated, ProviderError>;
-}
-
-/// Provider calls made during one job, persisted by the pipeline afterwards.
-#[derive(Default)]
-pub struct CallLog(Mutex<Vec<CallRecord>>);
-
-impl CallLog {
-    pub fn push(&self, call: CallRecord) {
-        self.0.lock().unwrap_or_else(|p| p.into_inner()).push(call);
-    }
-
-    pub fn take(&self) -> Vec<CallRecord> {
-        std::mem::take(&mut *self.0.lock().unwrap_or_else(|p| p.into_inner()))
-    }
 }
 
 /// Removes every occurrence of `secret` from `text`.
@@ -72,8 +162,8 @@ pub fn redact(text: &str, secret: &str) -> String {
     text.replace(secret, "***")
 }
 
-/// The provider's own words from an error body: `error.message`, `message`, `detail`, else
-/// the start of the text.
+/// The provider's own words from an error body: `error.message`, `message`, `detail`,
+/// `failure`, `errors[0]`, else the start of the text.
 pub fn error_text(body: &[u8]) -> String {
     if let Ok(doc) = serde_json::from_slice::<serde_json::Value>(body) {
         let candidates = [
@@ -116,7 +206,7 @@ fn retry_delay(attempt: u32, retry_after: Option<Duration>) -> Duration {
 fn parse_retry_after(value: Option<&reqwest::header::HeaderValue>) -> Option<Duration> {
     let text = value?.to_str().ok()?.trim();
     if let Ok(secs) = text.parse::<f64>() {
-        return Some(Duration::from_secs_f64(secs.max(0.0)));
+        return Some(Duration::from_secs_f64(secs.clamp(0.0, 3600.0)));
     }
     let when = httpdate::parse_http_date(text).ok()?;
     Some(
@@ -125,86 +215,141 @@ fn parse_retry_after(value: Option<&reqwest::header::HeaderValue>) -> Option<Dur
     )
 }
 
+/// Statuses worth asking again: rate limits, timeouts and server trouble.
+fn retryable_status(status: u16) -> bool {
+    matches!(status, 408 | 425 | 429) || status >= 500
+}
+
+/// Why one try failed, and whether another may succeed.
+struct TryError {
+    status: Option<u16>,
+    message: String,
+    retryable: bool,
+    retry_after: Option<Duration>,
+}
+
 /// One logical request to a provider, retried as the shared policy says.
 pub struct Call<'a> {
     pub provider: &'static str,
+    /// What the call does, in the records: `generate`, `create`, `poll`, `download`.
+    pub op: &'static str,
     pub model: &'a str,
     /// What was sent, for the call records (never the key).
     pub summary: serde_json::Value,
     pub key: &'a str,
     pub max_tries: u32,
+    /// Recorded on the successful try: the call that is billed.
+    pub cost_usd: Option<f64>,
 }
 
 impl Call<'_> {
     /// Sends `build()` until it succeeds, a non-retryable status arrives, or tries run out.
-    /// Returns the successful status and body.
     pub async fn send(
         &self,
         job: &Job<'_>,
         build: impl Fn() -> reqwest::RequestBuilder,
-    ) -> Result<(u16, Bytes), ProviderError> {
+    ) -> Result<Answer, ProviderError> {
+        match self.run(job, build, None).await? {
+            Got::Answer(a) => Ok(a),
+            Got::File(_) => Err(ProviderError::new(
+                "internal: a download where an answer was expected",
+            )),
+        }
+    }
+
+    /// Streams a successful response to `job.dest` (never more than one chunk in memory);
+    /// a failed or cut transfer is retried from the start. Returns the bytes written.
+    pub async fn download(
+        &self,
+        job: &Job<'_>,
+        build: impl Fn() -> reqwest::RequestBuilder,
+    ) -> Result<u64, ProviderError> {
+        match self.run(job, build, Some(job.dest)).await? {
+            Got::File(n) => Ok(n),
+            Got::Answer(_) => Err(ProviderError::new(
+                "internal: an answer where a download was expected",
+            )),
+        }
+    }
+
+    /// The retry loop; a success is read whole, or streamed to `to` when given.
+    async fn run(
+        &self,
+        job: &Job<'_>,
+        build: impl Fn() -> reqwest::RequestBuilder,
+        to: Option<&Path>,
+    ) -> Result<Got, ProviderError> {
         let mut last = String::new();
         for attempt in 0..self.max_tries {
             let started = Instant::now();
-            let result = build().send().await;
-            let (status, retry_after, body) = match result {
-                Ok(resp) => {
-                    let status = resp.status();
-                    let retry_after = parse_retry_after(resp.headers().get("retry-after"));
-                    match resp.bytes().await {
-                        Ok(body) => (Some(status), retry_after, Ok(body)),
-                        Err(e) => (Some(status), retry_after, Err(e)),
-                    }
+            let outcome = match build().send().await {
+                Ok(resp) if resp.status().is_success() => {
+                    let status = resp.status().as_u16();
+                    take(resp, to)
+                        .await
+                        .map(|v| (status, v))
+                        .map_err(|f| TryError {
+                            status: Some(status),
+                            message: f.message,
+                            retryable: f.retryable,
+                            retry_after: None,
+                        })
                 }
-                Err(e) => (None, None, Err(e)),
+                Ok(resp) => {
+                    let status = resp.status().as_u16();
+                    let retry_after = parse_retry_after(resp.headers().get("retry-after"));
+                    let body = read_limited(resp, 64 * 1024).await;
+                    Err(TryError {
+                        status: Some(status),
+                        message: format!("HTTP {status}: {}", error_text(&body)),
+                        retryable: retryable_status(status),
+                        retry_after,
+                    })
+                }
+                Err(e) => {
+                    let f = transport(&e);
+                    Err(TryError {
+                        status: None,
+                        message: f.message,
+                        retryable: true,
+                        retry_after: None,
+                    })
+                }
             };
-            let latency_ms = started.elapsed().as_millis() as u64;
             let mut record = CallRecord {
                 task_id: job.task.task_id.clone(),
                 provider: self.provider.to_string(),
+                op: self.op.to_string(),
                 model: self.model.to_string(),
                 request: self.summary.clone(),
-                status: status.map(|s| s.as_u16()),
+                status: None,
                 error: None,
-                latency_ms,
+                latency_ms: started.elapsed().as_millis() as u64,
                 bytes: 0,
+                cost_usd: None,
                 at_ms: crate::epistula::now_ms(),
             };
-            let retryable;
-            match (status, body) {
-                (Some(s), Ok(body)) if s.is_success() => {
-                    record.bytes = body.len() as u64;
-                    job.calls.push(record);
-                    return Ok((s.as_u16(), body));
+            match outcome {
+                Ok((status, (value, bytes))) => {
+                    record.status = Some(status);
+                    record.bytes = bytes;
+                    record.cost_usd = self.cost_usd;
+                    job.record(record);
+                    return Ok(value);
                 }
-                (Some(s), Ok(body)) => {
-                    last = format!("HTTP {}: {}", s.as_u16(), error_text(&body));
-                    retryable = s.as_u16() == 429 || s.is_server_error() || s.as_u16() == 408;
+                Err(e) => {
+                    last = redact(&e.message, self.key);
+                    record.status = e.status;
+                    record.error = Some(last.clone());
+                    job.record(record);
+                    tracing::warn!(task_id = %job.task.task_id, provider = self.provider, op = self.op, attempt = attempt + 1, error = %last, "provider call failed");
+                    if !e.retryable {
+                        return Err(ProviderError::new(last));
+                    }
+                    if attempt + 1 < self.max_tries {
+                        tokio::time::sleep(retry_delay(attempt, e.retry_after)).await;
+                    }
                 }
-                (None, Ok(_)) => {
-                    last = "no response".to_string();
-                    retryable = true;
-                }
-                (_, Err(e)) => {
-                    last = if e.is_timeout() {
-                        "timed out".to_string()
-                    } else if e.is_connect() {
-                        format!("could not connect: {}", source_chain(&e))
-                    } else {
-                        format!("transport error: {}", source_chain(&e))
-                    };
-                    retryable = true;
-                }
-            }
-            last = redact(&last, self.key);
-            record.error = Some(last.clone());
-            job.calls.push(record);
-            tracing::warn!(task_id = %job.task.task_id, provider = self.provider, attempt = attempt + 1, error = %last, "provider call failed");
-            if !retryable {
-                return Err(ProviderError::new(last));
-            }
-            if attempt + 1 < self.max_tries {
-                tokio::time::sleep(retry_delay(attempt, retry_after)).await;
             }
         }
         Err(ProviderError::new(format!(
@@ -212,6 +357,110 @@ impl Call<'_> {
             self.max_tries
         )))
     }
+}
+
+/// A successful answer, read whole (API replies; never video bodies).
+pub struct Answer {
+    pub status: u16,
+    pub headers: reqwest::header::HeaderMap,
+    pub body: Bytes,
+}
+
+/// A successful response, read.
+enum Got {
+    Answer(Answer),
+    File(u64),
+}
+
+/// Reads a successful response whole, or streams it to `to`; returns it and its size.
+async fn take(resp: reqwest::Response, to: Option<&Path>) -> Result<(Got, u64), TryFailure> {
+    if let Some(dest) = to {
+        let n = stream_to_file(resp, dest).await?;
+        return Ok((Got::File(n), n));
+    }
+    let status = resp.status().as_u16();
+    let headers = resp.headers().clone();
+    let body = resp.bytes().await.map_err(|e| transport(&e))?;
+    let n = body.len() as u64;
+    Ok((
+        Got::Answer(Answer {
+            status,
+            headers,
+            body,
+        }),
+        n,
+    ))
+}
+
+/// A failure while reading a successful response.
+pub struct TryFailure {
+    message: String,
+    retryable: bool,
+}
+
+fn transport(e: &reqwest::Error) -> TryFailure {
+    let message = if e.is_timeout() {
+        "timed out".to_string()
+    } else if e.is_connect() {
+        format!("could not connect: {}", source_chain(e))
+    } else {
+        format!("transport error: {}", source_chain(e))
+    };
+    TryFailure {
+        message,
+        retryable: true,
+    }
+}
+
+/// Up to `limit` bytes of an error body (a provider's HTML error page can be large).
+async fn read_limited(resp: reqwest::Response, limit: usize) -> Vec<u8> {
+    let mut out = Vec::new();
+    let mut stream = resp.bytes_stream();
+    while let Some(Ok(chunk)) = stream.next().await {
+        out.extend_from_slice(&chunk[..chunk.len().min(limit - out.len())]);
+        if out.len() >= limit {
+            break;
+        }
+    }
+    out
+}
+
+async fn stream_to_file(resp: reqwest::Response, dest: &Path) -> Result<u64, TryFailure> {
+    let disk = |e: std::io::Error| TryFailure {
+        message: format!(
+            "could not write media to {}: {e}; check free space in MINER_STATE_DIR",
+            dest.display()
+        ),
+        retryable: false,
+    };
+    if resp.content_length().is_some_and(|n| n > MAX_MEDIA_BYTES) {
+        return Err(TryFailure {
+            message: format!(
+                "the media is larger than {} MiB; refusing to download it",
+                MAX_MEDIA_BYTES >> 20
+            ),
+            retryable: false,
+        });
+    }
+    let mut file = tokio::fs::File::create(dest).await.map_err(disk)?;
+    let mut stream = resp.bytes_stream();
+    let mut written = 0u64;
+    while let Some(chunk) = stream.next().await {
+        let chunk = chunk.map_err(|e| transport(&e))?;
+        written += chunk.len() as u64;
+        if written > MAX_MEDIA_BYTES {
+            return Err(TryFailure {
+                message: format!(
+                    "the media is larger than {} MiB; download stopped",
+                    MAX_MEDIA_BYTES >> 20
+                ),
+                retryable: false,
+            });
+        }
+        file.write_all(&chunk).await.map_err(disk)?;
+    }
+    file.flush().await.map_err(disk)?;
+    Ok(written)
 }
 
 /// An error with its causes (keys are redacted by the caller).
@@ -226,14 +475,30 @@ fn source_chain(e: &reqwest::Error) -> String {
     text
 }
 
-/// A reqwest client with the connect and total timeouts a provider call may take.
-pub fn http_client(total: Duration) -> reqwest::Client {
+/// A reqwest client for one provider: a connect timeout, and a read timeout so that a
+/// stalled download fails instead of hanging (each API request also gets a total timeout).
+pub fn http_client(tuning: &Tuning) -> reqwest::Client {
     reqwest::Client::builder()
-        .connect_timeout(Duration::from_secs(10))
-        .timeout(total)
+        .connect_timeout(Duration::from_secs(10).min(tuning.call_timeout))
+        .read_timeout(tuning.call_timeout)
         .user_agent(concat!("gas-miner/", env!("CARGO_PKG_VERSION")))
         .build()
         .unwrap_or_else(|_| reqwest::Client::new())
+}
+
+/// `base` without a trailing slash, so paths can be appended with `format!`.
+pub fn base_url(base: &str) -> String {
+    base.trim_end_matches('/').to_string()
+}
+
+/// The JSON of a successful answer, or a clear error naming the provider.
+pub fn parse_json(provider: &str, body: &[u8]) -> Result<serde_json::Value, ProviderError> {
+    serde_json::from_slice(body).map_err(|e| {
+        ProviderError::new(format!(
+            "{provider} answered with malformed JSON ({e}): {}",
+            truncate(String::from_utf8_lossy(body).trim(), 200)
+        ))
+    })
 }
 
 #[cfg(test)]
@@ -247,6 +512,10 @@ mod tests {
             "quota exceeded"
         );
         assert_eq!(error_text(br#"{"detail":"bad prompt"}"#), "bad prompt");
+        assert_eq!(
+            error_text(br#"{"id":"x","name":"content_moderation","errors":["flagged"]}"#),
+            "flagged"
+        );
         assert_eq!(error_text(b"plain words"), "plain words");
     }
 
@@ -263,6 +532,16 @@ mod tests {
             d >= Duration::from_millis(500) && d <= Duration::from_millis(1000),
             "{d:?}"
         );
+    }
+
+    #[test]
+    fn only_rate_limits_timeouts_and_server_errors_are_retried() {
+        for s in [408, 429, 500, 502, 503] {
+            assert!(retryable_status(s), "{s}");
+        }
+        for s in [400, 401, 402, 403, 404, 422] {
+            assert!(!retryable_status(s), "{s}");
+        }
     }
 
     #[test]

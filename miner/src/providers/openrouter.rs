@@ -1,58 +1,267 @@
-//! OpenRouter images: `POST /chat/completions` with `modalities: ["image", "text"]` and
+//! OpenRouter. Images: `POST /chat/completions` with `modalities: ["image", "text"]` and
 //! `image_config.image_size` set to the requested tier (the reference never sends it, so it
-//! always delivered 1K). The returned data-URL bytes are kept exactly as they came.
+//! always delivered 1K); the returned data-URL bytes are kept exactly as they came. Video:
+//! `POST /videos` (202), poll `GET /videos/{id}`, download `GET /videos/{id}/content`, with
+//! only the models whose output carries verifiable C2PA, and the resolution snapped up to the
+//! tier (the reference snapped a 1080p request on seedance-2.0-fast down to 480p).
 
-use super::{Call, Generated, Job, Provider, ProviderError, http_client};
+use super::openai::summary;
+use super::params::{Params, at_least, nearest_ratio, parse_ratio};
+use super::video::{self, JobStatus, VideoApi};
+use super::{
+    Call, Generated, Job, Plan, Provider, ProviderError, Tuning, base_url, http_client, parse_json,
+};
+use async_trait::async_trait;
 use base64::Engine;
 use gas_shared::{Modality, Tier};
 use serde_json::json;
 use std::time::Duration;
 
 pub const DEFAULT_IMAGE_MODEL: &str = "google/gemini-3-pro-image-preview";
+pub const DEFAULT_VIDEO_MODEL: &str = "google/veo-3.1-lite";
 const ASPECT_RATIOS: [&str; 10] = [
     "1:1", "2:3", "3:2", "3:4", "4:3", "4:5", "5:4", "9:16", "16:9", "21:9",
 ];
+
+/// A video model whose output validators can verify, and what it accepts.
+pub struct VideoModel {
+    pub id: &'static str,
+    pub durations: &'static [u32],
+    pub ratios: &'static [&'static str],
+    /// Ascending; each with its short side in pixels.
+    pub resolutions: &'static [(&'static str, u32)],
+    /// Estimated US$ per second without and with audio, per resolution index.
+    pub per_second: &'static [(f64, f64)],
+}
+
+const VEO_RATIOS: &[&str] = &["16:9", "9:16"];
+const SEEDANCE_RATIOS: &[&str] = &["1:1", "3:4", "9:16", "4:3", "16:9", "21:9", "9:21"];
+const SEEDANCE_SECONDS: &[u32] = &[4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15];
+
+pub const VIDEO_MODELS: [VideoModel; 5] = [
+    VideoModel {
+        id: "google/veo-3.1-lite",
+        durations: &[4, 6, 8],
+        ratios: VEO_RATIOS,
+        resolutions: &[("720p", 720), ("1080p", 1080)],
+        per_second: &[(0.03, 0.05), (0.05, 0.08)],
+    },
+    VideoModel {
+        id: "google/veo-3.1-fast",
+        durations: &[4, 6, 8],
+        ratios: VEO_RATIOS,
+        resolutions: &[("720p", 720), ("1080p", 1080), ("4K", 2160)],
+        per_second: &[(0.08, 0.10), (0.10, 0.12), (0.25, 0.30)],
+    },
+    VideoModel {
+        id: "google/veo-3.1",
+        durations: &[4, 6, 8],
+        ratios: VEO_RATIOS,
+        resolutions: &[("720p", 720), ("1080p", 1080), ("4K", 2160)],
+        per_second: &[(0.20, 0.40), (0.20, 0.40), (0.40, 0.60)],
+    },
+    VideoModel {
+        id: "bytedance/seedance-2.0",
+        durations: SEEDANCE_SECONDS,
+        ratios: SEEDANCE_RATIOS,
+        resolutions: &[("480p", 480), ("720p", 720), ("1080p", 1080)],
+        per_second: &[(0.10, 0.10), (0.40, 0.40), (0.48, 0.48)],
+    },
+    VideoModel {
+        id: "bytedance/seedance-2.0-fast",
+        durations: SEEDANCE_SECONDS,
+        ratios: SEEDANCE_RATIOS,
+        resolutions: &[("480p", 480), ("720p", 720)],
+        per_second: &[(0.07, 0.07), (0.152, 0.152)],
+    },
+];
+
+/// The verifiable video model named `id` (case-insensitive).
+pub fn video_model(id: &str) -> Option<&'static VideoModel> {
+    VIDEO_MODELS.iter().find(|m| m.id.eq_ignore_ascii_case(id))
+}
+
+/// The validators' tier for a video whose short side is `short` px at shape `ratio` (w/h).
+pub fn video_tier(short: u32, ratio: f64) -> Tier {
+    let long = (f64::from(short) * if ratio >= 1.0 { ratio } else { 1.0 / ratio }).round();
+    Tier::of_video(long as u32, short)
+}
 
 pub struct OpenRouter {
     base_url: String,
     key: String,
     client: reqwest::Client,
+    tuning: Tuning,
+    image_model: String,
+    video_model: &'static VideoModel,
 }
 
 impl OpenRouter {
-    pub fn new(base_url: &str, key: &str, timeout: Duration) -> OpenRouter {
+    pub fn new(
+        base: &str,
+        key: &str,
+        tuning: Tuning,
+        image_model: Option<&str>,
+        video_model_id: Option<&str>,
+    ) -> OpenRouter {
         OpenRouter {
-            base_url: base_url.trim_end_matches('/').to_string(),
+            base_url: base_url(base),
             key: key.to_string(),
-            client: http_client(timeout),
+            client: http_client(&tuning),
+            tuning,
+            image_model: image_model.unwrap_or(DEFAULT_IMAGE_MODEL).to_string(),
+            video_model: video_model_id
+                .and_then(video_model)
+                .unwrap_or(&VIDEO_MODELS[0]),
         }
     }
 
-    /// The body sent for a task: the tier as `image_size`, an allowed aspect ratio (1:1 unless
-    /// the challenge names one: validators score the smaller side).
-    pub fn image_request(
-        prompt: &str,
-        parameters: &serde_json::Value,
-        tier: Tier,
-    ) -> serde_json::Value {
-        let param = |name: &str| parameters.get(name).and_then(|v| v.as_str());
-        let model = param("model")
-            .filter(|m| m.contains('/'))
-            .unwrap_or(DEFAULT_IMAGE_MODEL);
-        let aspect = param("aspect_ratio")
-            .or_else(|| param("ratio"))
-            .and_then(|r| ASPECT_RATIOS.into_iter().find(|a| *a == r.trim()))
-            .unwrap_or("1:1");
+    /// The tier as `image_size`, an allowed aspect ratio (1:1 unless the challenge names one:
+    /// validators score the smaller side).
+    pub fn image_plan(&self, prompt: &str, parameters: &serde_json::Value, tier: Tier) -> Plan {
+        let p = Params(parameters);
+        let model = p
+            .model()
+            .filter(|m| m.contains('/') && video_model(m).is_none())
+            .unwrap_or(&self.image_model)
+            .to_string();
+        let aspect = nearest_ratio(&ASPECT_RATIOS, p.shape(), "1:1");
         let size = match tier {
             Tier::K4 => "4K",
             Tier::K2 => "2K",
             _ => "1K",
         };
-        json!({
-            "model": model,
-            "messages": [{"role": "user", "content": prompt}],
-            "modalities": ["image", "text"],
-            "image_config": {"aspect_ratio": aspect, "image_size": size},
+        // The Gemini 3 image models honour image_size up to 4K; others are known for 1K only.
+        let sized = model.starts_with("google/gemini-3");
+        let delivers = if sized {
+            // The smaller side decides: a non-square ratio at 2K falls short of 2K.
+            let short = match size {
+                "4K" => 4096.0,
+                "2K" => 2048.0,
+                _ => 1024.0,
+            } / parse_ratio(aspect).map_or(1.0, |r| if r >= 1.0 { r } else { 1.0 / r });
+            Tier::of_image(short as u32, short as u32)
+        } else {
+            Tier::K1
+        };
+        let cost_usd = match (sized, size) {
+            (true, "4K") => 0.24,
+            (true, _) => 0.134,
+            _ => 0.04,
+        };
+        Plan {
+            params: json!({
+                "model": model,
+                "messages": [{"role": "user", "content": prompt}],
+                "modalities": ["image", "text"],
+                "image_config": {"aspect_ratio": aspect, "image_size": size},
+            }),
+            model,
+            delivers,
+            cost_usd,
+        }
+    }
+
+    /// `{model, prompt, duration, aspect_ratio, resolution, generate_audio, seed?}` with the
+    /// smallest resolution whose measured tier reaches the request.
+    pub fn video_plan(&self, prompt: &str, parameters: &serde_json::Value, tier: Tier) -> Plan {
+        let p = Params(parameters);
+        let model = p.model().and_then(video_model).unwrap_or(self.video_model);
+        let aspect = nearest_ratio(model.ratios, p.shape(), "16:9");
+        let ratio = parse_ratio(aspect).unwrap_or(16.0 / 9.0);
+        let tiers: Vec<Tier> = model
+            .resolutions
+            .iter()
+            .map(|(_, short)| video_tier(*short, ratio))
+            .collect();
+        let index = tiers
+            .iter()
+            .position(|t| *t >= tier)
+            .unwrap_or(tiers.len() - 1);
+        let want = p.duration().map(|d| d.ceil() as u32).unwrap_or(0);
+        let duration = at_least(model.durations, want);
+        let audio = p.flag("generate_audio").unwrap_or(false);
+        let (quiet, loud) = model.per_second[index];
+        let mut params = json!({
+            "model": model.id,
+            "prompt": prompt,
+            "duration": duration,
+            "aspect_ratio": aspect,
+            "resolution": model.resolutions[index].0,
+            "generate_audio": audio,
+        });
+        if let Some(seed) = p.seed() {
+            params["seed"] = json!(seed);
+        }
+        Plan {
+            model: model.id.to_string(),
+            delivers: tiers[index],
+            cost_usd: f64::from(duration) * if audio { loud } else { quiet },
+            params,
+        }
+    }
+
+    fn call<'a>(&'a self, op: &'static str, job: &'a Job<'_>) -> Call<'a> {
+        Call {
+            provider: "openrouter",
+            op,
+            model: &job.plan.model,
+            summary: json!({}),
+            key: &self.key,
+            max_tries: 4,
+            cost_usd: None,
+        }
+    }
+
+    async fn image(&self, job: &Job<'_>) -> Result<Generated, ProviderError> {
+        let body = &job.plan.params;
+        let model = &job.plan.model;
+        let mut summary = body.clone();
+        summary["messages"] =
+            json!([{"role": "user", "content": super::truncate(&job.task.prompt, 200)}]);
+        let call = Call {
+            summary,
+            cost_usd: Some(job.plan.cost_usd),
+            ..self.call("generate", job)
+        };
+        let url = format!("{}/chat/completions", self.base_url);
+        let raw = call
+            .send(job, || {
+                self.client
+                    .post(&url)
+                    .bearer_auth(&self.key)
+                    .timeout(self.tuning.call_timeout)
+                    .json(body)
+            })
+            .await?
+            .body;
+        let doc = parse_json("OpenRouter", &raw)?;
+        if let Some(err) = doc.get("error") {
+            return Err(ProviderError::new(format!(
+                "OpenRouter error: {}",
+                super::error_text(json!({ "error": err }).to_string().as_bytes())
+            )));
+        }
+        let message = doc.pointer("/choices/0/message");
+        let Some(data_url) = message
+            .and_then(|m| m.pointer("/images/0/image_url/url"))
+            .and_then(|u| u.as_str())
+        else {
+            let said = message
+                .and_then(|m| m.get("content"))
+                .and_then(|c| c.as_str())
+                .filter(|c| !c.is_empty())
+                .map(|c| super::truncate(c, 300))
+                .unwrap_or_else(|| "no text either".into());
+            return Err(ProviderError::new(format!(
+                "OpenRouter returned no image ({model}): {said}"
+            )));
+        };
+        let bytes = decode_data_url(data_url)?;
+        let n = job.write_media(&bytes).await?;
+        Ok(Generated {
+            model: model.clone(),
+            bytes: n,
         })
     }
 }
@@ -72,73 +281,111 @@ fn decode_data_url(url: &str) -> Result<Vec<u8>, ProviderError> {
         .map_err(|e| ProviderError::new(format!("OpenRouter image data is not valid base64: {e}")))
 }
 
-#[async_trait::async_trait]
+#[async_trait]
+impl VideoApi for OpenRouter {
+    fn service(&self) -> &'static str {
+        "openrouter"
+    }
+
+    fn poll_every(&self) -> Duration {
+        self.tuning.poll_interval.unwrap_or(Duration::from_secs(10))
+    }
+
+    async fn create(&self, job: &Job<'_>) -> Result<String, ProviderError> {
+        let body = &job.plan.params;
+        let call = Call {
+            summary: summary(body),
+            cost_usd: Some(job.plan.cost_usd),
+            ..self.call("create", job)
+        };
+        let url = format!("{}/videos", self.base_url);
+        let answer = call
+            .send(job, || {
+                self.client
+                    .post(&url)
+                    .bearer_auth(&self.key)
+                    .timeout(self.tuning.call_timeout)
+                    .json(body)
+            })
+            .await?;
+        let doc = parse_json("OpenRouter", &answer.body)?;
+        match doc.get("id").and_then(|v| v.as_str()) {
+            Some(id) => Ok(id.to_string()),
+            None => Err(ProviderError::new(format!(
+                "OpenRouter answered the video request with HTTP {} and no job id: {}",
+                answer.status,
+                super::truncate(&doc.to_string(), 200)
+            ))),
+        }
+    }
+
+    async fn status(&self, job: &Job<'_>, id: &str) -> Result<JobStatus, ProviderError> {
+        let call = Call {
+            summary: json!({"id": id}),
+            max_tries: 2,
+            ..self.call("poll", job)
+        };
+        let url = format!("{}/videos/{id}", self.base_url);
+        let raw = call
+            .send(job, || {
+                self.client
+                    .get(&url)
+                    .bearer_auth(&self.key)
+                    .timeout(self.tuning.call_timeout)
+            })
+            .await?
+            .body;
+        let doc = parse_json("OpenRouter", &raw)?;
+        Ok(match doc.get("status").and_then(|s| s.as_str()) {
+            Some("completed") => JobStatus::Succeeded { url: None },
+            Some(s @ ("failed" | "cancelled" | "expired")) => JobStatus::Failed(
+                doc.get("error")
+                    .map(|e| super::error_text(json!({ "error": e }).to_string().as_bytes()))
+                    .filter(|e| !e.is_empty() && e != "null")
+                    .unwrap_or_else(|| format!("status {s}")),
+            ),
+            _ => JobStatus::Running,
+        })
+    }
+
+    async fn fetch(
+        &self,
+        job: &Job<'_>,
+        id: &str,
+        _url: Option<&str>,
+    ) -> Result<u64, ProviderError> {
+        let call = Call {
+            summary: json!({"id": id}),
+            ..self.call("download", job)
+        };
+        let url = format!("{}/videos/{id}/content", self.base_url);
+        call.download(job, || self.client.get(&url).bearer_auth(&self.key))
+            .await
+    }
+}
+
+#[async_trait]
 impl Provider for OpenRouter {
     fn name(&self) -> &'static str {
         "openrouter"
     }
 
-    fn supports(&self, modality: Modality) -> bool {
-        modality == Modality::Image
+    fn supports(&self, _modality: Modality) -> bool {
+        true
+    }
+
+    fn plan(&self, task: &crate::store::TaskRecord) -> Plan {
+        match task.modality {
+            Modality::Image => self.image_plan(&task.prompt, &task.parameters, task.tier),
+            Modality::Video => self.video_plan(&task.prompt, &task.parameters, task.tier),
+        }
     }
 
     async fn generate(&self, job: &Job<'_>) -> Result<Generated, ProviderError> {
-        let task = job.task;
-        let body = Self::image_request(&task.prompt, &task.parameters, task.tier);
-        let model = body["model"]
-            .as_str()
-            .unwrap_or(DEFAULT_IMAGE_MODEL)
-            .to_string();
-        let mut summary = body.clone();
-        summary["messages"] =
-            json!([{"role": "user", "content": super::truncate(&task.prompt, 200)}]);
-        let call = Call {
-            provider: self.name(),
-            model: &model,
-            summary,
-            key: &self.key,
-            max_tries: 4,
-        };
-        let url = format!("{}/chat/completions", self.base_url);
-        let (_, raw) = call
-            .send(job, || {
-                self.client.post(&url).bearer_auth(&self.key).json(&body)
-            })
-            .await?;
-        let doc: serde_json::Value = serde_json::from_slice(&raw).map_err(|e| {
-            ProviderError::new(format!("OpenRouter answered with malformed JSON: {e}"))
-        })?;
-        if let Some(err) = doc.get("error") {
-            return Err(ProviderError::new(format!(
-                "OpenRouter error: {}",
-                super::error_text(err.to_string().as_bytes())
-            )));
+        match job.task.modality {
+            Modality::Image => self.image(job).await,
+            Modality::Video => video::run(self, job).await,
         }
-        let message = doc.pointer("/choices/0/message");
-        let Some(data_url) = message
-            .and_then(|m| m.pointer("/images/0/image_url/url"))
-            .and_then(|u| u.as_str())
-        else {
-            let said = message
-                .and_then(|m| m.get("content"))
-                .and_then(|c| c.as_str())
-                .map(|c| super::truncate(c, 300))
-                .unwrap_or_else(|| "no text either".into());
-            return Err(ProviderError::new(format!(
-                "OpenRouter returned no image ({model}): {said}"
-            )));
-        };
-        let bytes = decode_data_url(data_url)?;
-        tokio::fs::write(job.dest, &bytes).await.map_err(|e| {
-            ProviderError::new(format!(
-                "could not write media to {}: {e}",
-                job.dest.display()
-            ))
-        })?;
-        Ok(Generated {
-            model,
-            bytes: bytes.len() as u64,
-        })
     }
 }
 
@@ -146,23 +393,106 @@ impl Provider for OpenRouter {
 mod tests {
     use super::*;
 
+    fn or(video: Option<&str>) -> OpenRouter {
+        OpenRouter::new("http://x", "k", Tuning::default(), None, video)
+    }
+
     #[test]
     fn tier_becomes_image_size_and_ratio_defaults_to_square() {
         for (tier, size) in [(Tier::K1, "1K"), (Tier::K2, "2K"), (Tier::K4, "4K")] {
-            let body = OpenRouter::image_request("p", &json!({}), tier);
-            assert_eq!(body["image_config"]["image_size"], size);
-            assert_eq!(body["image_config"]["aspect_ratio"], "1:1");
-            assert_eq!(body["model"], DEFAULT_IMAGE_MODEL);
+            let plan = or(None).image_plan("p", &json!({}), tier);
+            assert_eq!(plan.params["image_config"]["image_size"], size);
+            assert_eq!(plan.params["image_config"]["aspect_ratio"], "1:1");
+            assert_eq!(plan.params["model"], DEFAULT_IMAGE_MODEL);
+            assert_eq!(plan.delivers, tier);
         }
-        let body = OpenRouter::image_request(
+        let plan = or(None).image_plan(
             "p",
             &json!({"aspect_ratio": "16:9", "model": "x/y"}),
             Tier::K2,
         );
-        assert_eq!(body["image_config"]["aspect_ratio"], "16:9");
-        assert_eq!(body["model"], "x/y");
-        let body = OpenRouter::image_request("p", &json!({"aspect_ratio": "7:1"}), Tier::K2);
-        assert_eq!(body["image_config"]["aspect_ratio"], "1:1");
+        assert_eq!(plan.params["image_config"]["aspect_ratio"], "16:9");
+        assert_eq!(plan.params["model"], "x/y");
+        assert_eq!(
+            plan.delivers,
+            Tier::K1,
+            "an unknown model is trusted for 1K only"
+        );
+        let wide = or(None).image_plan("p", &json!({"aspect_ratio": "16:9"}), Tier::K2);
+        assert_eq!(wide.delivers, Tier::K1, "a 16:9 2K image measures 1K");
+        let odd = or(None).image_plan("p", &json!({"aspect_ratio": "7:7"}), Tier::K2);
+        assert_eq!(odd.params["image_config"]["aspect_ratio"], "1:1");
+    }
+
+    #[test]
+    fn video_resolution_is_the_smallest_that_reaches_the_tier() {
+        // (model, requested, resolution sent, tier delivered)
+        let cases = [
+            ("google/veo-3.1-lite", Tier::P480, "720p", Tier::P720),
+            ("google/veo-3.1-lite", Tier::P720, "720p", Tier::P720),
+            ("google/veo-3.1-lite", Tier::P1080, "1080p", Tier::P1080),
+            ("google/veo-3.1-fast", Tier::P1080, "1080p", Tier::P1080),
+            ("google/veo-3.1", Tier::P480, "720p", Tier::P720),
+            ("bytedance/seedance-2.0", Tier::P480, "480p", Tier::P480),
+            ("bytedance/seedance-2.0", Tier::P720, "720p", Tier::P720),
+            ("bytedance/seedance-2.0", Tier::P1080, "1080p", Tier::P1080),
+            (
+                "bytedance/seedance-2.0-fast",
+                Tier::P480,
+                "480p",
+                Tier::P480,
+            ),
+            (
+                "bytedance/seedance-2.0-fast",
+                Tier::P1080,
+                "720p",
+                Tier::P720,
+            ),
+        ];
+        for (model, tier, resolution, delivers) in cases {
+            let plan = or(Some(model)).video_plan("p", &json!({}), tier);
+            assert_eq!(
+                (plan.params["resolution"].as_str(), plan.delivers),
+                (Some(resolution), delivers),
+                "{model} at {tier}"
+            );
+            assert_eq!(plan.params["aspect_ratio"], "16:9");
+            assert_eq!(plan.params["duration"], 4);
+            assert_eq!(plan.params["generate_audio"], false);
+            assert!(plan.cost_usd > 0.0);
+        }
+        assert!(
+            !or(Some("bytedance/seedance-2.0-fast"))
+                .video_plan("p", &json!({}), Tier::P1080)
+                .reaches(Tier::P1080)
+        );
+    }
+
+    #[test]
+    fn video_parameters_are_honoured_within_the_models_limits() {
+        let plan = or(None).video_plan(
+            "p",
+            &json!({"model": "bytedance/seedance-2.0", "duration": 7.5, "aspect_ratio": "1:1", "seed": 7, "generate_audio": true}),
+            Tier::P720,
+        );
+        assert_eq!(plan.model, "bytedance/seedance-2.0");
+        assert_eq!(plan.params["duration"], 8);
+        assert_eq!(plan.params["aspect_ratio"], "1:1");
+        // 720×720 measures 480p, so a square 720p request needs 1080p.
+        assert_eq!(plan.params["resolution"], "1080p");
+        assert_eq!(plan.params["seed"], 7);
+        assert_eq!(plan.params["generate_audio"], true);
+        let veo = or(None).video_plan(
+            "p",
+            &json!({"duration": 30, "ratio": "9:16", "model": "kling/x"}),
+            Tier::P480,
+        );
+        assert_eq!(
+            veo.model, DEFAULT_VIDEO_MODEL,
+            "unverifiable models are never asked for"
+        );
+        assert_eq!(veo.params["duration"], 8);
+        assert_eq!(veo.params["aspect_ratio"], "9:16");
     }
 
     #[test]

@@ -1,0 +1,88 @@
+//! The life of a video job, shared by every video service: create it and checkpoint its id
+//! durably at once, poll at the provider's pace until it ends, stream the result to disk.
+//! A checkpointed job is resumed after a restart (polled, then downloaded), never created
+//! twice; the pipeline clears the checkpoint only once the file is safely on disk.
+
+use super::{Generated, Job, ProviderError};
+use async_trait::async_trait;
+use std::time::Duration;
+
+/// Consecutive failed polls tolerated before the job is given up (a provider's status
+/// endpoint may blip; the job itself is usually fine).
+const MAX_POLL_FAILURES: u32 = 10;
+
+/// Where a provider says its job is.
+#[derive(Debug, Clone, PartialEq)]
+pub enum JobStatus {
+    Running,
+    /// Done; `url` is where to fetch it when the provider gives one.
+    Succeeded {
+        url: Option<String>,
+    },
+    /// Ended without a video; the provider's own words.
+    Failed(String),
+}
+
+#[async_trait]
+pub trait VideoApi: Send + Sync {
+    fn service(&self) -> &'static str;
+    /// Time between polls.
+    fn poll_every(&self) -> Duration;
+    /// Submits the job; returns the provider's id for it.
+    async fn create(&self, job: &Job<'_>) -> Result<String, ProviderError>;
+    async fn status(&self, job: &Job<'_>, id: &str) -> Result<JobStatus, ProviderError>;
+    /// Streams the finished video to `job.dest`; returns its size.
+    async fn fetch(&self, job: &Job<'_>, id: &str, url: Option<&str>)
+    -> Result<u64, ProviderError>;
+}
+
+/// Runs (or resumes) one video job to a file on disk.
+pub async fn run(api: &dyn VideoApi, job: &Job<'_>) -> Result<Generated, ProviderError> {
+    let task_id = job.task.task_id.as_str();
+    let service = api.service();
+    let (id, mut wait_first) = match &job.resume {
+        Some(cp) if cp.provider == service => {
+            tracing::info!(task_id, provider = service, job_id = %cp.job_id, "resuming the provider's job instead of creating another");
+            (cp.job_id.clone(), false)
+        }
+        _ => {
+            let id = api.create(job).await?;
+            job.checkpoint(service, &id, job.plan.params.clone())
+                .await?;
+            tracing::info!(task_id, provider = service, job_id = %id, model = %job.plan.model, "video job accepted and checkpointed");
+            (id, true)
+        }
+    };
+    let mut failures = 0;
+    loop {
+        if wait_first {
+            tokio::time::sleep(api.poll_every()).await;
+        }
+        wait_first = true;
+        match api.status(job, &id).await {
+            Ok(JobStatus::Running) => failures = 0,
+            Ok(JobStatus::Succeeded { url }) => {
+                let bytes = api.fetch(job, &id, url.as_deref()).await?;
+                tracing::info!(task_id, provider = service, job_id = %id, bytes, "video downloaded");
+                return Ok(Generated {
+                    model: job.plan.model.clone(),
+                    bytes,
+                });
+            }
+            Ok(JobStatus::Failed(why)) => {
+                return Err(ProviderError::new(format!(
+                    "{service} video job {id} failed: {why}"
+                )));
+            }
+            Err(e) => {
+                failures += 1;
+                if failures >= MAX_POLL_FAILURES {
+                    return Err(ProviderError::new(format!(
+                        "{service} video job {id}: status unavailable {failures} times in a row; last: {}",
+                        e.message
+                    )));
+                }
+            }
+        }
+    }
+}
