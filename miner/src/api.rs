@@ -21,6 +21,8 @@ use std::time::{Duration, Instant};
 
 /// Largest request body accepted (ours; the reference has none).
 pub const BODY_LIMIT: usize = 1024 * 1024;
+/// How much of an oversized body is read and dropped before answering 413.
+const DRAIN_LIMIT: usize = 8 * 1024 * 1024;
 
 pub struct ApiState {
     pub store: Store,
@@ -77,10 +79,7 @@ async fn epistula_guard(
         .get("content-length")
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.parse::<u64>().ok());
-    if declared.is_some_and(|n| n > BODY_LIMIT as u64) {
-        return detail(StatusCode::PAYLOAD_TOO_LARGE, "Request body too large");
-    }
-    let Ok(bytes) = axum::body::to_bytes(body, BODY_LIMIT).await else {
+    let Some(bytes) = read_limited(body, declared).await else {
         return detail(StatusCode::PAYLOAD_TOO_LARGE, "Request body too large");
     };
     let graph = state.metagraph.get();
@@ -101,6 +100,34 @@ async fn epistula_guard(
             detail(rejection.status, &rejection.detail)
         }
     }
+}
+
+/// The body if it fits in [`BODY_LIMIT`]. An oversized one is still read (and dropped) up
+/// to [`DRAIN_LIMIT`] so the client can read our 413 instead of a reset connection; past
+/// that the connection is simply closed.
+async fn read_limited(body: axum::body::Body, declared: Option<u64>) -> Option<Bytes> {
+    use futures_util::StreamExt;
+    let mut stream = body.into_data_stream();
+    let mut kept = Vec::with_capacity(declared.unwrap_or(0).min(BODY_LIMIT as u64) as usize);
+    let mut seen = 0usize;
+    let too_big = declared.is_some_and(|n| n > BODY_LIMIT as u64);
+    if declared.is_some_and(|n| n > DRAIN_LIMIT as u64) {
+        return None;
+    }
+    loop {
+        let next = tokio::time::timeout(Duration::from_secs(10), stream.next()).await;
+        let Ok(Some(Ok(chunk))) = next else {
+            break;
+        };
+        seen += chunk.len();
+        if seen > DRAIN_LIMIT {
+            return None;
+        }
+        if !too_big && seen <= BODY_LIMIT {
+            kept.extend_from_slice(&chunk);
+        }
+    }
+    (!too_big && seen <= BODY_LIMIT).then(|| Bytes::from(kept))
 }
 
 async fn gen_image(

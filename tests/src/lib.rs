@@ -1,17 +1,21 @@
-//! Harness for end-to-end tests and the load generator: the real `gas-miner` binary, started
-//! in a temp state dir with a wallet and metagraph made from known mnemonics, a fake OpenRouter
-//! and a fake validator, all speaking the real protocols over 127.0.0.1.
+//! Harness for end-to-end tests and the load generators: the real `gas-miner` binary, started
+//! in a temp state dir with a wallet and metagraph made from known mnemonics, fake generation
+//! services and a fake validator, all speaking the real protocols over 127.0.0.1.
 
-use axum::body::Bytes;
+pub mod fakes;
+
+pub use fakes::*;
+
+use axum::Router;
+use axum::body::Body;
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::post;
-use axum::{Json, Router};
 use gas_miner::epistula::{now_ms, sha256_hex, sign_headers};
 use gas_miner::identity::{Hotkey, decode_hex, ss58_decode, verify, write_plain_hotkey};
 use serde_json::{Value, json};
-use std::collections::VecDeque;
+use sha2::{Digest, Sha256};
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
@@ -60,136 +64,8 @@ pub fn miner_bin() -> PathBuf {
     bin
 }
 
-/// A PNG-looking payload, unique per call.
-pub fn fake_png(tag: &str) -> Vec<u8> {
-    let mut v = b"\x89PNG\r\n\x1a\n".to_vec();
-    v.extend_from_slice(format!("fake image {tag} {}", uuid::Uuid::new_v4()).as_bytes());
-    v
-}
-
 async fn serve(router: Router, listener: tokio::net::TcpListener) {
     let _ = axum::serve(listener, router).await;
-}
-
-/// One scripted answer of the fake OpenRouter.
-#[derive(Clone)]
-pub enum ProviderReply {
-    Image {
-        delay: Duration,
-    },
-    Status {
-        status: u16,
-        body: Value,
-        retry_after: Option<u32>,
-    },
-}
-
-#[derive(Default)]
-pub struct ProviderLog {
-    pub requests: Vec<Value>,
-    pub images: Vec<Vec<u8>>,
-    pub script: VecDeque<ProviderReply>,
-    pub default_delay: Duration,
-    pub in_flight: usize,
-    pub max_in_flight: usize,
-}
-
-/// A fake OpenRouter `/chat/completions` that follows a script, then answers with images.
-#[derive(Clone)]
-pub struct FakeOpenRouter {
-    pub addr: SocketAddr,
-    pub log: Arc<Mutex<ProviderLog>>,
-}
-
-impl FakeOpenRouter {
-    pub async fn start() -> FakeOpenRouter {
-        let log = Arc::new(Mutex::new(ProviderLog::default()));
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-            .await
-            .expect("bind");
-        let addr = listener.local_addr().expect("addr");
-        let router = Router::new()
-            .route("/api/v1/chat/completions", post(chat))
-            .with_state(log.clone());
-        tokio::spawn(serve(router, listener));
-        FakeOpenRouter { addr, log }
-    }
-
-    pub fn base_url(&self) -> String {
-        format!("http://{}/api/v1", self.addr)
-    }
-
-    pub fn script(&self, replies: impl IntoIterator<Item = ProviderReply>) {
-        self.log.lock().expect("log").script.extend(replies);
-    }
-
-    pub fn set_delay(&self, delay: Duration) {
-        self.log.lock().expect("log").default_delay = delay;
-    }
-
-    pub fn requests(&self) -> Vec<Value> {
-        self.log.lock().expect("log").requests.clone()
-    }
-
-    pub fn images(&self) -> Vec<Vec<u8>> {
-        self.log.lock().expect("log").images.clone()
-    }
-}
-
-async fn chat(
-    State(log): State<Arc<Mutex<ProviderLog>>>,
-    headers: HeaderMap,
-    Json(body): Json<Value>,
-) -> Response {
-    assert_eq!(
-        headers.get("authorization").and_then(|v| v.to_str().ok()),
-        Some("Bearer sk-or-test-key")
-    );
-    let reply = {
-        let mut log = log.lock().expect("log");
-        log.requests.push(body.clone());
-        let delay = log.default_delay;
-        log.script
-            .pop_front()
-            .unwrap_or(ProviderReply::Image { delay })
-    };
-    match reply {
-        ProviderReply::Image { delay } => {
-            {
-                let mut l = log.lock().expect("log");
-                l.in_flight += 1;
-                l.max_in_flight = l.max_in_flight.max(l.in_flight);
-            }
-            tokio::time::sleep(delay).await;
-            log.lock().expect("log").in_flight -= 1;
-            let size = body
-                .pointer("/image_config/image_size")
-                .and_then(|v| v.as_str())
-                .unwrap_or("?")
-                .to_string();
-            let png = fake_png(&size);
-            log.lock().expect("log").images.push(png.clone());
-            use base64::Engine;
-            let url = format!(
-                "data:image/png;base64,{}",
-                base64::engine::general_purpose::STANDARD.encode(&png)
-            );
-            Json(json!({"choices": [{"message": {"role": "assistant", "content": "", "images": [{"type": "image_url", "image_url": {"url": url}}]}}]})).into_response()
-        }
-        ProviderReply::Status {
-            status,
-            body,
-            retry_after,
-        } => {
-            let mut resp =
-                (StatusCode::from_u16(status).expect("status"), Json(body)).into_response();
-            if let Some(s) = retry_after {
-                resp.headers_mut()
-                    .insert("retry-after", s.to_string().parse().expect("hv"));
-            }
-            resp
-        }
-    }
 }
 
 /// A webhook as the fake validator received and judged it.
@@ -199,7 +75,10 @@ pub struct Webhook {
     pub status_header: String,
     pub content_type: String,
     pub error_message: Option<String>,
+    /// The body when it is small (≤ 8 MiB); large media is only hashed.
     pub body: Vec<u8>,
+    pub sha256: String,
+    pub len: u64,
     /// Empty when the Epistula check passed; else why it failed.
     pub epistula_error: String,
     pub chunked: bool,
@@ -271,7 +150,7 @@ impl FakeValidator {
         }
     }
 
-    fn check_epistula(&self, headers: &HeaderMap, body: &[u8]) -> String {
+    fn check_epistula(&self, headers: &HeaderMap, body_sha256: &str) -> String {
         let get = |n: &str| headers.get(n).and_then(|v| v.to_str().ok()).unwrap_or("");
         if get("epistula-signed-for") != self.hotkey {
             return "signed for someone else".into();
@@ -293,7 +172,7 @@ impl FakeValidator {
         };
         let message = format!(
             "{}.{}.{}.{}",
-            sha256_hex(body),
+            body_sha256,
             get("epistula-uuid"),
             ts,
             self.hotkey
@@ -305,7 +184,26 @@ impl FakeValidator {
     }
 }
 
-async fn callback(State(v): State<FakeValidator>, headers: HeaderMap, body: Bytes) -> Response {
+/// Bodies larger than this are hashed as they stream in but not kept.
+const KEEP_BODY: usize = 8 * 1024 * 1024;
+
+async fn callback(State(v): State<FakeValidator>, headers: HeaderMap, body: Body) -> Response {
+    use futures_util::StreamExt;
+    let mut hasher = Sha256::new();
+    let mut kept = Vec::new();
+    let mut len = 0u64;
+    let mut stream = body.into_data_stream();
+    while let Some(chunk) = stream.next().await {
+        let Ok(chunk) = chunk else {
+            return (StatusCode::BAD_REQUEST, "body cut short").into_response();
+        };
+        hasher.update(&chunk);
+        len += chunk.len() as u64;
+        if kept.len() + chunk.len() <= KEEP_BODY {
+            kept.extend_from_slice(&chunk);
+        }
+    }
+    let sha256 = hex::encode(hasher.finalize());
     let get = |n: &str| {
         headers
             .get(n)
@@ -317,9 +215,15 @@ async fn callback(State(v): State<FakeValidator>, headers: HeaderMap, body: Byte
         status_header: get("task-status").unwrap_or_default(),
         content_type: get("content-type").unwrap_or_default(),
         error_message: get("error-message"),
-        epistula_error: v.check_epistula(&headers, &body),
+        epistula_error: v.check_epistula(&headers, &sha256),
         chunked: get("transfer-encoding").is_some_and(|t| t.contains("chunked")),
-        body: body.to_vec(),
+        body: if len as usize <= KEEP_BODY {
+            kept
+        } else {
+            Vec::new()
+        },
+        sha256,
+        len,
     };
     let failed = hook.status_header == "failed";
     let bad = !hook.epistula_error.is_empty();
@@ -356,8 +260,9 @@ pub struct Fixture {
 
 impl Fixture {
     /// Wallet from the miner mnemonic; metagraph with the validator (50000 TAO), a poor
-    /// validator (100 TAO) and the miner; OpenRouter at `provider_url`.
-    pub fn new(provider_url: &str) -> Fixture {
+    /// validator (100 TAO) and the miner; every service pointed at `providers`, OpenRouter
+    /// serving images and video disabled unless a test says otherwise.
+    pub fn new(providers: &FakeProviders) -> Fixture {
         let dir = tempfile::tempdir().expect("tempdir");
         let wallets = dir.path().join("wallets");
         write_plain_hotkey(&wallets, "miner", "default", MINER_PHRASE).expect("wallet");
@@ -380,14 +285,39 @@ impl Fixture {
             ("MINER_STATE_DIR", p(&dir.path().join("state"))),
             ("IMAGE_SERVICE", "openrouter".into()),
             ("VIDEO_SERVICE", "none".into()),
-            ("OPEN_ROUTER_API_KEY", "sk-or-test-key".into()),
-            ("OPEN_ROUTER_BASE_URL", provider_url.into()),
+            ("OPENAI_API_KEY", OPENAI_KEY.into()),
+            ("OPEN_ROUTER_API_KEY", OPEN_ROUTER_KEY.into()),
+            ("STABILITY_API_KEY", STABILITY_KEY.into()),
+            ("RUNWAYML_API_KEY", RUNWAY_KEY.into()),
+            ("OPENAI_BASE_URL", providers.openai_url()),
+            ("OPEN_ROUTER_BASE_URL", providers.openrouter_url()),
+            ("STABILITY_BASE_URL", providers.stability_url()),
+            ("RUNWAY_BASE_URL", providers.runway_url()),
+            ("MINER_VIDEO_POLL_INTERVAL", "0.1".into()),
             ("BT_LOGGING_LEVEL", "DEBUG".into()),
         ];
         Fixture {
             dir,
             port,
             env: env.into_iter().map(|(k, v)| (k.to_string(), v)).collect(),
+        }
+    }
+
+    /// The provider calls the miner recorded for `task_id`, read from its sled database
+    /// (the miner must have stopped: sled allows one process at a time).
+    pub async fn recorded_calls(&self, task_id: &str) -> Vec<gas_miner::store::CallRecord> {
+        let state = self.dir.path().join("state");
+        let mut tries = 0;
+        loop {
+            match gas_miner::store::Store::open(&state) {
+                Ok(store) => return store.calls(task_id).expect("calls"),
+                Err(e) if tries < 50 => {
+                    tries += 1;
+                    let _ = e;
+                    tokio::time::sleep(Duration::from_millis(100)).await;
+                }
+                Err(e) => panic!("state database did not open: {e}"),
+            }
         }
     }
 

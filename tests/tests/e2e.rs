@@ -9,11 +9,11 @@ use std::time::Duration;
 
 const WAIT: Duration = Duration::from_secs(30);
 
-async fn setup() -> (FakeOpenRouter, FakeValidator, Fixture) {
+async fn setup() -> (FakeProviders, FakeValidator, Fixture) {
     install_crypto();
-    let provider = FakeOpenRouter::start().await;
+    let provider = FakeProviders::start().await;
     let validator = FakeValidator::start(&key(VALIDATOR_PHRASE), &key(MINER_PHRASE)).await;
-    let fixture = Fixture::new(&provider.base_url());
+    let fixture = Fixture::new(&provider);
     (provider, validator, fixture)
 }
 
@@ -43,7 +43,7 @@ async fn each_image_tier_is_asked_for_and_delivered_signed_and_untouched() {
     let hooks = validator
         .wait_for(WAIT, "three success webhooks", |h| h.len() >= 3)
         .await;
-    let images = provider.images();
+    let images = provider.produced_hashes();
     for hook in &hooks {
         assert!(
             ids.contains(&hook.task_id),
@@ -58,12 +58,12 @@ async fn each_image_tier_is_asked_for_and_delivered_signed_and_untouched() {
             "webhooks must carry a Content-Length, not chunked encoding"
         );
         assert!(
-            images.contains(&hook.body),
+            images.contains(&hook.sha256),
             "delivered bytes must be the provider's bytes, unmodified"
         );
     }
     let sizes: HashSet<String> = provider
-        .requests()
+        .requests(Api::OpenRouterImage)
         .iter()
         .map(|r| {
             assert_eq!(r["image_config"]["aspect_ratio"], "1:1");
@@ -103,10 +103,9 @@ async fn each_image_tier_is_asked_for_and_delivered_signed_and_untouched() {
         log.contains("challenge accepted"),
         "the log says what happened:\n{log}"
     );
-    assert!(
-        !log.contains("sk-or-test-key"),
-        "the API key leaked into the log"
-    );
+    for secret in ALL_KEYS {
+        assert!(!log.contains(secret), "an API key leaked into the log");
+    }
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -371,18 +370,21 @@ async fn malformed_challenges_get_clear_errors_and_make_no_task() {
 #[tokio::test(flavor = "multi_thread")]
 async fn provider_500_and_429_are_retried_then_succeed() {
     let (provider, validator, fixture) = setup().await;
-    provider.script([
-        ProviderReply::Status {
-            status: 500,
-            body: json!({"error": {"message": "upstream hiccup"}}),
-            retry_after: None,
-        },
-        ProviderReply::Status {
-            status: 429,
-            body: json!({"error": {"message": "slow down"}}),
-            retry_after: Some(1),
-        },
-    ]);
+    provider.script(
+        Api::OpenRouterImage,
+        [
+            Reply::Status {
+                status: 500,
+                body: json!({"error": {"message": "upstream hiccup"}}),
+                retry_after: None,
+            },
+            Reply::Status {
+                status: 429,
+                body: json!({"error": {"message": "slow down"}}),
+                retry_after: Some(1),
+            },
+        ],
+    );
     let miner = fixture.start();
     let v = Challenger::new(&fixture.base(), VALIDATOR_PHRASE);
     let (status, reply) = v
@@ -399,7 +401,7 @@ async fn provider_500_and_429_are_retried_then_succeed() {
     assert_eq!(hooks[0].status_header, "completed", "{}", miner.log());
     assert_eq!(hooks[0].task_id, task_id(&reply));
     assert_eq!(
-        provider.requests().len(),
+        provider.requests(Api::OpenRouterImage).len(),
         3,
         "500 and 429 retried once each"
     );
@@ -408,11 +410,14 @@ async fn provider_500_and_429_are_retried_then_succeed() {
 #[tokio::test(flavor = "multi_thread")]
 async fn a_refusing_provider_yields_a_failure_webhook_with_its_message() {
     let (provider, validator, fixture) = setup().await;
-    provider.script([ProviderReply::Status {
-        status: 400,
-        body: json!({"error": {"message": "Content policy violation: prompt refused"}}),
-        retry_after: None,
-    }]);
+    provider.script(
+        Api::OpenRouterImage,
+        [Reply::Status {
+            status: 400,
+            body: json!({"error": {"message": "Content policy violation: prompt refused"}}),
+            retry_after: None,
+        }],
+    );
     let _miner = fixture.start();
     let v = Challenger::new(&fixture.base(), VALIDATOR_PHRASE);
     let (status, reply) = v
@@ -436,7 +441,11 @@ async fn a_refusing_provider_yields_a_failure_webhook_with_its_message() {
     assert_eq!(body["task_id"], task_id(&reply));
     assert_eq!(body["task_status"], "failed");
     assert_eq!(body["modality"], "image");
-    assert_eq!(provider.requests().len(), 1, "a refusal is not retried");
+    assert_eq!(
+        provider.requests(Api::OpenRouterImage).len(),
+        1,
+        "a refusal is not retried"
+    );
     let (_, task) = v.get(&format!("/status/{}", task_id(&reply))).await;
     assert_eq!(task["state"], "failed");
 }
@@ -461,7 +470,7 @@ async fn tasks_really_run_concurrently_up_to_the_slot_count() {
     validator
         .wait_for(WAIT, "six webhooks", |h| h.len() >= 6)
         .await;
-    let max = provider.log.lock().expect("log").max_in_flight;
+    let max = provider.max_in_flight();
     assert_eq!(max, 3, "three slots must be busy at once, never more");
 }
 
@@ -484,7 +493,7 @@ async fn kill_9_mid_task_then_restart_delivers_every_task() {
         assert_eq!(status, 201);
         ids.insert(task_id(&reply));
     }
-    while provider.requests().is_empty() {
+    while provider.requests(Api::OpenRouterImage).is_empty() {
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
     miner.kill9();
@@ -516,8 +525,8 @@ async fn kill_9_mid_task_then_restart_delivers_every_task() {
 #[tokio::test(flavor = "multi_thread")]
 async fn a_webhook_receiver_that_is_down_gets_the_media_later() {
     install_crypto();
-    let provider = FakeOpenRouter::start().await;
-    let fixture = Fixture::new(&provider.base_url());
+    let provider = FakeProviders::start().await;
+    let fixture = Fixture::new(&provider);
     let port = free_port();
     let addr: std::net::SocketAddr = ([127, 0, 0, 1], port).into();
     let validator = FakeValidator::unbound(addr, &key(VALIDATOR_PHRASE), &key(MINER_PHRASE));
@@ -542,7 +551,7 @@ async fn a_webhook_receiver_that_is_down_gets_the_media_later() {
     miner.kill9();
     let miner = fixture.start();
     assert_eq!(
-        provider.requests().len(),
+        provider.requests(Api::OpenRouterImage).len(),
         1,
         "the media on disk is reused, not generated again"
     );
@@ -566,8 +575,8 @@ async fn a_webhook_receiver_that_is_down_gets_the_media_later() {
 #[tokio::test(flavor = "multi_thread")]
 async fn a_webhook_never_answered_expires_at_the_deadline() {
     install_crypto();
-    let provider = FakeOpenRouter::start().await;
-    let mut fixture = Fixture::new(&provider.base_url());
+    let provider = FakeProviders::start().await;
+    let mut fixture = Fixture::new(&provider);
     fixture.set("MINER_WEBHOOK_DEADLINE", "3");
     let nobody = format!("http://127.0.0.1:{}/generative_callback", free_port());
     let miner = fixture.start();

@@ -66,10 +66,10 @@ async fn main() -> anyhow::Result<()> {
     install_crypto();
     // The provider holds every generation for a minute, so the pipeline stays out of the way
     // and the numbers are those of the accept path: verify, store, fsync, 201.
-    let provider = FakeOpenRouter::start().await;
+    let provider = FakeProviders::start().await;
     provider.set_delay(Duration::from_secs(60));
     let validator = FakeValidator::start(&key(VALIDATOR_PHRASE), &key(MINER_PHRASE)).await;
-    let fixture = Fixture::new(&provider.base_url());
+    let fixture = Fixture::new(&provider);
     let mut fixture = fixture;
     fixture.set("BT_LOGGING_LEVEL", "WARNING");
     let mut miner = fixture.start();

@@ -1,0 +1,1088 @@
+//! Fake generation services on 127.0.0.1, one server for all four, each under its own base
+//! path and speaking its API's documented shapes: OpenAI images (`b64_json`) and Sora videos,
+//! OpenRouter chat images and `/videos` jobs (202, poll, `/content`), Stability AI multipart
+//! `stable-image/generate/{sd3,ultra,core}`, Runway `text_to_video` + `tasks` with an output URL
+//! on a storage host that must get no API key. Requests are checked against each API's
+//! allowed values and answered with its error shape when wrong, so a mapping mistake in the
+//! miner fails a test. Replies can be scripted per API: errors, 429 with `Retry-After`,
+//! hangs, malformed JSON, refusals, failing video jobs.
+
+use axum::body::{Body, Bytes};
+use axum::extract::{Multipart, Path, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use futures_util::StreamExt;
+use serde_json::{Value, json};
+use sha2::{Digest, Sha256};
+use std::collections::{HashMap, VecDeque};
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+pub const OPENAI_KEY: &str = "sk-openai-test-key";
+pub const OPEN_ROUTER_KEY: &str = "sk-or-test-key";
+pub const STABILITY_KEY: &str = "sk-stability-test-key";
+pub const RUNWAY_KEY: &str = "key_runway-test-key";
+pub const ALL_KEYS: [&str; 4] = [OPENAI_KEY, OPEN_ROUTER_KEY, STABILITY_KEY, RUNWAY_KEY];
+
+/// Which API a request was for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Api {
+    OpenAiImage,
+    OpenAiVideo,
+    OpenRouterImage,
+    OpenRouterVideo,
+    Stability,
+    Runway,
+}
+
+/// A scripted answer to the next generation or job-creation request of one API.
+#[derive(Debug, Clone)]
+pub enum Reply {
+    /// Success after `delay`.
+    Ok { delay: Duration },
+    /// That status with that JSON body.
+    Status {
+        status: u16,
+        body: Value,
+        retry_after: Option<u32>,
+    },
+    /// Success, but only after this long (longer than the miner's timeout, say).
+    Hang(Duration),
+    /// HTTP 200 with a body that is not JSON.
+    Malformed,
+    /// The API's own content-policy refusal.
+    Refuse,
+    /// Video: the job is accepted, then ends failed with this text.
+    JobFails(String),
+}
+
+/// One request as the fake saw it.
+#[derive(Debug, Clone)]
+pub struct Seen {
+    pub api: Api,
+    /// `generate`, `create`, `poll` or `download`.
+    pub op: &'static str,
+    pub body: Value,
+    pub at: Instant,
+    pub authorization: Option<String>,
+}
+
+/// Media the fake handed out, by hash (videos can be large).
+#[derive(Debug, Clone)]
+pub struct Produced {
+    pub api: Api,
+    pub sha256: String,
+    pub len: usize,
+}
+
+#[derive(Debug, Clone)]
+struct FakeJob {
+    api: Api,
+    polls_left: u32,
+    failure: Option<String>,
+    tag: String,
+}
+
+pub struct FakeState {
+    pub seen: Vec<Seen>,
+    scripts: HashMap<Api, VecDeque<Reply>>,
+    pub produced: Vec<Produced>,
+    jobs: HashMap<String, FakeJob>,
+    /// Delay of unscripted successes.
+    pub delay: Duration,
+    /// Polls a new video job needs before it completes.
+    pub polls_to_finish: u32,
+    /// Size of each video.
+    pub video_bytes: usize,
+    /// Pause between 64 KiB chunks of a video download.
+    pub chunk_pause: Duration,
+    pub in_flight: usize,
+    pub max_in_flight: usize,
+    /// Requests that broke a rule of the API (an API key sent to the storage host, say).
+    pub violations: Vec<String>,
+}
+
+#[derive(Clone)]
+pub struct FakeProviders {
+    pub addr: SocketAddr,
+    pub state: Arc<Mutex<FakeState>>,
+}
+
+type Shared = Arc<Mutex<FakeState>>;
+
+impl FakeProviders {
+    pub async fn start() -> FakeProviders {
+        let state = Arc::new(Mutex::new(FakeState {
+            seen: Vec::new(),
+            scripts: HashMap::new(),
+            produced: Vec::new(),
+            jobs: HashMap::new(),
+            delay: Duration::ZERO,
+            polls_to_finish: 2,
+            video_bytes: 256 * 1024,
+            chunk_pause: Duration::ZERO,
+            in_flight: 0,
+            max_in_flight: 0,
+            violations: Vec::new(),
+        }));
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind");
+        let addr = listener.local_addr().expect("addr");
+        let router = Router::new()
+            .route("/openai/v1/images/generations", post(openai_image))
+            .route("/openai/v1/videos", post(openai_video_create))
+            .route("/openai/v1/videos/{id}", get(openai_video_get))
+            .route("/openai/v1/videos/{id}/content", get(video_content))
+            .route("/openrouter/api/v1/chat/completions", post(openrouter_chat))
+            .route("/openrouter/api/v1/videos", post(openrouter_video_create))
+            .route("/openrouter/api/v1/videos/{id}", get(openrouter_video_get))
+            .route("/openrouter/api/v1/videos/{id}/content", get(video_content))
+            .route(
+                "/stability/v2beta/stable-image/generate/{endpoint}",
+                post(stability_generate),
+            )
+            .route("/runway/v1/text_to_video", post(runway_create))
+            .route("/runway/v1/tasks/{id}", get(runway_task))
+            .route("/storage/{file}", get(storage))
+            .with_state(state.clone());
+        tokio::spawn(async move {
+            let _ = axum::serve(listener, router).await;
+        });
+        FakeProviders { addr, state }
+    }
+
+    pub fn openai_url(&self) -> String {
+        format!("http://{}/openai/v1", self.addr)
+    }
+    pub fn openrouter_url(&self) -> String {
+        format!("http://{}/openrouter/api/v1", self.addr)
+    }
+    pub fn stability_url(&self) -> String {
+        format!("http://{}/stability", self.addr)
+    }
+    pub fn runway_url(&self) -> String {
+        format!("http://{}/runway", self.addr)
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, FakeState> {
+        self.state.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    pub fn script(&self, api: Api, replies: impl IntoIterator<Item = Reply>) {
+        self.lock().scripts.entry(api).or_default().extend(replies);
+    }
+
+    pub fn set_delay(&self, delay: Duration) {
+        self.lock().delay = delay;
+    }
+
+    pub fn set_polls_to_finish(&self, polls: u32) {
+        self.lock().polls_to_finish = polls;
+    }
+
+    pub fn set_video_bytes(&self, bytes: usize) {
+        self.lock().video_bytes = bytes;
+    }
+
+    pub fn set_chunk_pause(&self, pause: Duration) {
+        self.lock().chunk_pause = pause;
+    }
+
+    /// Lets every running video job complete at its next poll.
+    pub fn finish_jobs(&self) {
+        for job in self.lock().jobs.values_mut() {
+            job.polls_left = 0;
+        }
+    }
+
+    /// Requests for `api` with operation `op` (any when `None`).
+    pub fn seen(&self, api: Api, op: Option<&str>) -> Vec<Seen> {
+        self.lock()
+            .seen
+            .iter()
+            .filter(|s| s.api == api && op.is_none_or(|o| s.op == o))
+            .cloned()
+            .collect()
+    }
+
+    /// Bodies of the generation (or job-creation) requests made to `api`.
+    pub fn requests(&self, api: Api) -> Vec<Value> {
+        self.seen(api, None)
+            .into_iter()
+            .filter(|s| matches!(s.op, "generate" | "create"))
+            .map(|s| s.body)
+            .collect()
+    }
+
+    pub fn produced_hashes(&self) -> Vec<String> {
+        self.lock()
+            .produced
+            .iter()
+            .map(|p| p.sha256.clone())
+            .collect()
+    }
+
+    pub fn max_in_flight(&self) -> usize {
+        self.lock().max_in_flight
+    }
+
+    pub fn violations(&self) -> Vec<String> {
+        self.lock().violations.clone()
+    }
+}
+
+fn lock(state: &Shared) -> std::sync::MutexGuard<'_, FakeState> {
+    state.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+fn header(headers: &HeaderMap, name: &str) -> Option<String> {
+    headers
+        .get(name)
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_string)
+}
+
+/// Records the request; returns the scripted reply (or a plain success) and whether the
+/// bearer key was right.
+fn arrive(
+    state: &Shared,
+    api: Api,
+    op: &'static str,
+    headers: &HeaderMap,
+    body: &Value,
+    key: &str,
+) -> (Reply, bool) {
+    let authorization = header(headers, "authorization");
+    let authorized = authorization.as_deref() == Some(&format!("Bearer {key}"));
+    let mut s = lock(state);
+    s.seen.push(Seen {
+        api,
+        op,
+        body: body.clone(),
+        at: Instant::now(),
+        authorization,
+    });
+    let delay = s.delay;
+    let reply = if matches!(op, "generate" | "create") {
+        s.scripts
+            .get_mut(&api)
+            .and_then(VecDeque::pop_front)
+            .unwrap_or(Reply::Ok { delay })
+    } else {
+        Reply::Ok {
+            delay: Duration::ZERO,
+        }
+    };
+    (reply, authorized)
+}
+
+/// Waits out a success's delay while counting it as in flight.
+async fn busy(state: &Shared, delay: Duration) {
+    {
+        let mut s = lock(state);
+        s.in_flight += 1;
+        s.max_in_flight = s.max_in_flight.max(s.in_flight);
+    }
+    tokio::time::sleep(delay).await;
+    lock(state).in_flight -= 1;
+}
+
+fn json_reply(status: u16, body: Value, retry_after: Option<u32>) -> Response {
+    let mut resp = (
+        StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR),
+        Json(body),
+    )
+        .into_response();
+    if let Some(s) = retry_after
+        && let Ok(v) = s.to_string().parse()
+    {
+        resp.headers_mut().insert("retry-after", v);
+    }
+    resp
+}
+
+fn malformed() -> Response {
+    (
+        StatusCode::OK,
+        [("content-type", "application/json")],
+        "{\"data\": [{\"b64_json\": \"AAAA",
+    )
+        .into_response()
+}
+
+/// A PNG-looking payload, unique per call, recorded as produced.
+fn make_png(state: &Shared, api: Api, tag: &str) -> Vec<u8> {
+    let mut v = b"\x89PNG\r\n\x1a\n".to_vec();
+    v.extend_from_slice(format!("fake image {tag} {}", uuid::Uuid::new_v4()).as_bytes());
+    lock(state).produced.push(Produced {
+        api,
+        sha256: hex::encode(Sha256::digest(&v)),
+        len: v.len(),
+    });
+    v
+}
+
+/// The first bytes of a job's MP4-looking video; the rest is filler.
+fn video_head(tag: &str) -> Vec<u8> {
+    let mut v = b"\x00\x00\x00\x18ftypmp42\x00\x00\x00\x00mp42isom".to_vec();
+    v.extend_from_slice(format!("fake video {tag}").as_bytes());
+    v
+}
+
+static FILLER: [u8; 64 * 1024] = [0x5a; 64 * 1024];
+
+/// The video of a job, as a sequence of chunks: its head, then filler up to `len`.
+fn video_chunks(tag: &str, len: usize) -> Vec<Bytes> {
+    let head = video_head(tag);
+    let mut chunks = vec![Bytes::from(head.clone())];
+    let mut left = len.saturating_sub(head.len());
+    while left > 0 {
+        let n = left.min(FILLER.len());
+        chunks.push(Bytes::from_static(&FILLER[..n]));
+        left -= n;
+    }
+    chunks
+}
+
+fn video_sha256(tag: &str, len: usize) -> String {
+    let mut h = Sha256::new();
+    for c in video_chunks(tag, len) {
+        h.update(&c);
+    }
+    hex::encode(h.finalize())
+}
+
+/// Registers a new video job; returns its id.
+fn new_job(state: &Shared, api: Api, failure: Option<String>, prefix: &str) -> String {
+    let id = format!("{prefix}{}", uuid::Uuid::new_v4().simple());
+    let mut s = lock(state);
+    let polls = s.polls_to_finish;
+    s.jobs.insert(
+        id.clone(),
+        FakeJob {
+            api,
+            polls_left: polls,
+            failure,
+            tag: id.clone(),
+        },
+    );
+    id
+}
+
+/// Where a job is after one more poll: `None` unknown, else (done, failure).
+fn poll_job(state: &Shared, id: &str) -> Option<(bool, Option<String>)> {
+    let mut s = lock(state);
+    let job = s.jobs.get_mut(id)?;
+    if job.polls_left > 0 {
+        job.polls_left -= 1;
+        return Some((false, None));
+    }
+    Some((true, job.failure.clone()))
+}
+
+/// Streams a finished job's video (64 KiB chunks, paced by `chunk_pause`).
+fn stream_video(state: &Shared, id: &str) -> Option<Response> {
+    let (tag, len, pause) = {
+        let s = lock(state);
+        let job = s.jobs.get(id)?;
+        if job.polls_left > 0 || job.failure.is_some() {
+            return None;
+        }
+        (job.tag.clone(), s.video_bytes, s.chunk_pause)
+    };
+    let sha256 = video_sha256(&tag, len);
+    let api = lock(state).jobs.get(id).map(|j| j.api)?;
+    {
+        let mut s = lock(state);
+        if !s.produced.iter().any(|p| p.sha256 == sha256) {
+            s.produced.push(Produced { api, sha256, len });
+        }
+    }
+    let chunks = video_chunks(&tag, len);
+    let stream = futures_util::stream::iter(chunks).then(move |c| async move {
+        if !pause.is_zero() {
+            tokio::time::sleep(pause).await;
+        }
+        Ok::<_, std::io::Error>(c)
+    });
+    Some(
+        Response::builder()
+            .status(200)
+            .header("content-type", "video/mp4")
+            .header("content-length", len)
+            .body(Body::from_stream(stream))
+            .unwrap_or_else(|_| StatusCode::INTERNAL_SERVER_ERROR.into_response()),
+    )
+}
+
+// ---------------------------------------------------------------- OpenAI
+
+fn openai_error(status: u16, message: &str, param: Option<&str>, code: &str) -> Response {
+    json_reply(
+        status,
+        json!({"error": {"message": message, "type": "invalid_request_error", "param": param, "code": code}}),
+        None,
+    )
+}
+
+fn openai_unauthorized() -> Response {
+    openai_error(
+        401,
+        "Incorrect API key provided. You can find your API key at https://platform.openai.com/account/api-keys.",
+        None,
+        "invalid_api_key",
+    )
+}
+
+async fn openai_image(
+    State(state): State<Shared>,
+    headers: HeaderMap,
+    Json(body): Json<Value>,
+) -> Response {
+    let (reply, ok) = arrive(
+        &state,
+        Api::OpenAiImage,
+        "generate",
+        &headers,
+        &body,
+        OPENAI_KEY,
+    );
+    if !ok {
+        return openai_unauthorized();
+    }
+    let s = |k: &str| body.get(k).and_then(|v| v.as_str()).unwrap_or("");
+    if !s("model").starts_with("gpt-image") {
+        return openai_error(
+            400,
+            &format!("The model '{}' does not exist.", s("model")),
+            Some("model"),
+            "model_not_found",
+        );
+    }
+    if !["1024x1024", "1536x1024", "1024x1536", "auto"].contains(&s("size")) {
+        return openai_error(
+            400,
+            &format!(
+                "Invalid value: '{}'. Supported values are: '1024x1024', '1024x1536', '1536x1024', and 'auto'.",
+                s("size")
+            ),
+            Some("size"),
+            "invalid_value",
+        );
+    }
+    if !["low", "medium", "high", "auto"].contains(&s("quality")) || body["n"] != 1 {
+        return openai_error(
+            400,
+            "Invalid quality or n",
+            Some("quality"),
+            "invalid_value",
+        );
+    }
+    match reply {
+        Reply::Ok { delay } | Reply::Hang(delay) => {
+            busy(&state, delay).await;
+            use base64::Engine;
+            let png = make_png(&state, Api::OpenAiImage, s("size"));
+            Json(json!({
+                "created": gas_miner::epistula::now_ms() / 1000,
+                "data": [{"b64_json": base64::engine::general_purpose::STANDARD.encode(&png)}],
+                "output_format": "png", "quality": s("quality"), "size": s("size"),
+                "usage": {"input_tokens": 12, "output_tokens": 4160, "total_tokens": 4172},
+            }))
+            .into_response()
+        }
+        Reply::Refuse => json_reply(
+            400,
+            json!({"error": {"message": "Your request was rejected by the safety system. If you believe this is an error, contact us.", "type": "image_generation_user_error", "param": null, "code": "moderation_blocked"}}),
+            None,
+        ),
+        other => scripted(other),
+    }
+}
+
+/// Status, malformed and job-failure replies, common to every API.
+fn scripted(reply: Reply) -> Response {
+    match reply {
+        Reply::Status {
+            status,
+            body,
+            retry_after,
+        } => json_reply(status, body, retry_after),
+        Reply::Malformed => malformed(),
+        _ => StatusCode::INTERNAL_SERVER_ERROR.into_response(),
+    }
+}
+
+fn sora_object(id: &str, status: &str, body: &Value, error: Option<&str>) -> Value {
+    json!({
+        "id": id, "object": "video", "model": body["model"], "status": status,
+        "progress": if status == "completed" { 100 } else { 0 },
+        "created_at": gas_miner::epistula::now_ms() / 1000, "completed_at": null, "expires_at": null,
+        "size": body["size"], "seconds": body["seconds"], "remixed_from_video_id": null,
+        "error": error.map(|m| json!({"code": "video_generation_failed", "message": m})),
+    })
+}
+
+async fn openai_video_create(
+    State(state): State<Shared>,
+    headers: HeaderMap,
+    Json(body): Json<Value>,
+) -> Response {
+    let (reply, ok) = arrive(
+        &state,
+        Api::OpenAiVideo,
+        "create",
+        &headers,
+        &body,
+        OPENAI_KEY,
+    );
+    if !ok {
+        return openai_unauthorized();
+    }
+    let s = |k: &str| body.get(k).and_then(|v| v.as_str()).unwrap_or("");
+    let sizes: &[&str] = match s("model") {
+        "sora-2" => &["720x1280", "1280x720"],
+        "sora-2-pro" => &["720x1280", "1280x720", "1024x1792", "1792x1024"],
+        other => {
+            return openai_error(
+                400,
+                &format!("The model '{other}' does not exist."),
+                Some("model"),
+                "model_not_found",
+            );
+        }
+    };
+    if !sizes.contains(&s("size")) {
+        return openai_error(
+            400,
+            &format!("Invalid size '{}' for {}", s("size"), s("model")),
+            Some("size"),
+            "invalid_value",
+        );
+    }
+    if !["4", "8", "12"].contains(&s("seconds")) {
+        return openai_error(
+            400,
+            "Invalid value for 'seconds': expected one of '4', '8', '12' (a string).",
+            Some("seconds"),
+            "invalid_value",
+        );
+    }
+    match reply {
+        Reply::Ok { delay } | Reply::Hang(delay) => {
+            busy(&state, delay).await;
+            let id = new_job(&state, Api::OpenAiVideo, None, "video_");
+            remember_body(&state, &id, &body);
+            Json(sora_object(&id, "queued", &body, None)).into_response()
+        }
+        Reply::JobFails(why) => {
+            let id = new_job(&state, Api::OpenAiVideo, Some(why), "video_");
+            remember_body(&state, &id, &body);
+            Json(sora_object(&id, "queued", &body, None)).into_response()
+        }
+        Reply::Refuse => openai_error(
+            400,
+            "Your request was blocked by our moderation system.",
+            None,
+            "moderation_blocked",
+        ),
+        other => scripted(other),
+    }
+}
+
+/// Keeps a job's request beside it (Sora echoes it on every poll).
+fn remember_body(state: &Shared, id: &str, body: &Value) {
+    lock(state).seen.push(Seen {
+        api: Api::OpenAiVideo,
+        op: "job-body",
+        body: json!({"id": id, "body": body}),
+        at: Instant::now(),
+        authorization: None,
+    });
+}
+
+async fn openai_video_get(
+    State(state): State<Shared>,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+) -> Response {
+    let (_, ok) = arrive(
+        &state,
+        Api::OpenAiVideo,
+        "poll",
+        &headers,
+        &json!({"id": id}),
+        OPENAI_KEY,
+    );
+    if !ok {
+        return openai_unauthorized();
+    }
+    let body = lock(&state)
+        .seen
+        .iter()
+        .rev()
+        .find(|s| s.op == "job-body" && s.body["id"] == id.as_str())
+        .map(|s| s.body["body"].clone())
+        .unwrap_or_default();
+    match poll_job(&state, &id) {
+        None => openai_error(
+            404,
+            &format!("Video with id '{id}' not found."),
+            None,
+            "not_found",
+        ),
+        Some((false, _)) => Json(sora_object(&id, "in_progress", &body, None)).into_response(),
+        Some((true, None)) => Json(sora_object(&id, "completed", &body, None)).into_response(),
+        Some((true, Some(why))) => {
+            Json(sora_object(&id, "failed", &body, Some(&why))).into_response()
+        }
+    }
+}
+
+/// `GET …/videos/{id}/content` for OpenAI and OpenRouter: the bearer key is required.
+async fn video_content(
+    State(state): State<Shared>,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+) -> Response {
+    let api = lock(&state).jobs.get(&id).map(|j| j.api);
+    let Some(api) = api else {
+        return json_reply(
+            404,
+            json!({"error": {"code": 404, "message": "Video not found"}}),
+            None,
+        );
+    };
+    let key = if api == Api::OpenAiVideo {
+        OPENAI_KEY
+    } else {
+        OPEN_ROUTER_KEY
+    };
+    let (_, ok) = arrive(&state, api, "download", &headers, &json!({"id": id}), key);
+    if !ok {
+        return json_reply(
+            401,
+            json!({"error": {"code": 401, "message": "No auth credentials found"}}),
+            None,
+        );
+    }
+    stream_video(&state, &id).unwrap_or_else(|| {
+        json_reply(
+            404,
+            json!({"error": {"code": 404, "message": "Video is not ready"}}),
+            None,
+        )
+    })
+}
+
+// ---------------------------------------------------------------- OpenRouter
+
+fn openrouter_error(status: u16, message: &str) -> Response {
+    json_reply(
+        status,
+        json!({"error": {"code": status, "message": message}}),
+        None,
+    )
+}
+
+async fn openrouter_chat(
+    State(state): State<Shared>,
+    headers: HeaderMap,
+    Json(body): Json<Value>,
+) -> Response {
+    let (reply, ok) = arrive(
+        &state,
+        Api::OpenRouterImage,
+        "generate",
+        &headers,
+        &body,
+        OPEN_ROUTER_KEY,
+    );
+    if !ok {
+        return openrouter_error(401, "No auth credentials found");
+    }
+    let size = body
+        .pointer("/image_config/image_size")
+        .and_then(|v| v.as_str())
+        .unwrap_or("1K")
+        .to_string();
+    let aspect = body
+        .pointer("/image_config/aspect_ratio")
+        .and_then(|v| v.as_str())
+        .unwrap_or("1:1");
+    if !["0.5K", "1K", "2K", "4K"].contains(&size.as_str())
+        || ![
+            "1:1", "2:3", "3:2", "3:4", "4:3", "4:5", "5:4", "9:16", "16:9", "21:9",
+        ]
+        .contains(&aspect)
+    {
+        return openrouter_error(400, "Invalid image_config");
+    }
+    match reply {
+        Reply::Ok { delay } | Reply::Hang(delay) => {
+            busy(&state, delay).await;
+            let png = make_png(&state, Api::OpenRouterImage, &size);
+            use base64::Engine;
+            let url = format!(
+                "data:image/png;base64,{}",
+                base64::engine::general_purpose::STANDARD.encode(&png)
+            );
+            Json(json!({"id": "gen-1", "choices": [{"message": {"role": "assistant", "content": "", "images": [{"type": "image_url", "image_url": {"url": url}}]}}]})).into_response()
+        }
+        Reply::Refuse => openrouter_error(
+            403,
+            "Your input was flagged by the provider's moderation: violence",
+        ),
+        other => scripted(other),
+    }
+}
+
+/// The video models OpenRouter serves with verifiable C2PA, as the fake checks them.
+fn openrouter_model(
+    model: &str,
+) -> Option<(
+    &'static [u32],
+    &'static [&'static str],
+    &'static [&'static str],
+)> {
+    const VEO: &[&str] = &["16:9", "9:16"];
+    const SEED: &[&str] = &["1:1", "3:4", "9:16", "4:3", "16:9", "21:9", "9:21"];
+    const SEED_S: &[u32] = &[4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15];
+    match model {
+        "google/veo-3.1" | "google/veo-3.1-fast" => {
+            Some((&[4, 6, 8], VEO, &["720p", "1080p", "4K"]))
+        }
+        "google/veo-3.1-lite" => Some((&[4, 6, 8], VEO, &["720p", "1080p"])),
+        "bytedance/seedance-2.0" => Some((SEED_S, SEED, &["480p", "720p", "1080p"])),
+        "bytedance/seedance-2.0-fast" => Some((SEED_S, SEED, &["480p", "720p"])),
+        _ => None,
+    }
+}
+
+async fn openrouter_video_create(
+    State(state): State<Shared>,
+    headers: HeaderMap,
+    Json(body): Json<Value>,
+) -> Response {
+    let (reply, ok) = arrive(
+        &state,
+        Api::OpenRouterVideo,
+        "create",
+        &headers,
+        &body,
+        OPEN_ROUTER_KEY,
+    );
+    if !ok {
+        return openrouter_error(401, "No auth credentials found");
+    }
+    let model = body["model"].as_str().unwrap_or("");
+    let Some((durations, ratios, resolutions)) = openrouter_model(model) else {
+        return openrouter_error(
+            400,
+            &format!("Model {model} not found or not a video model"),
+        );
+    };
+    let duration = body["duration"].as_u64().unwrap_or(0) as u32;
+    let ratio = body["aspect_ratio"].as_str().unwrap_or("");
+    let resolution = body["resolution"].as_str().unwrap_or("");
+    if !durations.contains(&duration)
+        || !ratios.contains(&ratio)
+        || !resolutions.contains(&resolution)
+        || body["prompt"].as_str().is_none_or(str::is_empty)
+    {
+        return openrouter_error(
+            400,
+            &format!(
+                "Unsupported parameters for {model}: duration {duration}, aspect_ratio {ratio}, resolution {resolution}"
+            ),
+        );
+    }
+    let accepted = |id: String| {
+        (
+            StatusCode::ACCEPTED,
+            Json(json!({"id": id, "polling_url": format!("/api/v1/videos/{id}"), "status": "pending"})),
+        )
+            .into_response()
+    };
+    match reply {
+        Reply::Ok { delay } | Reply::Hang(delay) => {
+            busy(&state, delay).await;
+            accepted(new_job(&state, Api::OpenRouterVideo, None, "job-"))
+        }
+        Reply::JobFails(why) => accepted(new_job(&state, Api::OpenRouterVideo, Some(why), "job-")),
+        Reply::Refuse => openrouter_error(403, "Prompt flagged by moderation"),
+        other => scripted(other),
+    }
+}
+
+async fn openrouter_video_get(
+    State(state): State<Shared>,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+) -> Response {
+    let (_, ok) = arrive(
+        &state,
+        Api::OpenRouterVideo,
+        "poll",
+        &headers,
+        &json!({"id": id}),
+        OPEN_ROUTER_KEY,
+    );
+    if !ok {
+        return openrouter_error(401, "No auth credentials found");
+    }
+    let polling_url = format!("/api/v1/videos/{id}");
+    match poll_job(&state, &id) {
+        None => openrouter_error(404, "Video generation job not found"),
+        Some((false, _)) => {
+            Json(json!({"id": id, "polling_url": polling_url, "status": "in_progress"}))
+                .into_response()
+        }
+        Some((true, None)) => Json(json!({
+            "id": id, "polling_url": polling_url, "status": "completed", "generation_id": "gen-xyz",
+            "unsigned_urls": [format!("https://storage.example/{id}.mp4")], "usage": {"cost": 0.12, "is_byok": false},
+        }))
+        .into_response(),
+        Some((true, Some(why))) => Json(
+            json!({"id": id, "polling_url": polling_url, "status": "failed", "error": why}),
+        )
+        .into_response(),
+    }
+}
+
+// ---------------------------------------------------------------- Stability AI
+
+fn stability_error(status: u16, name: &str, error: &str) -> Response {
+    json_reply(
+        status,
+        json!({"id": uuid::Uuid::new_v4().simple().to_string(), "name": name, "errors": [error]}),
+        None,
+    )
+}
+
+async fn stability_generate(
+    State(state): State<Shared>,
+    Path(endpoint): Path<String>,
+    headers: HeaderMap,
+    mut form: Multipart,
+) -> Response {
+    let mut fields = serde_json::Map::new();
+    loop {
+        match form.next_field().await {
+            Ok(Some(field)) => {
+                let name = field.name().unwrap_or("").to_string();
+                let value = field.text().await.unwrap_or_default();
+                fields.insert(name, json!(value));
+            }
+            Ok(None) => break,
+            Err(e) => {
+                return stability_error(400, "bad_request", &format!("malformed multipart: {e}"));
+            }
+        }
+    }
+    fields.insert("endpoint".into(), json!(endpoint));
+    let body = Value::Object(fields);
+    let (reply, ok) = arrive(
+        &state,
+        Api::Stability,
+        "generate",
+        &headers,
+        &body,
+        STABILITY_KEY,
+    );
+    if !ok {
+        return stability_error(
+            401,
+            "unauthorized",
+            "authorization: invalid or missing API key",
+        );
+    }
+    let f = |k: &str| body.get(k).and_then(|v| v.as_str()).unwrap_or("");
+    let accept = header(&headers, "accept").unwrap_or_default();
+    let models_ok = match endpoint.as_str() {
+        "sd3" => [
+            "sd3.5-large",
+            "sd3.5-large-turbo",
+            "sd3.5-medium",
+            "sd3.5-flash",
+            "",
+        ]
+        .contains(&f("model")),
+        "ultra" | "core" => true,
+        _ => return stability_error(404, "not_found", "unknown endpoint"),
+    };
+    let aspect_ok = [
+        "16:9", "1:1", "21:9", "2:3", "3:2", "4:5", "5:4", "9:16", "9:21", "",
+    ]
+    .contains(&f("aspect_ratio"));
+    if f("prompt").is_empty()
+        || !models_ok
+        || !aspect_ok
+        || !["png", "jpeg", "webp", ""].contains(&f("output_format"))
+    {
+        return stability_error(
+            400,
+            "invalid_parameters",
+            "prompt, model, aspect_ratio or output_format: invalid value",
+        );
+    }
+    if !(accept == "image/*" || accept == "application/json") {
+        return stability_error(
+            400,
+            "invalid_accept",
+            "accept: must be image/* or application/json",
+        );
+    }
+    match reply {
+        Reply::Ok { delay } | Reply::Hang(delay) => {
+            busy(&state, delay).await;
+            let png = make_png(&state, Api::Stability, &endpoint);
+            (
+                StatusCode::OK,
+                [
+                    ("content-type", "image/png"),
+                    ("finish-reason", "SUCCESS"),
+                    ("seed", "12345"),
+                ],
+                png,
+            )
+                .into_response()
+        }
+        Reply::Refuse => stability_error(
+            403,
+            "content_moderation",
+            "Your request was flagged by our content moderation system, as a result your request was denied and you were not charged.",
+        ),
+        other => scripted(other),
+    }
+}
+
+// ---------------------------------------------------------------- Runway
+
+fn runway_error(status: u16, message: &str) -> Response {
+    json_reply(status, json!({"error": message}), None)
+}
+
+async fn runway_create(
+    State(state): State<Shared>,
+    headers: HeaderMap,
+    Json(body): Json<Value>,
+) -> Response {
+    let (reply, ok) = arrive(&state, Api::Runway, "create", &headers, &body, RUNWAY_KEY);
+    if !ok {
+        return runway_error(401, "Invalid API key");
+    }
+    if header(&headers, "x-runway-version").as_deref() != Some("2024-11-06") {
+        return runway_error(
+            400,
+            "Missing or invalid X-Runway-Version header; use 2024-11-06",
+        );
+    }
+    const VEO: &[&str] = &["1280:720", "720:1280", "1080:1920", "1920:1080"];
+    const SEED: &[&str] = &[
+        "1280:720",
+        "720:1280",
+        "1080:1080",
+        "1080:1920",
+        "1920:1080",
+    ];
+    let model = body["model"].as_str().unwrap_or("");
+    let (ratios, durations): (&[&str], std::ops::RangeInclusive<u64>) = match model {
+        "veo3.1" | "veo3.1_fast" => (VEO, 4..=8),
+        "veo3" => (VEO, 8..=8),
+        "seedance2" | "seedance2_fast" => (SEED, 4..=15),
+        other => return runway_error(400, &format!("Invalid model: {other}")),
+    };
+    let duration = body["duration"].as_u64().unwrap_or(0);
+    let veo_durations_ok = !model.starts_with("veo3.1") || [4, 6, 8].contains(&duration);
+    if !ratios.contains(&body["ratio"].as_str().unwrap_or(""))
+        || !durations.contains(&duration)
+        || !veo_durations_ok
+        || body["promptText"]
+            .as_str()
+            .is_none_or(|p| p.is_empty() || p.chars().count() > 3500)
+        || (model.starts_with("veo") && body.get("seed").is_some())
+    {
+        return runway_error(400, &format!("Validation of body failed for {model}"));
+    }
+    match reply {
+        Reply::Ok { delay } | Reply::Hang(delay) => {
+            busy(&state, delay).await;
+            Json(json!({"id": new_job(&state, Api::Runway, None, "")})).into_response()
+        }
+        Reply::JobFails(why) => {
+            Json(json!({"id": new_job(&state, Api::Runway, Some(why), "")})).into_response()
+        }
+        Reply::Refuse => runway_error(400, "Prompt text did not pass content moderation"),
+        other => scripted(other),
+    }
+}
+
+async fn runway_task(
+    State(state): State<Shared>,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+) -> Response {
+    let (_, ok) = arrive(
+        &state,
+        Api::Runway,
+        "poll",
+        &headers,
+        &json!({"id": id}),
+        RUNWAY_KEY,
+    );
+    if !ok {
+        return runway_error(401, "Invalid API key");
+    }
+    let created = "2026-11-25T12:00:00.000Z";
+    match poll_job(&state, &id) {
+        None => runway_error(404, "Task not found"),
+        Some((false, _)) => {
+            Json(json!({"id": id, "createdAt": created, "status": "RUNNING", "progress": 0.4}))
+                .into_response()
+        }
+        Some((true, None)) => {
+            let port = header(&headers, "host").unwrap_or_default();
+            Json(json!({
+                "id": id, "createdAt": created, "status": "SUCCEEDED",
+                "output": [format!("http://{port}/storage/{id}.mp4?_jwt=signed-link")],
+            }))
+            .into_response()
+        }
+        Some((true, Some(why))) => Json(json!({
+            "id": id, "createdAt": created, "status": "FAILED",
+            "failure": why, "failureCode": "SAFETY.INPUT.TEXT",
+        }))
+        .into_response(),
+    }
+}
+
+/// Runway's output host: a signed link that must never receive the API key.
+async fn storage(
+    State(state): State<Shared>,
+    Path(file): Path<String>,
+    headers: HeaderMap,
+) -> Response {
+    let id = file.trim_end_matches(".mp4").to_string();
+    let authorization = header(&headers, "authorization");
+    {
+        let mut s = lock(&state);
+        if let Some(a) = &authorization {
+            s.violations.push(format!(
+                "the storage host received an Authorization header: {a}"
+            ));
+        }
+        s.seen.push(Seen {
+            api: Api::Runway,
+            op: "download",
+            body: json!({"id": id}),
+            at: Instant::now(),
+            authorization,
+        });
+    }
+    stream_video(&state, &id).unwrap_or_else(|| StatusCode::NOT_FOUND.into_response())
+}
