@@ -89,9 +89,12 @@ pub struct Settings {
     /// Generation tasks that run at once (default 5)
     #[arg(long, env = "MINER_MAX_CONCURRENT_TASKS")]
     pub max_concurrent_tasks: Option<String>,
-    /// Seconds one provider may take for one task (default 300)
+    /// Seconds one provider may take for one image task (default 300)
     #[arg(long, env = "MINER_TASK_TIMEOUT")]
     pub task_timeout: Option<String>,
+    /// Seconds one provider may take for one video job, polling included (default 1800)
+    #[arg(long, env = "MINER_VIDEO_TIMEOUT")]
+    pub video_timeout: Option<String>,
     /// Where MINER_SAVE_LOCALLY copies media (default ./miner_generated_content)
     #[arg(long, env = "MINER_OUTPUT_DIR")]
     pub output_dir: Option<String>,
@@ -248,6 +251,7 @@ pub struct Config {
     pub external_ip: Option<IpAddr>,
     pub max_concurrent_tasks: usize,
     pub task_timeout: Duration,
+    pub video_timeout: Duration,
     pub output_dir: PathBuf,
     pub state_dir: PathBuf,
     pub save_locally: bool,
@@ -522,6 +526,13 @@ impl Settings {
             1,
             "a number of seconds",
         );
+        let video_timeout = p.number(
+            "MINER_VIDEO_TIMEOUT",
+            &self.video_timeout,
+            1800u64,
+            1,
+            "a number of seconds",
+        );
         let webhook_deadline = p.number(
             "MINER_WEBHOOK_DEADLINE",
             &self.webhook_deadline,
@@ -597,6 +608,7 @@ impl Settings {
             external_ip,
             max_concurrent_tasks,
             task_timeout: Duration::from_secs(task_timeout),
+            video_timeout: Duration::from_secs(video_timeout),
             output_dir: non_empty(&self.output_dir)
                 .map(expand_home)
                 .unwrap_or_else(|| PathBuf::from("miner_generated_content")),

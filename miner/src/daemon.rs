@@ -84,7 +84,7 @@ pub async fn run(config: Config, key: Hotkey) -> Result<(), Fatal> {
         store.clone(),
         build_chains(&config),
         config.max_concurrent_tasks,
-        config.task_timeout,
+        (config.task_timeout, config.video_timeout),
         outbox.wake.clone(),
         config.save_locally.then(|| config.output_dir.clone()),
     );
@@ -114,6 +114,7 @@ pub async fn run(config: Config, key: Hotkey) -> Result<(), Fatal> {
         task_timeout: config.task_timeout,
         started: Instant::now(),
     });
+    tokio::spawn(log_usage(store.clone(), Duration::from_secs(3600)));
     let sweeper = state.clone();
     tokio::spawn(async move {
         loop {
@@ -136,6 +137,30 @@ pub async fn run(config: Config, key: Hotkey) -> Result<(), Fatal> {
     tracing::info!("shutting down: flushing state");
     store.flush().map_err(|e| fatal(1, e.to_string()))?;
     Ok(())
+}
+
+/// Every `every`, one log line per provider that was called since the last: calls, errors,
+/// latency and estimated spend, so an operator reading logs sees what the miner costs.
+async fn log_usage(store: Store, every: Duration) {
+    let mut last: std::collections::HashMap<String, u64> = Default::default();
+    loop {
+        tokio::time::sleep(every).await;
+        for (provider, u) in store.provider_usage() {
+            if last.get(&provider) == Some(&u.calls) {
+                continue;
+            }
+            last.insert(provider.clone(), u.calls);
+            tracing::info!(
+                provider = %provider,
+                calls = u.calls,
+                errors = u.errors,
+                p50_ms = u.latency_ms(0.5),
+                p95_ms = u.latency_ms(0.95),
+                spend_usd = format!("{:.2}", u.cost_usd),
+                "provider usage since the database was created (estimated list prices)"
+            );
+        }
+    }
 }
 
 async fn shutdown_signal() {

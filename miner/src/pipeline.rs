@@ -22,7 +22,8 @@ pub struct Pipeline {
     store: Store,
     chains: Chains,
     slots: Arc<Semaphore>,
-    task_timeout: Duration,
+    /// How long one provider may take for one task: images, videos.
+    timeouts: (Duration, Duration),
     outbox_wake: Arc<Notify>,
     save_to: Option<PathBuf>,
 }
@@ -32,7 +33,7 @@ impl Pipeline {
         store: Store,
         chains: Chains,
         slots: usize,
-        task_timeout: Duration,
+        timeouts: (Duration, Duration),
         outbox_wake: Arc<Notify>,
         save_to: Option<PathBuf>,
     ) -> Arc<Pipeline> {
@@ -40,7 +41,7 @@ impl Pipeline {
             store,
             chains,
             slots: Arc::new(Semaphore::new(slots)),
-            task_timeout,
+            timeouts,
             outbox_wake,
             save_to,
         })
@@ -195,7 +196,11 @@ impl Pipeline {
             store: &self.store,
             resume,
         };
-        let result = tokio::time::timeout(self.task_timeout, provider.generate(&job)).await;
+        let (limit, var) = match task.modality {
+            Modality::Image => (self.timeouts.0, "MINER_TASK_TIMEOUT"),
+            Modality::Video => (self.timeouts.1, "MINER_VIDEO_TIMEOUT"),
+        };
+        let result = tokio::time::timeout(limit, provider.generate(&job)).await;
         let generated = match result {
             Ok(Ok(g)) => g,
             Ok(Err(e)) => {
@@ -205,8 +210,8 @@ impl Pipeline {
             Err(_) => {
                 let _ = tokio::fs::remove_file(&tmp).await;
                 return Err(ProviderError::new(format!(
-                    "no result within MINER_TASK_TIMEOUT ({} s)",
-                    self.task_timeout.as_secs()
+                    "no result within {var} ({} s)",
+                    limit.as_secs()
                 )));
             }
         };

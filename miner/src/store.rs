@@ -185,7 +185,48 @@ pub struct Store {
     feedback: sled::Tree,
     media_dir: PathBuf,
     counts: Arc<Mutex<HashMap<TaskState, u64>>>,
+    usage: Arc<Mutex<HashMap<String, Usage>>>,
+    counters: sled::Tree,
     committer: mpsc::UnboundedSender<Waiter>,
+}
+
+/// What one provider has cost and how it has behaved, over the life of this database
+/// (kept in the `counters` tree, so it outlives pruned call records). Latency percentiles
+/// are over the most recent calls of this run.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct Usage {
+    pub calls: u64,
+    pub errors: u64,
+    pub bytes: u64,
+    pub cost_usd: f64,
+    pub latency_ms_total: u64,
+    #[serde(skip)]
+    recent_ms: std::collections::VecDeque<u64>,
+}
+
+impl Usage {
+    const RECENT: usize = 1000;
+
+    fn add(&mut self, call: &CallRecord) {
+        self.calls += 1;
+        self.errors += u64::from(call.error.is_some());
+        self.bytes += call.bytes;
+        self.cost_usd += call.cost_usd.unwrap_or(0.0);
+        self.latency_ms_total += call.latency_ms;
+        if self.recent_ms.len() == Self::RECENT {
+            self.recent_ms.pop_front();
+        }
+        self.recent_ms.push_back(call.latency_ms);
+    }
+
+    /// The `p`-quantile (0..=1) of recent call latencies, in ms.
+    pub fn latency_ms(&self, p: f64) -> Option<u64> {
+        let mut v: Vec<u64> = self.recent_ms.iter().copied().collect();
+        v.sort_unstable();
+        let last = v.len().checked_sub(1)?;
+        v.get((last as f64 * p.clamp(0.0, 1.0)).round() as usize)
+            .copied()
+    }
 }
 
 /// A change to make to the outbox together with a task update.
@@ -243,16 +284,37 @@ impl Store {
             feedback: db.open_tree("feedback")?,
             media_dir: state_dir.join("media"),
             counts: Arc::default(),
+            usage: Arc::default(),
+            counters: db.open_tree("counters")?,
             committer,
             db,
         };
         store.recount()?;
+        store.load_usage()?;
         tokio::spawn(group_commit(store.db.clone(), rx));
         Ok(store)
     }
 
     pub fn media_dir(&self) -> &Path {
         &self.media_dir
+    }
+
+    fn load_usage(&self) -> Result<(), StoreError> {
+        let mut usage = HashMap::new();
+        for item in self.counters.scan_prefix(b"provider/") {
+            let (k, v) = item?;
+            let name = String::from_utf8_lossy(&k["provider/".len()..]).into_owned();
+            if let Ok(u) = serde_json::from_slice::<Usage>(&v) {
+                usage.insert(name, u);
+            }
+        }
+        *self.usage.lock().unwrap_or_else(|p| p.into_inner()) = usage;
+        Ok(())
+    }
+
+    /// Calls, errors, bytes, spend and latency per provider.
+    pub fn provider_usage(&self) -> HashMap<String, Usage> {
+        self.usage.lock().unwrap_or_else(|p| p.into_inner()).clone()
     }
 
     fn recount(&self) -> Result<(), StoreError> {
@@ -440,6 +502,14 @@ impl Store {
             detail: e.to_string(),
         })?;
         self.attempts.insert(key.as_bytes(), value)?;
+        // Written under the lock, so a slower writer never stores an older total.
+        let mut usage = self.usage.lock().unwrap_or_else(|p| p.into_inner());
+        let u = usage.entry(call.provider.clone()).or_default();
+        u.add(call);
+        self.counters.insert(
+            format!("provider/{}", call.provider).as_bytes(),
+            serde_json::to_vec(u).unwrap_or_default(),
+        )?;
         Ok(())
     }
 
@@ -576,6 +646,53 @@ mod tests {
             deliveries: 0,
             last_reply: None,
         }
+    }
+
+    fn call(provider: &str, latency_ms: u64, cost: Option<f64>, error: bool) -> CallRecord {
+        CallRecord {
+            task_id: "t".into(),
+            provider: provider.into(),
+            op: "generate".into(),
+            model: "m".into(),
+            request: serde_json::json!({}),
+            status: Some(if error { 500 } else { 200 }),
+            error: error.then(|| "HTTP 500".into()),
+            latency_ms,
+            bytes: 10,
+            cost_usd: cost,
+            at_ms: 1,
+        }
+    }
+
+    #[tokio::test]
+    async fn provider_usage_adds_up_and_outlives_a_restart() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        {
+            let store = Store::open(dir.path()).expect("open");
+            for ms in [100, 200, 300, 400] {
+                store
+                    .record_call(&call("openai", ms, Some(0.25), false))
+                    .expect("record");
+            }
+            store
+                .record_call(&call("openai", 5000, None, true))
+                .expect("record");
+            store
+                .record_call(&call("runway", 50, Some(1.0), false))
+                .expect("record");
+            let u = &store.provider_usage()["openai"];
+            assert_eq!((u.calls, u.errors, u.bytes), (5, 1, 50));
+            assert!((u.cost_usd - 1.0).abs() < 1e-9);
+            assert_eq!(u.latency_ms(0.5), Some(300));
+            assert_eq!(u.latency_ms(0.95), Some(5000));
+            store.commit().await.expect("commit");
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+        let store = Store::open(dir.path()).expect("reopen");
+        let usage = store.provider_usage();
+        assert_eq!(usage["openai"].calls, 5);
+        assert!((usage["runway"].cost_usd - 1.0).abs() < 1e-9);
+        assert_eq!(store.calls("t").expect("calls").len(), 6);
     }
 
     #[tokio::test]

@@ -84,6 +84,8 @@ struct FakeJob {
     polls_left: u32,
     failure: Option<String>,
     tag: String,
+    /// The video's hash, once computed.
+    sha256: Option<String>,
 }
 
 pub struct FakeState {
@@ -101,6 +103,9 @@ pub struct FakeState {
     pub chunk_pause: Duration,
     pub in_flight: usize,
     pub max_in_flight: usize,
+    /// Video bodies being streamed right now, and the most at once.
+    pub downloads: usize,
+    pub max_downloads: usize,
     /// Requests that broke a rule of the API (an API key sent to the storage host, say).
     pub violations: Vec<String>,
 }
@@ -126,6 +131,8 @@ impl FakeProviders {
             chunk_pause: Duration::ZERO,
             in_flight: 0,
             max_in_flight: 0,
+            downloads: 0,
+            max_downloads: 0,
             violations: Vec::new(),
         }));
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
@@ -228,6 +235,11 @@ impl FakeProviders {
 
     pub fn max_in_flight(&self) -> usize {
         self.lock().max_in_flight
+    }
+
+    /// The most video downloads that were streaming at the same time.
+    pub fn max_downloads(&self) -> usize {
+        self.lock().max_downloads
     }
 
     pub fn violations(&self) -> Vec<String> {
@@ -368,6 +380,7 @@ fn new_job(state: &Shared, api: Api, failure: Option<String>, prefix: &str) -> S
             polls_left: polls,
             failure,
             tag: id.clone(),
+            sha256: None,
         },
     );
     id
@@ -384,30 +397,60 @@ fn poll_job(state: &Shared, id: &str) -> Option<(bool, Option<String>)> {
     Some((true, job.failure.clone()))
 }
 
+/// Counts a video body in flight for as long as its stream lives.
+struct Streaming(Shared);
+
+impl Streaming {
+    fn new(state: Shared) -> Streaming {
+        {
+            let mut s = lock(&state);
+            s.downloads += 1;
+            s.max_downloads = s.max_downloads.max(s.downloads);
+        }
+        Streaming(state)
+    }
+}
+
+impl Drop for Streaming {
+    fn drop(&mut self) {
+        lock(&self.0).downloads -= 1;
+    }
+}
+
 /// Streams a finished job's video (64 KiB chunks, paced by `chunk_pause`).
 fn stream_video(state: &Shared, id: &str) -> Option<Response> {
-    let (tag, len, pause) = {
+    let (tag, len, pause, known, api) = {
         let s = lock(state);
         let job = s.jobs.get(id)?;
         if job.polls_left > 0 || job.failure.is_some() {
             return None;
         }
-        (job.tag.clone(), s.video_bytes, s.chunk_pause)
+        (
+            job.tag.clone(),
+            s.video_bytes,
+            s.chunk_pause,
+            job.sha256.clone(),
+            job.api,
+        )
     };
-    let sha256 = video_sha256(&tag, len);
-    let api = lock(state).jobs.get(id).map(|j| j.api)?;
-    {
+    if known.is_none() {
+        let sha256 = video_sha256(&tag, len);
         let mut s = lock(state);
-        if !s.produced.iter().any(|p| p.sha256 == sha256) {
-            s.produced.push(Produced { api, sha256, len });
+        if let Some(job) = s.jobs.get_mut(id) {
+            job.sha256 = Some(sha256.clone());
         }
+        s.produced.push(Produced { api, sha256, len });
     }
     let chunks = video_chunks(&tag, len);
-    let stream = futures_util::stream::iter(chunks).then(move |c| async move {
-        if !pause.is_zero() {
-            tokio::time::sleep(pause).await;
+    let guard = Streaming::new(state.clone());
+    let stream = futures_util::stream::iter(chunks).then(move |c| {
+        let _alive = &guard;
+        async move {
+            if !pause.is_zero() {
+                tokio::time::sleep(pause).await;
+            }
+            Ok::<_, std::io::Error>(c)
         }
-        Ok::<_, std::io::Error>(c)
     });
     Some(
         Response::builder()
