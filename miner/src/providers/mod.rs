@@ -486,9 +486,148 @@ pub fn http_client(tuning: &Tuning) -> reqwest::Client {
         .unwrap_or_else(|_| reqwest::Client::new())
 }
 
-/// `base` without a trailing slash, so paths can be appended with `format!`.
-pub fn base_url(base: &str) -> String {
-    base.trim_end_matches('/').to_string()
+/// One service's HTTP side: its base URL, key, client and timeouts, and the request shapes
+/// every JSON API here shares (bearer key, total timeout per request, shared retry policy).
+#[derive(Clone)]
+pub struct Http {
+    pub service: &'static str,
+    /// The name used in error texts (`OpenRouter`).
+    pub label: &'static str,
+    base_url: String,
+    key: String,
+    client: reqwest::Client,
+    pub tuning: Tuning,
+    /// Headers every API request carries (Runway's version header).
+    headers: &'static [(&'static str, &'static str)],
+}
+
+impl Http {
+    pub fn new(
+        service: &'static str,
+        label: &'static str,
+        base: &str,
+        key: &str,
+        tuning: Tuning,
+    ) -> Http {
+        Http {
+            service,
+            label,
+            base_url: base.trim_end_matches('/').to_string(),
+            key: key.to_string(),
+            client: http_client(&tuning),
+            tuning,
+            headers: &[],
+        }
+    }
+
+    pub fn with_headers(mut self, headers: &'static [(&'static str, &'static str)]) -> Http {
+        self.headers = headers;
+        self
+    }
+
+    /// A call record template for `op` on this job (4 tries, no cost).
+    pub fn call<'a>(&'a self, op: &'static str, job: &'a Job<'_>) -> Call<'a> {
+        Call {
+            provider: self.service,
+            op,
+            model: &job.plan.model,
+            summary: serde_json::json!({}),
+            key: &self.key,
+            max_tries: 4,
+            cost_usd: None,
+        }
+    }
+
+    /// An API request to `path` under the base URL, with the key and the request timeout.
+    pub fn request(&self, method: reqwest::Method, path: &str) -> reqwest::RequestBuilder {
+        let mut req = self
+            .client
+            .request(method, format!("{}{path}", self.base_url))
+            .bearer_auth(&self.key)
+            .timeout(self.tuning.call_timeout);
+        for (name, value) in self.headers {
+            req = req.header(*name, *value);
+        }
+        req
+    }
+
+    /// POSTs `job.plan.params` as JSON: the billed call of a generation or job creation.
+    pub async fn post_plan(
+        &self,
+        op: &'static str,
+        job: &Job<'_>,
+        path: &str,
+    ) -> Result<Answer, ProviderError> {
+        let body = &job.plan.params;
+        let call = Call {
+            summary: summary(body),
+            cost_usd: Some(job.plan.cost_usd),
+            ..self.call(op, job)
+        };
+        call.send(job, || self.request(reqwest::Method::POST, path).json(body))
+            .await
+    }
+
+    /// GETs a JSON document (a job's status), tried twice: the poll loop tries again anyway.
+    pub async fn get_json(
+        &self,
+        job: &Job<'_>,
+        path: &str,
+        summary: serde_json::Value,
+    ) -> Result<serde_json::Value, ProviderError> {
+        let call = Call {
+            summary,
+            max_tries: 2,
+            ..self.call("poll", job)
+        };
+        let answer = call
+            .send(job, || self.request(reqwest::Method::GET, path))
+            .await?;
+        parse_json(self.label, &answer.body)
+    }
+
+    /// Streams `path` under the base URL (with the key) to `job.dest`.
+    pub async fn download(
+        &self,
+        job: &Job<'_>,
+        path: &str,
+        summary: serde_json::Value,
+    ) -> Result<u64, ProviderError> {
+        let url = format!("{}{path}", self.base_url);
+        let call = Call {
+            summary,
+            ..self.call("download", job)
+        };
+        call.download(job, || self.client.get(&url).bearer_auth(&self.key))
+            .await
+    }
+
+    /// Streams a foreign URL (a signed storage link) to `job.dest`, without the key.
+    pub async fn download_link(&self, job: &Job<'_>, url: &str) -> Result<u64, ProviderError> {
+        let call = Call {
+            summary: serde_json::json!({"url": truncate(url.split('?').next().unwrap_or(url), 200)}),
+            ..self.call("download", job)
+        };
+        call.download(job, || self.client.get(url)).await
+    }
+}
+
+/// A request body for the records, with the prompt shortened.
+pub fn summary(body: &serde_json::Value) -> serde_json::Value {
+    let mut s = body.clone();
+    for field in ["prompt", "promptText"] {
+        if let Some(p) = s.get(field).and_then(|v| v.as_str()) {
+            s[field] = serde_json::json!(truncate(p, 200));
+        }
+    }
+    if let Some(messages) = s.get_mut("messages").and_then(|m| m.as_array_mut()) {
+        for m in messages {
+            if let Some(c) = m.get("content").and_then(|c| c.as_str()) {
+                m["content"] = serde_json::json!(truncate(c, 200));
+            }
+        }
+    }
+    s
 }
 
 /// The JSON of a successful answer, or a clear error naming the provider.

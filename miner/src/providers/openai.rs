@@ -4,11 +4,8 @@
 //! 2026-05-12, so it is not offered. GPT image sizes top out at 1536 px: only the 1K tier.
 
 use super::params::{Params, at_least, nearest_ratio, parse_ratio};
-use super::video::{self, JobStatus, VideoApi};
-use super::{
-    Call, Generated, Job, Plan, Provider, ProviderError, Tuning, base_url, http_client, parse_json,
-    truncate,
-};
+use super::video::{self, VideosApi};
+use super::{Generated, Http, Job, Plan, Provider, ProviderError, Tuning, parse_json, truncate};
 use async_trait::async_trait;
 use base64::Engine;
 use gas_shared::{Modality, Tier};
@@ -23,10 +20,8 @@ const FORMATS: [&str; 3] = ["png", "jpeg", "webp"];
 const SORA_SECONDS: [u32; 3] = [4, 8, 12];
 
 pub struct OpenAi {
-    base_url: String,
-    key: String,
-    client: reqwest::Client,
-    tuning: Tuning,
+    http: Http,
+    videos: VideosApi,
     image_model: String,
     video_model: String,
 }
@@ -39,11 +34,13 @@ impl OpenAi {
         image_model: Option<&str>,
         video_model: Option<&str>,
     ) -> OpenAi {
+        let http = Http::new("openai", "OpenAI", base, key, tuning);
         OpenAi {
-            base_url: base_url(base),
-            key: key.to_string(),
-            client: http_client(&tuning),
-            tuning,
+            videos: VideosApi {
+                http: http.clone(),
+                default_poll: Duration::from_secs(5),
+            },
+            http,
             image_model: image_model.unwrap_or(DEFAULT_IMAGE_MODEL).to_string(),
             video_model: video_model.unwrap_or(DEFAULT_VIDEO_MODEL).to_string(),
         }
@@ -127,37 +124,12 @@ impl OpenAi {
         }
     }
 
-    fn call<'a>(&'a self, op: &'static str, model: &'a str) -> Call<'a> {
-        Call {
-            provider: "openai",
-            op,
-            model,
-            summary: json!({}),
-            key: &self.key,
-            max_tries: 4,
-            cost_usd: None,
-        }
-    }
-
     async fn image(&self, job: &Job<'_>) -> Result<Generated, ProviderError> {
-        let body = &job.plan.params;
-        let call = Call {
-            summary: summary(body),
-            cost_usd: Some(job.plan.cost_usd),
-            ..self.call("generate", &job.plan.model)
-        };
-        let url = format!("{}/images/generations", self.base_url);
-        let raw = call
-            .send(job, || {
-                self.client
-                    .post(&url)
-                    .bearer_auth(&self.key)
-                    .timeout(self.tuning.call_timeout)
-                    .json(body)
-            })
-            .await?
-            .body;
-        let doc = parse_json("OpenAI", &raw)?;
+        let answer = self
+            .http
+            .post_plan("generate", job, "/images/generations")
+            .await?;
+        let doc = parse_json("OpenAI", &answer.body)?;
         let Some(b64) = doc.pointer("/data/0/b64_json").and_then(|v| v.as_str()) else {
             return Err(ProviderError::new(format!(
                 "OpenAI returned no image data ({}): {}",
@@ -200,97 +172,6 @@ fn image_cost(model: &str, quality: &str, size: &str) -> f64 {
     if square { price } else { price * 1.5 }
 }
 
-/// A request body for the records, with the prompt shortened.
-pub fn summary(body: &serde_json::Value) -> serde_json::Value {
-    let mut s = body.clone();
-    for field in ["prompt", "promptText"] {
-        if let Some(p) = s.get(field).and_then(|v| v.as_str()) {
-            s[field] = json!(truncate(p, 200));
-        }
-    }
-    s
-}
-
-#[async_trait]
-impl VideoApi for OpenAi {
-    fn service(&self) -> &'static str {
-        "openai"
-    }
-
-    fn poll_every(&self) -> Duration {
-        self.tuning.poll_interval.unwrap_or(Duration::from_secs(10))
-    }
-
-    async fn create(&self, job: &Job<'_>) -> Result<String, ProviderError> {
-        let body = &job.plan.params;
-        let call = Call {
-            summary: summary(body),
-            cost_usd: Some(job.plan.cost_usd),
-            ..self.call("create", &job.plan.model)
-        };
-        let url = format!("{}/videos", self.base_url);
-        let raw = call
-            .send(job, || {
-                self.client
-                    .post(&url)
-                    .bearer_auth(&self.key)
-                    .timeout(self.tuning.call_timeout)
-                    .json(body)
-            })
-            .await?
-            .body;
-        let doc = parse_json("OpenAI", &raw)?;
-        doc.get("id")
-            .and_then(|v| v.as_str())
-            .map(str::to_string)
-            .ok_or_else(|| ProviderError::new("OpenAI accepted the video job but sent no id"))
-    }
-
-    async fn status(&self, job: &Job<'_>, id: &str) -> Result<JobStatus, ProviderError> {
-        let call = Call {
-            summary: json!({"id": id}),
-            max_tries: 2,
-            ..self.call("poll", &job.plan.model)
-        };
-        let url = format!("{}/videos/{id}", self.base_url);
-        let raw = call
-            .send(job, || {
-                self.client
-                    .get(&url)
-                    .bearer_auth(&self.key)
-                    .timeout(self.tuning.call_timeout)
-            })
-            .await?
-            .body;
-        let doc = parse_json("OpenAI", &raw)?;
-        Ok(match doc.get("status").and_then(|s| s.as_str()) {
-            Some("completed") => JobStatus::Succeeded { url: None },
-            Some(s @ ("failed" | "cancelled" | "expired")) => JobStatus::Failed(
-                doc.pointer("/error/message")
-                    .and_then(|m| m.as_str())
-                    .map(str::to_string)
-                    .unwrap_or_else(|| format!("status {s}")),
-            ),
-            _ => JobStatus::Running,
-        })
-    }
-
-    async fn fetch(
-        &self,
-        job: &Job<'_>,
-        id: &str,
-        _url: Option<&str>,
-    ) -> Result<u64, ProviderError> {
-        let call = Call {
-            summary: json!({"id": id}),
-            ..self.call("download", &job.plan.model)
-        };
-        let url = format!("{}/videos/{id}/content", self.base_url);
-        call.download(job, || self.client.get(&url).bearer_auth(&self.key))
-            .await
-    }
-}
-
 #[async_trait]
 impl Provider for OpenAi {
     fn name(&self) -> &'static str {
@@ -311,7 +192,7 @@ impl Provider for OpenAi {
     async fn generate(&self, job: &Job<'_>) -> Result<Generated, ProviderError> {
         match job.task.modality {
             Modality::Image => self.image(job).await,
-            Modality::Video => video::run(self, job).await,
+            Modality::Video => video::run(&self.videos, job).await,
         }
     }
 }

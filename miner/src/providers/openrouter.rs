@@ -5,12 +5,9 @@
 //! only the models whose output carries verifiable C2PA, and the resolution snapped up to the
 //! tier (the reference snapped a 1080p request on seedance-2.0-fast down to 480p).
 
-use super::openai::summary;
 use super::params::{Params, at_least, nearest_ratio, parse_ratio};
-use super::video::{self, JobStatus, VideoApi};
-use super::{
-    Call, Generated, Job, Plan, Provider, ProviderError, Tuning, base_url, http_client, parse_json,
-};
+use super::video::{self, VideosApi};
+use super::{Generated, Http, Job, Plan, Provider, ProviderError, Tuning, parse_json};
 use async_trait::async_trait;
 use base64::Engine;
 use gas_shared::{Modality, Tier};
@@ -88,10 +85,8 @@ pub fn video_tier(short: u32, ratio: f64) -> Tier {
 }
 
 pub struct OpenRouter {
-    base_url: String,
-    key: String,
-    client: reqwest::Client,
-    tuning: Tuning,
+    http: Http,
+    videos: VideosApi,
     image_model: String,
     video_model: &'static VideoModel,
 }
@@ -104,11 +99,13 @@ impl OpenRouter {
         image_model: Option<&str>,
         video_model_id: Option<&str>,
     ) -> OpenRouter {
+        let http = Http::new("openrouter", "OpenRouter", base, key, tuning);
         OpenRouter {
-            base_url: base_url(base),
-            key: key.to_string(),
-            client: http_client(&tuning),
-            tuning,
+            videos: VideosApi {
+                http: http.clone(),
+                default_poll: Duration::from_secs(10),
+            },
+            http,
             image_model: image_model.unwrap_or(DEFAULT_IMAGE_MODEL).to_string(),
             video_model: video_model_id
                 .and_then(video_model)
@@ -201,41 +198,13 @@ impl OpenRouter {
         }
     }
 
-    fn call<'a>(&'a self, op: &'static str, job: &'a Job<'_>) -> Call<'a> {
-        Call {
-            provider: "openrouter",
-            op,
-            model: &job.plan.model,
-            summary: json!({}),
-            key: &self.key,
-            max_tries: 4,
-            cost_usd: None,
-        }
-    }
-
     async fn image(&self, job: &Job<'_>) -> Result<Generated, ProviderError> {
-        let body = &job.plan.params;
         let model = &job.plan.model;
-        let mut summary = body.clone();
-        summary["messages"] =
-            json!([{"role": "user", "content": super::truncate(&job.task.prompt, 200)}]);
-        let call = Call {
-            summary,
-            cost_usd: Some(job.plan.cost_usd),
-            ..self.call("generate", job)
-        };
-        let url = format!("{}/chat/completions", self.base_url);
-        let raw = call
-            .send(job, || {
-                self.client
-                    .post(&url)
-                    .bearer_auth(&self.key)
-                    .timeout(self.tuning.call_timeout)
-                    .json(body)
-            })
-            .await?
-            .body;
-        let doc = parse_json("OpenRouter", &raw)?;
+        let answer = self
+            .http
+            .post_plan("generate", job, "/chat/completions")
+            .await?;
+        let doc = parse_json("OpenRouter", &answer.body)?;
         if let Some(err) = doc.get("error") {
             return Err(ProviderError::new(format!(
                 "OpenRouter error: {}",
@@ -282,89 +251,6 @@ fn decode_data_url(url: &str) -> Result<Vec<u8>, ProviderError> {
 }
 
 #[async_trait]
-impl VideoApi for OpenRouter {
-    fn service(&self) -> &'static str {
-        "openrouter"
-    }
-
-    fn poll_every(&self) -> Duration {
-        self.tuning.poll_interval.unwrap_or(Duration::from_secs(10))
-    }
-
-    async fn create(&self, job: &Job<'_>) -> Result<String, ProviderError> {
-        let body = &job.plan.params;
-        let call = Call {
-            summary: summary(body),
-            cost_usd: Some(job.plan.cost_usd),
-            ..self.call("create", job)
-        };
-        let url = format!("{}/videos", self.base_url);
-        let answer = call
-            .send(job, || {
-                self.client
-                    .post(&url)
-                    .bearer_auth(&self.key)
-                    .timeout(self.tuning.call_timeout)
-                    .json(body)
-            })
-            .await?;
-        let doc = parse_json("OpenRouter", &answer.body)?;
-        match doc.get("id").and_then(|v| v.as_str()) {
-            Some(id) => Ok(id.to_string()),
-            None => Err(ProviderError::new(format!(
-                "OpenRouter answered the video request with HTTP {} and no job id: {}",
-                answer.status,
-                super::truncate(&doc.to_string(), 200)
-            ))),
-        }
-    }
-
-    async fn status(&self, job: &Job<'_>, id: &str) -> Result<JobStatus, ProviderError> {
-        let call = Call {
-            summary: json!({"id": id}),
-            max_tries: 2,
-            ..self.call("poll", job)
-        };
-        let url = format!("{}/videos/{id}", self.base_url);
-        let raw = call
-            .send(job, || {
-                self.client
-                    .get(&url)
-                    .bearer_auth(&self.key)
-                    .timeout(self.tuning.call_timeout)
-            })
-            .await?
-            .body;
-        let doc = parse_json("OpenRouter", &raw)?;
-        Ok(match doc.get("status").and_then(|s| s.as_str()) {
-            Some("completed") => JobStatus::Succeeded { url: None },
-            Some(s @ ("failed" | "cancelled" | "expired")) => JobStatus::Failed(
-                doc.get("error")
-                    .map(|e| super::error_text(json!({ "error": e }).to_string().as_bytes()))
-                    .filter(|e| !e.is_empty() && e != "null")
-                    .unwrap_or_else(|| format!("status {s}")),
-            ),
-            _ => JobStatus::Running,
-        })
-    }
-
-    async fn fetch(
-        &self,
-        job: &Job<'_>,
-        id: &str,
-        _url: Option<&str>,
-    ) -> Result<u64, ProviderError> {
-        let call = Call {
-            summary: json!({"id": id}),
-            ..self.call("download", job)
-        };
-        let url = format!("{}/videos/{id}/content", self.base_url);
-        call.download(job, || self.client.get(&url).bearer_auth(&self.key))
-            .await
-    }
-}
-
-#[async_trait]
 impl Provider for OpenRouter {
     fn name(&self) -> &'static str {
         "openrouter"
@@ -384,7 +270,7 @@ impl Provider for OpenRouter {
     async fn generate(&self, job: &Job<'_>) -> Result<Generated, ProviderError> {
         match job.task.modality {
             Modality::Image => self.image(job).await,
-            Modality::Video => video::run(self, job).await,
+            Modality::Video => video::run(&self.videos, job).await,
         }
     }
 }

@@ -3,13 +3,9 @@
 //! (`failure`, `failureCode`). Every API call carries `X-Runway-Version: 2024-11-06`.
 //! `gen4.5` is not offered: its C2PA claim signature fails validation.
 
-use super::openai::summary;
 use super::params::{Params, at_least, parse_ratio};
 use super::video::{self, JobStatus, VideoApi};
-use super::{
-    Call, Generated, Job, Plan, Provider, ProviderError, Tuning, base_url, http_client, parse_json,
-    truncate,
-};
+use super::{Generated, Http, Job, Plan, Provider, ProviderError, Tuning, parse_json, truncate};
 use async_trait::async_trait;
 use gas_shared::{Modality, Tier};
 use serde_json::json;
@@ -99,20 +95,15 @@ fn ratio_tier(ratio: &str) -> Tier {
 }
 
 pub struct Runway {
-    base_url: String,
-    key: String,
-    client: reqwest::Client,
-    tuning: Tuning,
+    http: Http,
     model: &'static RunwayModel,
 }
 
 impl Runway {
     pub fn new(base: &str, key: &str, tuning: Tuning, model_id: Option<&str>) -> Runway {
         Runway {
-            base_url: base_url(base),
-            key: key.to_string(),
-            client: http_client(&tuning),
-            tuning,
+            http: Http::new("runway", "Runway", base, key, tuning)
+                .with_headers(&[("X-Runway-Version", API_VERSION)]),
             model: model_id.and_then(model).unwrap_or(&MODELS[0]),
         }
     }
@@ -176,25 +167,6 @@ impl Runway {
             params,
         }
     }
-
-    fn call<'a>(&'a self, op: &'static str, job: &'a Job<'_>) -> Call<'a> {
-        Call {
-            provider: "runway",
-            op,
-            model: &job.plan.model,
-            summary: json!({}),
-            key: &self.key,
-            max_tries: 4,
-            cost_usd: None,
-        }
-    }
-
-    fn api(&self, request: reqwest::RequestBuilder) -> reqwest::RequestBuilder {
-        request
-            .bearer_auth(&self.key)
-            .header("X-Runway-Version", API_VERSION)
-            .timeout(self.tuning.call_timeout)
-    }
 }
 
 #[async_trait]
@@ -204,21 +176,18 @@ impl VideoApi for Runway {
     }
 
     fn poll_every(&self) -> Duration {
-        self.tuning.poll_interval.unwrap_or(Duration::from_secs(6))
+        self.http
+            .tuning
+            .poll_interval
+            .unwrap_or(Duration::from_secs(6))
     }
 
     async fn create(&self, job: &Job<'_>) -> Result<String, ProviderError> {
-        let body = &job.plan.params;
-        let call = Call {
-            summary: summary(body),
-            cost_usd: Some(job.plan.cost_usd),
-            ..self.call("create", job)
-        };
-        let url = format!("{}/v1/text_to_video", self.base_url);
-        let raw = call
-            .send(job, || self.api(self.client.post(&url)).json(body))
-            .await?
-            .body;
+        let answer = self
+            .http
+            .post_plan("create", job, "/v1/text_to_video")
+            .await?;
+        let raw = answer.body;
         let doc = parse_json("Runway", &raw)?;
         doc.get("id")
             .and_then(|v| v.as_str())
@@ -227,17 +196,10 @@ impl VideoApi for Runway {
     }
 
     async fn status(&self, job: &Job<'_>, id: &str) -> Result<JobStatus, ProviderError> {
-        let call = Call {
-            summary: json!({"id": id}),
-            max_tries: 2,
-            ..self.call("poll", job)
-        };
-        let url = format!("{}/v1/tasks/{id}", self.base_url);
-        let raw = call
-            .send(job, || self.api(self.client.get(&url)))
-            .await?
-            .body;
-        let doc = parse_json("Runway", &raw)?;
+        let doc = self
+            .http
+            .get_json(job, &format!("/v1/tasks/{id}"), json!({"id": id}))
+            .await?;
         Ok(match doc.get("status").and_then(|s| s.as_str()) {
             Some("SUCCEEDED") => match doc.pointer("/output/0").and_then(|u| u.as_str()) {
                 Some(url) => JobStatus::Succeeded {
@@ -267,12 +229,8 @@ impl VideoApi for Runway {
         url: Option<&str>,
     ) -> Result<u64, ProviderError> {
         let url = url.ok_or_else(|| ProviderError::new("Runway gave no output URL"))?;
-        let call = Call {
-            summary: json!({"url": truncate(url.split('?').next().unwrap_or(url), 200)}),
-            ..self.call("download", job)
-        };
         // The output URL is a signed link on a storage host: it gets no API key.
-        call.download(job, || self.client.get(url)).await
+        self.http.download_link(job, url).await
     }
 }
 

@@ -3,9 +3,8 @@
 //! only the 1K tier. A `finish-reason: CONTENT_FILTERED` answer is a blurred image: refused,
 //! never delivered.
 
-use super::openai::summary;
 use super::params::{Params, nearest_ratio};
-use super::{Call, Generated, Job, Plan, Provider, ProviderError, Tuning, base_url, http_client};
+use super::{Call, Generated, Http, Job, Plan, Provider, ProviderError, Tuning, summary};
 use async_trait::async_trait;
 use gas_shared::{Modality, Tier};
 use serde_json::json;
@@ -32,20 +31,14 @@ pub fn known_model(name: &str) -> bool {
 }
 
 pub struct Stability {
-    base_url: String,
-    key: String,
-    client: reqwest::Client,
-    tuning: Tuning,
+    http: Http,
     model: String,
 }
 
 impl Stability {
     pub fn new(base: &str, key: &str, tuning: Tuning, model: Option<&str>) -> Stability {
         Stability {
-            base_url: base_url(base),
-            key: key.to_string(),
-            client: http_client(&tuning),
-            tuning,
+            http: Http::new("stabilityai", "Stability AI", base, key, tuning),
             model: model.unwrap_or(DEFAULT_MODEL).to_ascii_lowercase(),
         }
     }
@@ -122,23 +115,17 @@ impl Provider for Stability {
     async fn generate(&self, job: &Job<'_>) -> Result<Generated, ProviderError> {
         let params = &job.plan.params;
         let endpoint = params["endpoint"].as_str().unwrap_or("sd3");
-        let url = format!("{}/v2beta/stable-image/generate/{endpoint}", self.base_url);
+        let path = format!("/v2beta/stable-image/generate/{endpoint}");
         let call = Call {
-            provider: "stabilityai",
-            op: "generate",
-            model: &job.plan.model,
             summary: summary(params),
-            key: &self.key,
-            max_tries: 4,
             cost_usd: Some(job.plan.cost_usd),
+            ..self.http.call("generate", job)
         };
         let answer = call
             .send(job, || {
-                self.client
-                    .post(&url)
-                    .bearer_auth(&self.key)
+                self.http
+                    .request(reqwest::Method::POST, &path)
                     .header("accept", "image/*")
-                    .timeout(self.tuning.call_timeout)
                     .multipart(Self::form(params))
             })
             .await?;

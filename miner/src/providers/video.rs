@@ -3,7 +3,7 @@
 //! A checkpointed job is resumed after a restart (polled, then downloaded), never created
 //! twice; the pipeline clears the checkpoint only once the file is safely on disk.
 
-use super::{Generated, Job, ProviderError};
+use super::{Generated, Http, Job, ProviderError};
 use async_trait::async_trait;
 use std::time::Duration;
 
@@ -84,5 +84,69 @@ pub async fn run(api: &dyn VideoApi, job: &Job<'_>) -> Result<Generated, Provide
                 }
             }
         }
+    }
+}
+
+/// The `/videos` job API that OpenAI (Sora) and OpenRouter share: `POST /videos` → `{id}`,
+/// `GET /videos/{id}` → `{status, error}` until `completed` (`failed`, `cancelled` and
+/// `expired` end it), then `GET /videos/{id}/content` with the key.
+pub struct VideosApi {
+    pub http: Http,
+    pub default_poll: Duration,
+}
+
+#[async_trait]
+impl VideoApi for VideosApi {
+    fn service(&self) -> &'static str {
+        self.http.service
+    }
+
+    fn poll_every(&self) -> Duration {
+        self.http.tuning.poll_interval.unwrap_or(self.default_poll)
+    }
+
+    async fn create(&self, job: &Job<'_>) -> Result<String, ProviderError> {
+        let answer = self.http.post_plan("create", job, "/videos").await?;
+        let doc = super::parse_json(self.http.label, &answer.body)?;
+        match doc.get("id").and_then(|v| v.as_str()) {
+            Some(id) => Ok(id.to_string()),
+            None => Err(ProviderError::new(format!(
+                "{} answered the video request with HTTP {} but no job id: {}",
+                self.http.label,
+                answer.status,
+                super::truncate(&doc.to_string(), 200)
+            ))),
+        }
+    }
+
+    async fn status(&self, job: &Job<'_>, id: &str) -> Result<JobStatus, ProviderError> {
+        let path = format!("/videos/{id}");
+        let doc = self
+            .http
+            .get_json(job, &path, serde_json::json!({"id": id}))
+            .await?;
+        Ok(match doc.get("status").and_then(|s| s.as_str()) {
+            Some("completed") => JobStatus::Succeeded { url: None },
+            Some(s @ ("failed" | "cancelled" | "expired")) => {
+                // OpenAI sends `error: {code, message}`, OpenRouter a plain string.
+                let said = doc.get("error").filter(|e| !e.is_null()).map(|e| {
+                    super::error_text(serde_json::json!({ "error": e }).to_string().as_bytes())
+                });
+                JobStatus::Failed(said.unwrap_or_else(|| format!("status {s}")))
+            }
+            _ => JobStatus::Running,
+        })
+    }
+
+    async fn fetch(
+        &self,
+        job: &Job<'_>,
+        id: &str,
+        _url: Option<&str>,
+    ) -> Result<u64, ProviderError> {
+        let path = format!("/videos/{id}/content");
+        self.http
+            .download(job, &path, serde_json::json!({"id": id}))
+            .await
     }
 }
