@@ -615,24 +615,38 @@ async fn openai_video_create(
             "invalid_value",
         );
     }
-    match reply {
-        Reply::Ok { delay } | Reply::Hang(delay) => {
-            busy(&state, delay).await;
-            let id = new_job(&state, Api::OpenAiVideo, None, "video_");
-            remember_body(&state, &id, &body);
-            Json(sora_object(&id, "queued", &body, None)).into_response()
-        }
-        Reply::JobFails(why) => {
-            let id = new_job(&state, Api::OpenAiVideo, Some(why), "video_");
-            remember_body(&state, &id, &body);
-            Json(sora_object(&id, "queued", &body, None)).into_response()
-        }
-        Reply::Refuse => openai_error(
+    let refused = || {
+        openai_error(
             400,
             "Your request was blocked by our moderation system.",
             None,
             "moderation_blocked",
-        ),
+        )
+    };
+    create_job(&state, Api::OpenAiVideo, reply, "video_", refused, |id| {
+        remember_body(&state, &id, &body);
+        Json(sora_object(&id, "queued", &body, None)).into_response()
+    })
+    .await
+}
+
+/// Answers a job-creation request as scripted: a new job (running, or bound to fail), a
+/// refusal, or a scripted error.
+async fn create_job(
+    state: &Shared,
+    api: Api,
+    reply: Reply,
+    prefix: &str,
+    refused: impl FnOnce() -> Response,
+    accepted: impl FnOnce(String) -> Response,
+) -> Response {
+    match reply {
+        Reply::Ok { delay } | Reply::Hang(delay) => {
+            busy(state, delay).await;
+            accepted(new_job(state, api, None, prefix))
+        }
+        Reply::JobFails(why) => accepted(new_job(state, api, Some(why), prefix)),
+        Reply::Refuse => refused(),
         other => scripted(other),
     }
 }
@@ -851,15 +865,16 @@ async fn openrouter_video_create(
         )
             .into_response()
     };
-    match reply {
-        Reply::Ok { delay } | Reply::Hang(delay) => {
-            busy(&state, delay).await;
-            accepted(new_job(&state, Api::OpenRouterVideo, None, "job-"))
-        }
-        Reply::JobFails(why) => accepted(new_job(&state, Api::OpenRouterVideo, Some(why), "job-")),
-        Reply::Refuse => openrouter_error(403, "Prompt flagged by moderation"),
-        other => scripted(other),
-    }
+    let refused = || openrouter_error(403, "Prompt flagged by moderation");
+    create_job(
+        &state,
+        Api::OpenRouterVideo,
+        reply,
+        "job-",
+        refused,
+        accepted,
+    )
+    .await
 }
 
 async fn openrouter_video_get(
@@ -1052,17 +1067,11 @@ async fn runway_create(
     {
         return runway_error(400, &format!("Validation of body failed for {model}"));
     }
-    match reply {
-        Reply::Ok { delay } | Reply::Hang(delay) => {
-            busy(&state, delay).await;
-            Json(json!({"id": new_job(&state, Api::Runway, None, "")})).into_response()
-        }
-        Reply::JobFails(why) => {
-            Json(json!({"id": new_job(&state, Api::Runway, Some(why), "")})).into_response()
-        }
-        Reply::Refuse => runway_error(400, "Prompt text did not pass content moderation"),
-        other => scripted(other),
-    }
+    let refused = || runway_error(400, "Prompt text did not pass content moderation");
+    create_job(&state, Api::Runway, reply, "", refused, |id| {
+        Json(json!({ "id": id })).into_response()
+    })
+    .await
 }
 
 async fn runway_task(
