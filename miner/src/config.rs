@@ -107,6 +107,9 @@ pub struct Settings {
     /// DEBUG, INFO, WARNING or ERROR (default INFO)
     #[arg(long, env = "BT_LOGGING_LEVEL")]
     pub logging_level: Option<String>,
+    /// Directory of PEM trust anchors for C2PA checks (default <state dir>/trust_anchors)
+    #[arg(long, env = "GAS_TRUST_ANCHORS")]
+    pub trust_anchors: Option<String>,
     /// Offline mode: read the metagraph from this JSON file instead of the chain
     #[arg(long, env = "BT_METAGRAPH_FILE")]
     pub metagraph_file: Option<String>,
@@ -254,6 +257,7 @@ pub struct Config {
     pub video_timeout: Duration,
     pub output_dir: PathBuf,
     pub state_dir: PathBuf,
+    pub trust_anchors: PathBuf,
     pub save_locally: bool,
     pub log_filter: &'static str,
     pub metagraph_file: Option<PathBuf>,
@@ -285,6 +289,24 @@ pub fn expand_home(text: &str) -> PathBuf {
         None if text == "~" => home(),
         None => PathBuf::from(text),
     }
+}
+
+/// `MINER_STATE_DIR`, else `~/.local/share/gas-miner`.
+pub fn state_dir(given: Option<&str>) -> PathBuf {
+    given
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+        .map(expand_home)
+        .unwrap_or_else(|| home().join(".local/share/gas-miner"))
+}
+
+/// `GAS_TRUST_ANCHORS`, else `<state dir>/trust_anchors`.
+pub fn anchors_dir(given: Option<&str>, state: Option<&str>) -> PathBuf {
+    given
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+        .map(expand_home)
+        .unwrap_or_else(|| state_dir(state).join("trust_anchors"))
 }
 
 fn parse_bool(text: &str) -> Option<bool> {
@@ -612,9 +634,8 @@ impl Settings {
             output_dir: non_empty(&self.output_dir)
                 .map(expand_home)
                 .unwrap_or_else(|| PathBuf::from("miner_generated_content")),
-            state_dir: non_empty(&self.state_dir)
-                .map(expand_home)
-                .unwrap_or_else(|| home().join(".local/share/gas-miner")),
+            state_dir: state_dir(non_empty(&self.state_dir)),
+            trust_anchors: anchors_dir(non_empty(&self.trust_anchors), non_empty(&self.state_dir)),
             save_locally,
             log_filter,
             metagraph_file,

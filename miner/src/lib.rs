@@ -4,6 +4,7 @@
 
 pub mod api;
 pub mod chain;
+pub mod commands;
 pub mod config;
 pub mod daemon;
 pub mod epistula;

@@ -30,6 +30,54 @@ struct Cli {
 enum Command {
     /// Run the miner in the foreground
     Run(Box<Settings>),
+    /// Judge files the way validators do (C2PA with the subnet's trust anchors); exit 1 if any fails
+    VerifyC2pa {
+        /// Files to check
+        #[arg(required = true)]
+        files: Vec<PathBuf>,
+        /// Add the common name, model, signing time, certificate chain, every status code and the full manifest report
+        #[arg(short, long)]
+        verbose: bool,
+        /// Print a JSON list of {file, result}
+        #[arg(long)]
+        json: bool,
+        #[command(flatten)]
+        anchors: AnchorArgs,
+    },
+    /// Manage the trust anchors C2PA signatures are checked against
+    Trust {
+        #[command(subcommand)]
+        action: TrustAction,
+    },
+}
+
+#[derive(Subcommand)]
+enum TrustAction {
+    /// Download the subnet's current trust anchors into the anchors directory (every certificate is checked before anything is replaced)
+    Update {
+        /// Where to fetch them: a GitHub directory listing of PEM files, or one PEM bundle
+        #[arg(long, default_value = gas_miner::preflight::trust::SUBNET_ANCHORS_URL)]
+        from: String,
+        #[command(flatten)]
+        anchors: AnchorArgs,
+    },
+}
+
+/// Where the trust anchors are: `--trust-anchors`, else `<state dir>/trust_anchors`.
+#[derive(clap::Args)]
+struct AnchorArgs {
+    /// Directory of PEM trust anchors (default <state dir>/trust_anchors)
+    #[arg(long, env = "GAS_TRUST_ANCHORS")]
+    trust_anchors: Option<String>,
+    /// State directory (default ~/.local/share/gas-miner)
+    #[arg(long, env = "MINER_STATE_DIR")]
+    state_dir: Option<String>,
+}
+
+impl AnchorArgs {
+    fn dir(&self) -> PathBuf {
+        gas_miner::config::anchors_dir(self.trust_anchors.as_deref(), self.state_dir.as_deref())
+    }
 }
 
 /// The env file must be loaded before clap reads the environment, so find it in argv first.
@@ -60,7 +108,28 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     match cli.command {
         Command::Run(settings) => run(&settings),
+        Command::VerifyC2pa {
+            files,
+            verbose,
+            json,
+            anchors,
+        } => exit(gas_miner::commands::verify_c2pa(
+            &files,
+            &anchors.dir(),
+            verbose,
+            json,
+        )),
+        Command::Trust {
+            action: TrustAction::Update { from, anchors },
+        } => {
+            let _ = rustls::crypto::ring::default_provider().install_default();
+            exit(gas_miner::commands::trust_update(&anchors.dir(), &from))
+        }
     }
+}
+
+fn exit(code: i32) -> ExitCode {
+    ExitCode::from(code.clamp(0, 255) as u8)
 }
 
 fn run(settings: &Settings) -> ExitCode {

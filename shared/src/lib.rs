@@ -1,5 +1,8 @@
-//! What gas-miner and gas-console both speak: the task life cycle, modalities and resolution
-//! tiers. No I/O lives here, so the console can depend on it without pulling in the miner.
+//! What gas-miner and gas-console both speak: the task life cycle, modalities, resolution
+//! tiers and pre-flight verdicts. No I/O lives here, so the console can depend on it without
+//! pulling in the miner.
+
+pub mod verdict;
 
 use serde::{Deserialize, Serialize};
 use std::fmt;

@@ -1,0 +1,250 @@
+//! Trust anchors: the directory of PEM roots validators trust (`GAS_TRUST_ANCHORS`). Loading
+//! checks every certificate; an empty or broken directory is an error that says how to fix
+//! it. `gas-miner trust update` fetches the subnet's current list (a GitHub directory listing
+//! of PEM files, or one PEM bundle), validates every certificate, and only then swaps the
+//! directory in whole; a running miner picks the change up by itself.
+
+use std::path::{Path, PathBuf};
+use std::time::SystemTime;
+
+/// Where the subnet's validators keep their anchors (GitHub's listing of the directory).
+pub const SUBNET_ANCHORS_URL: &str = "https://api.github.com/repos/BitMind-AI/bitmind-subnet/contents/gas/verification/trust_anchors?ref=main";
+
+/// What was loaded from a directory.
+#[derive(Debug, Clone)]
+pub struct Anchors {
+    pub dir: PathBuf,
+    /// Every certificate, concatenated as one PEM bundle.
+    pub pem: String,
+    /// Subject of each certificate.
+    pub subjects: Vec<String>,
+    /// Names, sizes and times of the files, to notice a change.
+    pub fingerprint: Vec<(String, u64, Option<SystemTime>)>,
+}
+
+impl Anchors {
+    pub fn count(&self) -> usize {
+        self.subjects.len()
+    }
+}
+
+fn how_to_get(dir: &Path) -> String {
+    format!(
+        "run `gas-miner trust update` to download the subnet's trust anchors into {}, or point GAS_TRUST_ANCHORS (--trust-anchors) at a directory of PEM files",
+        dir.display()
+    )
+}
+
+/// The certificates in one PEM text, each checked; `Err` names what is wrong.
+pub fn parse_pem(text: &str, name: &str) -> Result<Vec<(String, String)>, String> {
+    let mut out = Vec::new();
+    for (i, block) in x509_parser::pem::Pem::iter_from_buffer(text.as_bytes()).enumerate() {
+        let pem = block.map_err(|e| format!("{name}: PEM block {} is malformed: {e}", i + 1))?;
+        if pem.label != "CERTIFICATE" {
+            continue;
+        }
+        let cert = pem
+            .parse_x509()
+            .map_err(|e| format!("{name}: certificate {} is not valid X.509: {e}", i + 1))?;
+        let subject = cert.subject().to_string();
+        let b64 = base64::Engine::encode(&base64::engine::general_purpose::STANDARD, &pem.contents);
+        let mut armoured = String::from("-----BEGIN CERTIFICATE-----\n");
+        for line in b64.as_bytes().chunks(64) {
+            armoured.push_str(&String::from_utf8_lossy(line));
+            armoured.push('\n');
+        }
+        armoured.push_str("-----END CERTIFICATE-----\n");
+        out.push((subject, armoured));
+    }
+    if out.is_empty() {
+        return Err(format!("{name}: no certificate in it"));
+    }
+    Ok(out)
+}
+
+fn fingerprint(dir: &Path) -> Vec<(String, u64, Option<SystemTime>)> {
+    let mut files: Vec<_> = std::fs::read_dir(dir)
+        .into_iter()
+        .flatten()
+        .filter_map(Result::ok)
+        .filter(|e| is_anchor_file(&e.path()))
+        .map(|e| {
+            let meta = e.metadata().ok();
+            (
+                e.file_name().to_string_lossy().into_owned(),
+                meta.as_ref().map_or(0, |m| m.len()),
+                meta.and_then(|m| m.modified().ok()),
+            )
+        })
+        .collect();
+    files.sort();
+    files
+}
+
+fn is_anchor_file(path: &Path) -> bool {
+    matches!(
+        path.extension().and_then(|e| e.to_str()),
+        Some("pem" | "crt" | "cer")
+    )
+}
+
+/// Loads every `*.pem`, `*.crt` and `*.cer` in `dir`.
+pub fn load(dir: &Path) -> Result<Anchors, String> {
+    let entries = std::fs::read_dir(dir).map_err(|e| {
+        format!(
+            "trust anchors directory {} cannot be read ({e}); {}",
+            dir.display(),
+            how_to_get(dir)
+        )
+    })?;
+    let mut paths: Vec<PathBuf> = entries
+        .filter_map(Result::ok)
+        .map(|e| e.path())
+        .filter(|p| is_anchor_file(p))
+        .collect();
+    paths.sort();
+    let mut pem = String::new();
+    let mut subjects = Vec::new();
+    for path in &paths {
+        let text = std::fs::read_to_string(path)
+            .map_err(|e| format!("trust anchor {}: {e}", path.display()))?;
+        for (subject, block) in parse_pem(&text, &path.display().to_string())
+            .map_err(|e| format!("trust anchor {e}; replace or remove the file"))?
+        {
+            subjects.push(subject);
+            pem.push_str(&block);
+        }
+    }
+    if subjects.is_empty() {
+        return Err(format!(
+            "no trust anchors in {}: without them no C2PA signature can be judged as validators judge it; {}",
+            dir.display(),
+            how_to_get(dir)
+        ));
+    }
+    Ok(Anchors {
+        dir: dir.to_path_buf(),
+        pem,
+        subjects,
+        fingerprint: fingerprint(dir),
+    })
+}
+
+/// Whether the directory changed since `anchors` was loaded.
+pub fn changed(anchors: &Anchors) -> bool {
+    fingerprint(&anchors.dir) != anchors.fingerprint
+}
+
+/// Fetches the list at `url` (a GitHub directory listing, or a PEM bundle), checks every
+/// certificate, and replaces `dir` with it only if all are good. Returns the subjects.
+pub async fn update(dir: &Path, url: &str) -> Result<Vec<String>, String> {
+    let client = reqwest::Client::builder()
+        .connect_timeout(std::time::Duration::from_secs(10))
+        .timeout(std::time::Duration::from_secs(60))
+        .user_agent(concat!("gas-miner/", env!("CARGO_PKG_VERSION")))
+        .build()
+        .map_err(|e| e.to_string())?;
+    let get = |u: String| {
+        let client = client.clone();
+        async move {
+            let resp = client
+                .get(&u)
+                .send()
+                .await
+                .map_err(|e| format!("{u}: {e}"))?;
+            let status = resp.status();
+            let body = resp.text().await.map_err(|e| format!("{u}: {e}"))?;
+            if !status.is_success() {
+                return Err(format!(
+                    "{u} answered HTTP {}: {}",
+                    status.as_u16(),
+                    crate::providers::truncate(body.trim(), 200)
+                ));
+            }
+            Ok(body)
+        }
+    };
+    let body = get(url.to_string()).await?;
+    // (file name, PEM text) pairs to install.
+    let mut files: Vec<(String, String)> = Vec::new();
+    if let Ok(serde_json::Value::Array(listing)) = serde_json::from_str(&body) {
+        for item in listing {
+            let name = item["name"].as_str().unwrap_or_default().to_string();
+            let Some(link) = item["download_url"].as_str() else {
+                continue;
+            };
+            if !is_anchor_file(Path::new(&name)) || name.contains('/') || name.starts_with('.') {
+                continue;
+            }
+            files.push((name, get(link.to_string()).await?));
+        }
+    } else {
+        files.push(("subnet-anchors.pem".into(), body));
+    }
+    let mut subjects = Vec::new();
+    for (name, text) in &files {
+        for (subject, _) in parse_pem(text, &format!("{name} from {url}"))? {
+            subjects.push(subject);
+        }
+    }
+    if subjects.is_empty() {
+        return Err(format!(
+            "{url} lists no PEM certificates; nothing was changed"
+        ));
+    }
+    install(dir, &files).map_err(|e| {
+        format!(
+            "trust anchors could not be written to {}: {e}",
+            dir.display()
+        )
+    })?;
+    Ok(subjects)
+}
+
+/// Writes `files` into a fresh directory beside `dir`, then swaps it in.
+fn install(dir: &Path, files: &[(String, String)]) -> std::io::Result<()> {
+    let parent = dir.parent().unwrap_or(Path::new("."));
+    std::fs::create_dir_all(parent)?;
+    let name = dir
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_else(|| "trust_anchors".into());
+    let fresh = parent.join(format!(".{name}.new-{}", std::process::id()));
+    let old = parent.join(format!(".{name}.old-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&fresh);
+    std::fs::create_dir_all(&fresh)?;
+    for (file, text) in files {
+        std::fs::write(fresh.join(file), text)?;
+    }
+    if let Ok(d) = std::fs::File::open(&fresh) {
+        let _ = d.sync_all();
+    }
+    if dir.exists() {
+        std::fs::rename(dir, &old)?;
+    }
+    std::fs::rename(&fresh, dir)?;
+    let _ = std::fs::remove_dir_all(&old);
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_empty_or_broken_directory_says_how_to_get_anchors() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let e = load(dir.path()).expect_err("empty");
+        assert!(e.contains("gas-miner trust update"), "{e}");
+        std::fs::write(
+            dir.path().join("bad.pem"),
+            "-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----\n",
+        )
+        .expect("write");
+        let e = load(dir.path()).expect_err("broken");
+        assert!(
+            e.contains("bad.pem") && e.contains("not valid X.509"),
+            "{e}"
+        );
+    }
+}
