@@ -6,6 +6,7 @@ use crate::config::{Config, Service};
 use crate::epistula::{ReplayCache, now_ms};
 use crate::identity::Hotkey;
 use crate::pipeline::{Chains, Pipeline};
+use crate::preflight::Preflight;
 use crate::providers::openai::OpenAi;
 use crate::providers::openrouter::OpenRouter;
 use crate::providers::runway::Runway;
@@ -65,6 +66,8 @@ pub fn build_chains(config: &Config) -> Chains {
 }
 
 pub async fn run(config: Config, key: Hotkey) -> Result<(), Fatal> {
+    let preflight = Arc::new(Preflight::new(&config.trust_anchors).map_err(|e| fatal(2, e))?);
+    tracing::info!(anchors = preflight.trusted().anchors.count(), dir = %config.trust_anchors.display(), "trust anchors loaded");
     let source: Arc<dyn MetagraphSource> = match &config.metagraph_file {
         Some(path) => Arc::new(MetagraphFile { path: path.clone() }),
         None => return Err(fatal(2, "BT_METAGRAPH_FILE is not set")),
@@ -78,11 +81,18 @@ pub async fn run(config: Config, key: Hotkey) -> Result<(), Fatal> {
     metagraph.spawn_sync(source, Duration::from_secs(60));
 
     let store = Store::open(&config.state_dir).map_err(|e| fatal(1, e.to_string()))?;
+    preflight.restore(
+        store
+            .recent_phashes()
+            .map_err(|e| fatal(1, e.to_string()))?,
+    );
+    tokio::spawn(watch_anchors(preflight.clone()));
     let key = Arc::new(key);
     let outbox = Outbox::new(store.clone(), key.clone(), Arc::default());
     let pipeline = Pipeline::new(
         store.clone(),
         build_chains(&config),
+        preflight.clone(),
         config.max_concurrent_tasks,
         (config.task_timeout, config.video_timeout),
         outbox.wake.clone(),
@@ -137,6 +147,35 @@ pub async fn run(config: Config, key: Hotkey) -> Result<(), Fatal> {
     tracing::info!("shutting down: flushing state");
     store.flush().map_err(|e| fatal(1, e.to_string()))?;
     Ok(())
+}
+
+/// Applies changed trust anchors without a restart: at once on SIGHUP, else within 30 s of
+/// the directory changing (`gas-miner trust update`). A broken directory keeps the old set.
+async fn watch_anchors(preflight: Arc<Preflight>) {
+    let mut hup = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup()).ok();
+    loop {
+        let forced = tokio::select! {
+            _ = async {
+                match hup.as_mut() {
+                    Some(h) => { h.recv().await; }
+                    None => std::future::pending::<()>().await,
+                }
+            } => true,
+            _ = tokio::time::sleep(Duration::from_secs(30)) => false,
+        };
+        let outcome = if forced {
+            Some(preflight.reload())
+        } else {
+            preflight.reload_if_changed()
+        };
+        match outcome {
+            Some(Ok(n)) => tracing::info!(anchors = n, "trust anchors reloaded"),
+            Some(Err(e)) => {
+                tracing::error!(error = %e, "trust anchors not reloaded; the previous set stays in force")
+            }
+            None => {}
+        }
+    }
 }
 
 /// Every `every`, one log line per provider that was called since the last: calls, errors,

@@ -1,10 +1,11 @@
 //! The generation pipeline: a durable queue served by `MINER_MAX_CONCURRENT_TASKS` slots that
-//! really run at once, each walking its modality's provider chain, writing media to disk
-//! (temp name, fsync, rename), and handing the result — media or a failure report — to the
-//! webhook outbox in the same transaction as the state change.
+//! really run at once, each walking its modality's provider chain, writing media to disk,
+//! judging it as validators will (pre-flight; failing media goes no further and the next
+//! provider is asked), then keeping it (fsync, rename) and handing the result — media or a
+//! failure report — to the webhook outbox in the same transaction as the state change.
 
 use crate::epistula::now_ms;
-use crate::preflight;
+use crate::preflight::{self, Preflight};
 use crate::providers::{Job, Plan, Provider, ProviderError};
 use crate::store::{MediaInfo, OutboxChange, Outcome, Store, TaskRecord};
 use gas_shared::{Modality, TaskState};
@@ -21,6 +22,7 @@ pub type Chains = HashMap<Modality, Vec<Arc<dyn Provider>>>;
 pub struct Pipeline {
     store: Store,
     chains: Chains,
+    preflight: Arc<Preflight>,
     slots: Arc<Semaphore>,
     /// How long one provider may take for one task: images, videos.
     timeouts: (Duration, Duration),
@@ -29,9 +31,11 @@ pub struct Pipeline {
 }
 
 impl Pipeline {
+    #[allow(clippy::too_many_arguments)]
     pub fn new(
         store: Store,
         chains: Chains,
+        preflight: Arc<Preflight>,
         slots: usize,
         timeouts: (Duration, Duration),
         outbox_wake: Arc<Notify>,
@@ -40,6 +44,7 @@ impl Pipeline {
         Arc::new(Pipeline {
             store,
             chains,
+            preflight,
             slots: Arc::new(Semaphore::new(slots)),
             timeouts,
             outbox_wake,
@@ -120,30 +125,36 @@ impl Pipeline {
         let checkpoints = self.store.checkpoints(task_id)?;
         let mut errors = Vec::new();
         for (provider, plan) in self.attempt_order(&task, &checkpoints) {
-            let resume = checkpoints
+            let mut resume = checkpoints
                 .iter()
                 .find(|c| c.provider == provider.name())
                 .cloned();
-            tracing::info!(task_id, provider = provider.name(), model = %plan.model, requested = %task.tier, delivers = %plan.delivers, cost_usd = plan.cost_usd, resume = resume.is_some(), "asking provider");
-            match self
-                .try_provider(provider.as_ref(), &task, &plan, resume)
-                .await
-            {
-                Ok(media) => {
-                    tracing::info!(task_id, provider = provider.name(), bytes = media.bytes, content_type = %media.content_type, "media ready");
-                    self.store.update(task_id, OutboxChange::None, |t| {
-                        t.state = TaskState::Preflight;
-                        t.media = Some(media.clone());
-                    })?;
-                    self.hand_to_outbox(task_id, Outcome::Success).await?;
-                    return Ok(());
-                }
-                Err(e) => {
-                    tracing::warn!(task_id, provider = provider.name(), error = %e.message, "provider failed; trying the next one if any");
-                    // That job is over: a restart must not resume it.
-                    self.store
-                        .clear_checkpoints(task_id, Some(provider.name()))?;
-                    errors.push(format!("{}: {}", provider.name(), e.message));
+            // A near-duplicate of a recent delivery is made again once before moving on.
+            for attempt in 0..2 {
+                tracing::info!(task_id, provider = provider.name(), model = %plan.model, requested = %task.tier, delivers = %plan.delivers, cost_usd = plan.cost_usd, resume = resume.is_some(), attempt = attempt + 1, "asking provider");
+                match self
+                    .try_provider(provider.as_ref(), &task, &plan, resume.take())
+                    .await
+                {
+                    Ok(media) => {
+                        tracing::info!(task_id, provider = provider.name(), bytes = media.bytes, content_type = %media.content_type, "media ready and passed pre-flight");
+                        self.store.update(task_id, OutboxChange::None, |t| {
+                            t.state = TaskState::Preflight;
+                            t.media = Some(media.clone());
+                        })?;
+                        self.hand_to_outbox(task_id, Outcome::Success).await?;
+                        return Ok(());
+                    }
+                    Err(Attempt { error, duplicate }) => {
+                        tracing::warn!(task_id, provider = provider.name(), error = %error.message, "no usable result; trying again or the next provider");
+                        // That job is over: a restart must not resume it.
+                        self.store
+                            .clear_checkpoints(task_id, Some(provider.name()))?;
+                        errors.push(format!("{}: {}", provider.name(), error.message));
+                        if !duplicate {
+                            break;
+                        }
+                    }
                 }
             }
         }
@@ -186,7 +197,7 @@ impl Pipeline {
         task: &TaskRecord,
         plan: &Plan,
         resume: Option<crate::store::Checkpoint>,
-    ) -> Result<MediaInfo, ProviderError> {
+    ) -> Result<MediaInfo, Attempt> {
         let dir = self.store.media_dir();
         let tmp = dir.join(format!(".{}.{}.part", task.task_id, provider.name()));
         let job = Job {
@@ -205,32 +216,66 @@ impl Pipeline {
             Ok(Ok(g)) => g,
             Ok(Err(e)) => {
                 let _ = tokio::fs::remove_file(&tmp).await;
-                return Err(e);
+                return Err(e.into());
             }
             Err(_) => {
                 let _ = tokio::fs::remove_file(&tmp).await;
                 return Err(ProviderError::new(format!(
                     "no result within {var} ({} s)",
                     limit.as_secs()
-                )));
+                ))
+                .into());
             }
         };
-        let modality = task.modality;
-        let id = task.task_id.clone();
-        let dir = dir.to_path_buf();
-        let save_to = self.save_to.clone();
-        let provider_name = provider.name().to_string();
-        tokio::task::spawn_blocking(move || finalize(&tmp, &dir, &id, modality, save_to.as_deref()))
+        let job = Finalize {
+            tmp: tmp.clone(),
+            dir: dir.to_path_buf(),
+            task: task.clone(),
+            provider: provider.name().to_string(),
+            save_to: self.save_to.clone(),
+            preflight: self.preflight.clone(),
+        };
+        let (outcome, verdict) = tokio::task::spawn_blocking(move || job.run())
             .await
-            .map_err(|e| ProviderError::new(format!("media finalisation panicked: {e}")))?
+            .unwrap_or_else(|e| {
+                (
+                    Err(ProviderError::new(format!("media check panicked: {e}"))),
+                    None,
+                )
+            });
+        if outcome.is_err() {
+            let _ = tokio::fs::remove_file(&tmp).await;
+        }
+        if let Some(v) = &verdict {
+            if let Err(e) = self.store.record_verdict(&task.task_id, v) {
+                tracing::error!(task_id = %task.task_id, error = %e, "pre-flight verdict could not be stored");
+            }
+            tracing::info!(task_id = %task.task_id, provider = provider.name(), passed = v.passed, reasons = ?v.reasons, c2pa_issuer = ?v.c2pa.cert_issuer, tier = ?v.media.measured_tier, took_ms = v.took_ms, "pre-flight verdict");
+            if v.passed
+                && let Some((prompt_key, hash)) = self.preflight.remember(task, v)
+                && let Err(e) = self.store.remember_phash(
+                    &task.task_id,
+                    prompt_key,
+                    &hash,
+                    preflight::phash::REMEMBERED,
+                )
+            {
+                tracing::warn!(task_id = %task.task_id, error = %e, "image hash could not be stored");
+            }
+        }
+        let duplicate = verdict
+            .as_ref()
+            .is_some_and(|v| v.duplicate.is_some() && v.reasons.len() == 1);
+        outcome
             .map(|(file, content_type, bytes, sha256)| MediaInfo {
                 file,
                 content_type: content_type.to_string(),
                 bytes,
                 sha256,
-                provider: provider_name,
+                provider: provider.name().to_string(),
                 model: generated.model,
             })
+            .map_err(|error| Attempt { error, duplicate })
     }
 
     /// Moves the task to `delivering` and schedules its webhook, atomically and durably.
@@ -248,14 +293,90 @@ impl Pipeline {
     }
 }
 
-/// Checks the bytes, hashes them, fsyncs and renames the temp file to `<task>.<ext>`.
-fn finalize(
+/// Why one provider attempt gave nothing usable.
+struct Attempt {
+    error: ProviderError,
+    /// Only a near-duplicate of a recent delivery: worth making again.
+    duplicate: bool,
+}
+
+impl From<ProviderError> for Attempt {
+    fn from(error: ProviderError) -> Attempt {
+        Attempt {
+            error,
+            duplicate: false,
+        }
+    }
+}
+
+/// What was made, as kept: file name, content type, size and SHA-256.
+type Kept = (String, &'static str, u64, String);
+
+/// The blocking half of an attempt: hash and type the file, judge it, and keep it (fsync,
+/// rename to `<task>.<ext>`, optional copy) only if it passed.
+struct Finalize {
+    tmp: PathBuf,
+    dir: PathBuf,
+    task: TaskRecord,
+    provider: String,
+    save_to: Option<PathBuf>,
+    preflight: Arc<Preflight>,
+}
+
+impl Finalize {
+    fn run(
+        self,
+    ) -> (
+        Result<Kept, ProviderError>,
+        Option<gas_shared::verdict::Verdict>,
+    ) {
+        let (content_type, bytes, sha256) = match hash_and_type(&self.tmp, self.task.modality) {
+            Ok(v) => v,
+            Err(e) => return (Err(e), None),
+        };
+        let verdict = self.preflight.judge(&self.tmp, &self.task, &self.provider);
+        if !verdict.passed {
+            let why = format!("pre-flight failed: {}", verdict.reasons.join("; "));
+            return (Err(ProviderError::new(why)), Some(verdict));
+        }
+        (
+            self.keep(content_type)
+                .map(|name| (name, content_type, bytes, sha256)),
+            Some(verdict),
+        )
+    }
+
+    fn keep(&self, content_type: &str) -> Result<String, ProviderError> {
+        let io = |what: &str, e: std::io::Error| {
+            ProviderError::new(format!("{what} {}: {e}", self.tmp.display()))
+        };
+        let task_id = &self.task.task_id;
+        std::fs::File::open(&self.tmp)
+            .and_then(|f| f.sync_all())
+            .map_err(|e| io("could not fsync", e))?;
+        let name = format!("{task_id}.{}", preflight::extension(content_type));
+        let dest = self.dir.join(&name);
+        std::fs::rename(&self.tmp, &dest).map_err(|e| io("could not rename", e))?;
+        if let Ok(d) = std::fs::File::open(&self.dir) {
+            let _ = d.sync_all();
+        }
+        if let Some(out) = &self.save_to {
+            let target = out.join(self.task.modality.as_str());
+            if let Err(e) = std::fs::create_dir_all(&target)
+                .and_then(|_| std::fs::copy(&dest, target.join(&name)))
+            {
+                tracing::warn!(task_id, error = %e, dir = %target.display(), "MINER_SAVE_LOCALLY copy failed");
+            }
+        }
+        Ok(name)
+    }
+}
+
+/// The content type (from magic bytes, checked against the modality), size and SHA-256.
+fn hash_and_type(
     tmp: &Path,
-    dir: &Path,
-    task_id: &str,
     modality: Modality,
-    save_to: Option<&Path>,
-) -> Result<(String, &'static str, u64, String), ProviderError> {
+) -> Result<(&'static str, u64, String), ProviderError> {
     let io = |what: &str, e: std::io::Error| {
         ProviderError::new(format!("{what} {}: {e}", tmp.display()))
     };
@@ -275,27 +396,6 @@ fn finalize(
         hasher.update(&buf[..n]);
         bytes += n as u64;
     }
-    let content_type = match preflight::check(&head, modality) {
-        Ok(ct) => ct,
-        Err(reason) => {
-            let _ = std::fs::remove_file(tmp);
-            return Err(ProviderError::new(reason));
-        }
-    };
-    file.sync_all().map_err(|e| io("could not fsync", e))?;
-    let name = format!("{task_id}.{}", preflight::extension(content_type));
-    let dest = dir.join(&name);
-    std::fs::rename(tmp, &dest).map_err(|e| io("could not rename", e))?;
-    if let Ok(d) = std::fs::File::open(dir) {
-        let _ = d.sync_all();
-    }
-    if let Some(out) = save_to {
-        let target = out.join(modality.as_str());
-        if let Err(e) =
-            std::fs::create_dir_all(&target).and_then(|_| std::fs::copy(&dest, target.join(&name)))
-        {
-            tracing::warn!(task_id, error = %e, dir = %target.display(), "MINER_SAVE_LOCALLY copy failed");
-        }
-    }
-    Ok((name, content_type, bytes, hex::encode(hasher.finalize())))
+    let content_type = preflight::check(&head, modality).map_err(ProviderError::new)?;
+    Ok((content_type, bytes, hex::encode(hasher.finalize())))
 }

@@ -181,6 +181,8 @@ pub struct Store {
     queue: sled::Tree,
     attempts: sled::Tree,
     jobs: sled::Tree,
+    verdicts: sled::Tree,
+    phashes: sled::Tree,
     outbox: sled::Tree,
     feedback: sled::Tree,
     media_dir: PathBuf,
@@ -280,6 +282,8 @@ impl Store {
             queue: db.open_tree("queue")?,
             attempts: db.open_tree("attempts")?,
             jobs: db.open_tree("jobs")?,
+            verdicts: db.open_tree("verdicts")?,
+            phashes: db.open_tree("phashes")?,
             outbox: db.open_tree("outbox")?,
             feedback: db.open_tree("feedback")?,
             media_dir: state_dir.join("media"),
@@ -548,6 +552,71 @@ impl Store {
             self.jobs.remove(k)?;
         }
         Ok(())
+    }
+
+    /// Keeps a pre-flight verdict with its task (every attempt's, oldest first).
+    pub fn record_verdict(
+        &self,
+        task_id: &str,
+        verdict: &gas_shared::verdict::Verdict,
+    ) -> Result<(), StoreError> {
+        let key = format!(
+            "{task_id}/{:020}/{}",
+            verdict.checked_at_ms,
+            self.db.generate_id()?
+        );
+        let value = serde_json::to_vec(verdict).map_err(|e| StoreError::Corrupt {
+            key: key.clone(),
+            detail: e.to_string(),
+        })?;
+        self.verdicts.insert(key.as_bytes(), value)?;
+        Ok(())
+    }
+
+    pub fn verdicts(&self, task_id: &str) -> Result<Vec<gas_shared::verdict::Verdict>, StoreError> {
+        scan(&self.verdicts, &format!("{task_id}/"))
+    }
+
+    /// Remembers a delivered image's perceptual hash (the newest `keep` are kept).
+    pub fn remember_phash(
+        &self,
+        task_id: &str,
+        prompt_key: u64,
+        hash: &[u8],
+        keep: usize,
+    ) -> Result<(), StoreError> {
+        let mut key = (crate::epistula::now_ms().max(0) as u64)
+            .to_be_bytes()
+            .to_vec();
+        key.extend_from_slice(task_id.as_bytes());
+        let mut value = prompt_key.to_be_bytes().to_vec();
+        value.extend_from_slice(hash);
+        self.phashes.insert(key, value)?;
+        while self.phashes.len() > keep {
+            match self.phashes.pop_min()? {
+                Some(_) => {}
+                None => break,
+            }
+        }
+        Ok(())
+    }
+
+    /// Remembered image hashes, oldest first: (task id, prompt key, hash).
+    pub fn recent_phashes(&self) -> Result<Vec<(String, u64, Vec<u8>)>, StoreError> {
+        let mut out = Vec::new();
+        for item in self.phashes.iter() {
+            let (k, v) = item?;
+            if k.len() < 8 || v.len() < 8 {
+                continue;
+            }
+            let prompt = u64::from_be_bytes(v[..8].try_into().unwrap_or([0; 8]));
+            out.push((
+                String::from_utf8_lossy(&k[8..]).into_owned(),
+                prompt,
+                v[8..].to_vec(),
+            ));
+        }
+        Ok(out)
     }
 
     pub fn record_feedback(&self, fb: &Feedback) -> Result<(), StoreError> {

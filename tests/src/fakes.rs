@@ -14,6 +14,7 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
 use futures_util::StreamExt;
+use gas_miner::preflight::signer::{Claim, Holder, MediaSigner, TestCa};
 use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
 use std::collections::{HashMap, VecDeque};
@@ -57,6 +58,10 @@ pub enum Reply {
     Refuse,
     /// Video: the job is accepted, then ends failed with this text.
     JobFails(String),
+    /// Success, but the media has this defect.
+    Flawed(Defect),
+    /// 401 whose message repeats the key that was sent (as some APIs do).
+    EchoKey,
 }
 
 /// One request as the fake saw it.
@@ -83,9 +88,9 @@ struct FakeJob {
     api: Api,
     polls_left: u32,
     failure: Option<String>,
-    tag: String,
-    /// The video's hash, once computed.
-    sha256: Option<String>,
+    /// The finished video, as it will be downloaded.
+    media: Bytes,
+    sha256: String,
 }
 
 pub struct FakeState {
@@ -93,6 +98,8 @@ pub struct FakeState {
     scripts: HashMap<Api, VecDeque<Reply>>,
     pub produced: Vec<Produced>,
     jobs: HashMap<String, FakeJob>,
+    studio: Arc<Studio>,
+    last_image: HashMap<Api, Vec<u8>>,
     /// Delay of unscripted successes.
     pub delay: Duration,
     /// Polls a new video job needs before it completes.
@@ -103,6 +110,10 @@ pub struct FakeState {
     pub chunk_pause: Duration,
     pub in_flight: usize,
     pub max_in_flight: usize,
+    /// The next this many video downloads answer 500.
+    pub fail_downloads: u32,
+    /// The next this many job polls answer 503.
+    pub fail_polls: u32,
     /// Video bodies being streamed right now, and the most at once.
     pub downloads: usize,
     pub max_downloads: usize,
@@ -125,12 +136,16 @@ impl FakeProviders {
             scripts: HashMap::new(),
             produced: Vec::new(),
             jobs: HashMap::new(),
+            studio: Arc::new(Studio::new()),
+            last_image: HashMap::new(),
             delay: Duration::ZERO,
             polls_to_finish: 2,
             video_bytes: 256 * 1024,
             chunk_pause: Duration::ZERO,
             in_flight: 0,
             max_in_flight: 0,
+            fail_downloads: 0,
+            fail_polls: 0,
             downloads: 0,
             max_downloads: 0,
             violations: Vec::new(),
@@ -199,6 +214,13 @@ impl FakeProviders {
         self.lock().chunk_pause = pause;
     }
 
+    /// Makes the next `downloads` video downloads and `polls` job polls fail (500 / 503).
+    pub fn set_outages(&self, downloads: u32, polls: u32) {
+        let mut s = self.lock();
+        s.fail_downloads = downloads;
+        s.fail_polls = polls;
+    }
+
     /// Lets every running video job complete at its next poll.
     pub fn finish_jobs(&self) {
         for job in self.lock().jobs.values_mut() {
@@ -223,6 +245,11 @@ impl FakeProviders {
             .filter(|s| matches!(s.op, "generate" | "create"))
             .map(|s| s.body)
             .collect()
+    }
+
+    /// The root certificate the miner must trust to accept this fake's media.
+    pub fn anchor_pem(&self) -> String {
+        self.lock().studio.root_pem.clone()
     }
 
     pub fn produced_hashes(&self) -> Vec<String> {
@@ -280,10 +307,15 @@ fn arrive(
     });
     let delay = s.delay;
     let reply = if matches!(op, "generate" | "create") {
-        s.scripts
-            .get_mut(&api)
-            .and_then(VecDeque::pop_front)
-            .unwrap_or(Reply::Ok { delay })
+        match s.scripts.get_mut(&api).and_then(VecDeque::pop_front) {
+            Some(Reply::EchoKey) => Reply::Status {
+                status: 401,
+                body: json!({"error": {"message": format!("Invalid credentials: {}", s.seen.last().and_then(|x| x.authorization.clone()).unwrap_or_default())}}),
+                retry_after: None,
+            },
+            Some(r) => r,
+            None => Reply::Ok { delay },
+        }
     } else {
         Reply::Ok {
             delay: Duration::ZERO,
@@ -326,64 +358,171 @@ fn malformed() -> Response {
         .into_response()
 }
 
-/// A PNG-looking payload, unique per call, recorded as produced.
-fn make_png(state: &Shared, api: Api, tag: &str) -> Vec<u8> {
-    let mut v = b"\x89PNG\r\n\x1a\n".to_vec();
-    v.extend_from_slice(format!("fake image {tag} {}", uuid::Uuid::new_v4()).as_bytes());
-    lock(state).produced.push(Produced {
-        api,
-        sha256: hex::encode(Sha256::digest(&v)),
-        len: v.len(),
+/// How media comes out of the fake: every service's output is C2PA-signed by a "Google LLC"
+/// certificate from a CA made at start (its root is what the miner must trust), unless a
+/// scripted defect says otherwise.
+pub struct Studio {
+    pub root_pem: String,
+    signer: MediaSigner,
+    /// The same organisation, from a CA nobody trusts.
+    stranger: MediaSigner,
+}
+
+impl Studio {
+    fn new() -> Studio {
+        let ca = TestCa::new("Fake Provider Root").expect("test CA");
+        let stranger = TestCa::new("Stranger Root")
+            .and_then(|c| c.signer(&Holder::valid("Google LLC")))
+            .expect("stranger CA");
+        Studio {
+            signer: ca.signer(&Holder::valid("Google LLC")).expect("signer"),
+            root_pem: ca.root_pem,
+            stranger,
+        }
+    }
+
+    /// Signs `media` as `defect` says (`None`: properly).
+    pub fn sign(&self, media: &[u8], mime: &str, defect: Option<&Defect>) -> Vec<u8> {
+        let mut claim = Claim {
+            generator: "Google Gemini".into(),
+            when: time::OffsetDateTime::now_utc(),
+            ai_generated: true,
+        };
+        let signer = match defect {
+            Some(Defect::Unsigned) => return media.to_vec(),
+            Some(Defect::Untrusted) => &self.stranger,
+            Some(Defect::Stale) => {
+                claim.when -= time::Duration::seconds(900);
+                &self.signer
+            }
+            _ => &self.signer,
+        };
+        let mut signed = signer.sign(media, mime, &claim).expect("c2pa signing");
+        if defect == Some(&Defect::Tampered) {
+            // Changed after signing: flip a byte in the middle of the media.
+            let i = signed.len() / 2;
+            signed[i] ^= 0x55;
+        }
+        signed
+    }
+}
+
+/// Something wrong with the media a fake hands out.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Defect {
+    /// No C2PA manifest at all.
+    Unsigned,
+    /// Signed, then changed.
+    Tampered,
+    /// Signed 900 s before the challenge.
+    Stale,
+    /// Signed by a CA the miner does not trust.
+    Untrusted,
+    /// The very image this API handed out last time.
+    Repeat,
+}
+
+/// A noise picture (distinct per call, so perceptual hashes differ), as PNG.
+fn noise_png(size: u32) -> Vec<u8> {
+    let mut seed = u64::from_le_bytes(
+        uuid::Uuid::new_v4().as_bytes()[..8]
+            .try_into()
+            .unwrap_or([7; 8]),
+    ) | 1;
+    let img = image::RgbImage::from_fn(size, size, |_, _| {
+        seed ^= seed << 13;
+        seed ^= seed >> 7;
+        seed ^= seed << 17;
+        let b = seed.to_le_bytes();
+        image::Rgb([b[0], b[1], b[2]])
     });
-    v
+    let mut out = std::io::Cursor::new(Vec::new());
+    img.write_to(&mut out, image::ImageFormat::Png)
+        .expect("png encodes");
+    out.into_inner()
 }
 
-/// The first bytes of a job's MP4-looking video; the rest is filler.
-fn video_head(tag: &str) -> Vec<u8> {
-    let mut v = b"\x00\x00\x00\x18ftypmp42\x00\x00\x00\x00mp42isom".to_vec();
-    v.extend_from_slice(format!("fake video {tag}").as_bytes());
-    v
-}
-
-static FILLER: [u8; 64 * 1024] = [0x5a; 64 * 1024];
-
-/// The video of a job, as a sequence of chunks: its head, then filler up to `len`.
-fn video_chunks(tag: &str, len: usize) -> Vec<Bytes> {
-    let head = video_head(tag);
-    let mut chunks = vec![Bytes::from(head.clone())];
-    let mut left = len.saturating_sub(head.len());
-    while left > 0 {
-        let n = left.min(FILLER.len());
-        chunks.push(Bytes::from_static(&FILLER[..n]));
-        left -= n;
-    }
-    chunks
-}
-
-fn video_sha256(tag: &str, len: usize) -> String {
-    let mut h = Sha256::new();
-    for c in video_chunks(tag, len) {
-        h.update(&c);
-    }
-    hex::encode(h.finalize())
-}
-
-/// Registers a new video job; returns its id.
-fn new_job(state: &Shared, api: Api, failure: Option<String>, prefix: &str) -> String {
-    let id = format!("{prefix}{}", uuid::Uuid::new_v4().simple());
+/// A signed picture for `api` (or a flawed one), recorded as produced.
+fn make_png(state: &Shared, api: Api, defect: Option<Defect>) -> Vec<u8> {
+    let studio = lock(state).studio.clone();
+    let bytes = match defect {
+        Some(Defect::Repeat) => {
+            let last = lock(state).last_image.get(&api).cloned();
+            last.unwrap_or_else(|| studio.sign(&noise_png(128), "image/png", None))
+        }
+        d => studio.sign(&noise_png(128), "image/png", d.as_ref()),
+    };
     let mut s = lock(state);
-    let polls = s.polls_to_finish;
+    s.last_image.insert(api, bytes.clone());
+    s.produced.push(Produced {
+        api,
+        sha256: hex::encode(Sha256::digest(&bytes)),
+        len: bytes.len(),
+    });
+    bytes
+}
+
+/// A signed 1920×1080 video of about `payload` bytes (or a flawed one).
+fn make_video(studio: &Studio, payload: usize, defect: Option<Defect>) -> Bytes {
+    let mp4 = gas_miner::preflight::media::synthetic_mp4(1920, 1080, 96, &vec![0x5a; payload]);
+    Bytes::from(studio.sign(&mp4, "video/mp4", defect.as_ref()))
+}
+
+/// Registers a new video job with its finished video; returns its id.
+async fn new_job(
+    state: &Shared,
+    api: Api,
+    failure: Option<String>,
+    prefix: &str,
+    defect: Option<Defect>,
+) -> String {
+    let id = format!("{prefix}{}", uuid::Uuid::new_v4().simple());
+    let (studio, payload) = {
+        let s = lock(state);
+        (s.studio.clone(), s.video_bytes)
+    };
+    let media = tokio::task::spawn_blocking(move || make_video(&studio, payload, defect))
+        .await
+        .expect("video made");
+    let sha256 = hex::encode(Sha256::digest(&media));
+    let mut s = lock(state);
+    // A job bound to fail says so at its first poll.
+    let polls = if failure.is_some() {
+        0
+    } else {
+        s.polls_to_finish
+    };
     s.jobs.insert(
         id.clone(),
         FakeJob {
             api,
             polls_left: polls,
             failure,
-            tag: id.clone(),
-            sha256: None,
+            media,
+            sha256,
         },
     );
     id
+}
+
+/// A scripted outage of the download (`true`) or poll endpoint, if one is due.
+fn outage(state: &Shared, download: bool) -> Option<Response> {
+    let mut s = lock(state);
+    let left = if download {
+        &mut s.fail_downloads
+    } else {
+        &mut s.fail_polls
+    };
+    if *left == 0 {
+        return None;
+    }
+    *left -= 1;
+    let status = if download { 500 } else { 503 };
+    Some(json_reply(
+        status,
+        json!({"error": {"code": status, "message": "temporarily unavailable"}}),
+        None,
+    ))
 }
 
 /// Where a job is after one more poll: `None` unknown, else (done, failure).
@@ -419,29 +558,34 @@ impl Drop for Streaming {
 
 /// Streams a finished job's video (64 KiB chunks, paced by `chunk_pause`).
 fn stream_video(state: &Shared, id: &str) -> Option<Response> {
-    let (tag, len, pause, known, api) = {
+    if let Some(down) = outage(state, true) {
+        return Some(down);
+    }
+    let (media, sha256, pause, api) = {
         let s = lock(state);
         let job = s.jobs.get(id)?;
         if job.polls_left > 0 || job.failure.is_some() {
             return None;
         }
         (
-            job.tag.clone(),
-            s.video_bytes,
-            s.chunk_pause,
+            job.media.clone(),
             job.sha256.clone(),
+            s.chunk_pause,
             job.api,
         )
     };
-    if known.is_none() {
-        let sha256 = video_sha256(&tag, len);
+    {
         let mut s = lock(state);
-        if let Some(job) = s.jobs.get_mut(id) {
-            job.sha256 = Some(sha256.clone());
+        if !s.produced.iter().any(|p| p.sha256 == sha256) {
+            let len = media.len();
+            s.produced.push(Produced { api, sha256, len });
         }
-        s.produced.push(Produced { api, sha256, len });
     }
-    let chunks = video_chunks(&tag, len);
+    let len = media.len();
+    let chunks: Vec<Bytes> = (0..len)
+        .step_by(64 * 1024)
+        .map(|i| media.slice(i..(i + 64 * 1024).min(len)))
+        .collect();
     let guard = Streaming::new(state.clone());
     let stream = futures_util::stream::iter(chunks).then(move |c| {
         let _alive = &guard;
@@ -525,11 +669,11 @@ async fn openai_image(
             "invalid_value",
         );
     }
-    match reply {
-        Reply::Ok { delay } | Reply::Hang(delay) => {
-            busy(&state, delay).await;
+    match &reply {
+        Reply::Ok { .. } | Reply::Hang(_) | Reply::Flawed(_) => {
+            let defect = made(&state, &reply).await;
             use base64::Engine;
-            let png = make_png(&state, Api::OpenAiImage, s("size"));
+            let png = make_png(&state, Api::OpenAiImage, defect);
             Json(json!({
                 "created": gas_miner::epistula::now_ms() / 1000,
                 "data": [{"b64_json": base64::engine::general_purpose::STANDARD.encode(&png)}],
@@ -543,7 +687,19 @@ async fn openai_image(
             json!({"error": {"message": "Your request was rejected by the safety system. If you believe this is an error, contact us.", "type": "image_generation_user_error", "param": null, "code": "moderation_blocked"}}),
             None,
         ),
-        other => scripted(other),
+        _ => scripted(reply),
+    }
+}
+
+/// Waits out a success's delay; returns the defect its media must have, if any.
+async fn made(state: &Shared, reply: &Reply) -> Option<Defect> {
+    match reply {
+        Reply::Ok { delay } | Reply::Hang(delay) => {
+            busy(state, *delay).await;
+            None
+        }
+        Reply::Flawed(d) => Some(*d),
+        _ => None,
     }
 }
 
@@ -641,11 +797,11 @@ async fn create_job(
     accepted: impl FnOnce(String) -> Response,
 ) -> Response {
     match reply {
-        Reply::Ok { delay } | Reply::Hang(delay) => {
-            busy(state, delay).await;
-            accepted(new_job(state, api, None, prefix))
+        Reply::Ok { .. } | Reply::Hang(_) | Reply::Flawed(_) => {
+            let defect = made(state, &reply).await;
+            accepted(new_job(state, api, None, prefix, defect).await)
         }
-        Reply::JobFails(why) => accepted(new_job(state, api, Some(why), prefix)),
+        Reply::JobFails(why) => accepted(new_job(state, api, Some(why), prefix, None).await),
         Reply::Refuse => refused(),
         other => scripted(other),
     }
@@ -677,6 +833,9 @@ async fn openai_video_get(
     );
     if !ok {
         return openai_unauthorized();
+    }
+    if let Some(down) = outage(&state, false) {
+        return down;
     }
     let body = lock(&state)
         .seen
@@ -779,10 +938,10 @@ async fn openrouter_chat(
     {
         return openrouter_error(400, "Invalid image_config");
     }
-    match reply {
-        Reply::Ok { delay } | Reply::Hang(delay) => {
-            busy(&state, delay).await;
-            let png = make_png(&state, Api::OpenRouterImage, &size);
+    match &reply {
+        Reply::Ok { .. } | Reply::Hang(_) | Reply::Flawed(_) => {
+            let defect = made(&state, &reply).await;
+            let png = make_png(&state, Api::OpenRouterImage, defect);
             use base64::Engine;
             let url = format!(
                 "data:image/png;base64,{}",
@@ -794,7 +953,7 @@ async fn openrouter_chat(
             403,
             "Your input was flagged by the provider's moderation: violence",
         ),
-        other => scripted(other),
+        _ => scripted(reply),
     }
 }
 
@@ -892,6 +1051,9 @@ async fn openrouter_video_get(
     );
     if !ok {
         return openrouter_error(401, "No auth credentials found");
+    }
+    if let Some(down) = outage(&state, false) {
+        return down;
     }
     let polling_url = format!("/api/v1/videos/{id}");
     match poll_job(&state, &id) {
@@ -995,10 +1157,10 @@ async fn stability_generate(
             "accept: must be image/* or application/json",
         );
     }
-    match reply {
-        Reply::Ok { delay } | Reply::Hang(delay) => {
-            busy(&state, delay).await;
-            let png = make_png(&state, Api::Stability, &endpoint);
+    match &reply {
+        Reply::Ok { .. } | Reply::Hang(_) | Reply::Flawed(_) => {
+            let defect = made(&state, &reply).await;
+            let png = make_png(&state, Api::Stability, defect);
             (
                 StatusCode::OK,
                 [
@@ -1015,7 +1177,7 @@ async fn stability_generate(
             "content_moderation",
             "Your request was flagged by our content moderation system, as a result your request was denied and you were not charged.",
         ),
-        other => scripted(other),
+        _ => scripted(reply),
     }
 }
 
@@ -1089,6 +1251,9 @@ async fn runway_task(
     );
     if !ok {
         return runway_error(401, "Invalid API key");
+    }
+    if let Some(down) = outage(&state, false) {
+        return down;
     }
     let created = "2026-11-25T12:00:00.000Z";
     match poll_job(&state, &id) {

@@ -273,6 +273,9 @@ impl Fixture {
         ]});
         let graph_path = dir.path().join("metagraph.json");
         std::fs::write(&graph_path, graph.to_string()).expect("metagraph");
+        let anchors = dir.path().join("trust_anchors");
+        std::fs::create_dir_all(&anchors).expect("anchors dir");
+        std::fs::write(anchors.join("fake-providers.pem"), providers.anchor_pem()).expect("anchor");
         let port = free_port();
         let p = |x: &Path| x.display().to_string();
         let env = vec![
@@ -294,6 +297,7 @@ impl Fixture {
             ("STABILITY_BASE_URL", providers.stability_url()),
             ("RUNWAY_BASE_URL", providers.runway_url()),
             ("MINER_VIDEO_POLL_INTERVAL", "0.1".into()),
+            ("GAS_TRUST_ANCHORS", p(&anchors)),
             ("BT_LOGGING_LEVEL", "DEBUG".into()),
         ];
         Fixture {

@@ -186,6 +186,11 @@ async fn openrouter_videos_reach_each_tier_and_every_call_is_recorded() {
     ids.push(seedance.clone());
     let hooks = r.webhooks_for(&ids).await;
     r.assert_delivered_untouched(&hooks, "video/mp4");
+    let seedance_len = hooks
+        .iter()
+        .find(|h| h.task_id == seedance)
+        .map(|h| h.len)
+        .expect("seedance hook");
     let requests = r.providers.requests(Api::OpenRouterVideo);
     let mut veo: Vec<&str> = requests
         .iter()
@@ -235,7 +240,7 @@ async fn openrouter_videos_reach_each_tier_and_every_call_is_recorded() {
         "the billed call carries its cost"
     );
     let download = calls.last().expect("download");
-    assert_eq!(download.bytes, 256 * 1024, "bytes recorded");
+    assert_eq!(download.bytes, seedance_len, "bytes recorded");
     assert!(calls.iter().all(|c| c.error.is_none()));
     let recorded = serde_json::to_string(&calls).expect("json");
     assert!(!recorded.contains(OPEN_ROUTER_KEY), "no key in the records");
@@ -519,11 +524,126 @@ async fn kill_9_mid_download_downloads_again_from_the_same_job() {
     let miner = r.fixture.start();
     let hook = r.webhooks_for(std::slice::from_ref(&id)).await.remove(0);
     assert_eq!(hook.status_header, "completed", "{}", miner.log());
-    assert_eq!(
-        hook.len,
-        4 * 1024 * 1024,
+    assert!(
+        hook.len > 4 * 1024 * 1024 && r.providers.produced_hashes().contains(&hook.sha256),
         "the whole video, not the cut one"
     );
     assert_eq!(r.providers.requests(Api::Runway).len(), 1, "one paid job");
     assert_eq!(r.providers.seen(Api::Runway, Some("download")).len(), 2);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_key_echoed_by_a_provider_never_leaves_the_miner() {
+    let mut r = rig(&[("IMAGE_SERVICE", "openai")]).await;
+    r.providers.script(Api::OpenAiImage, [Reply::EchoKey]);
+    let id = r.challenge("image", json!({})).await;
+    let hook = r.webhooks_for(std::slice::from_ref(&id)).await.remove(0);
+    assert_eq!(hook.status_header, "failed");
+    let message = error_of(&hook);
+    assert!(
+        message.contains("Invalid credentials: Bearer ***"),
+        "{message}"
+    );
+    let header = hook.error_message.clone().unwrap_or_default();
+    for secret in ALL_KEYS {
+        assert!(
+            !message.contains(secret) && !header.contains(secret),
+            "key in the webhook"
+        );
+    }
+    r.assert_no_secrets();
+    r.miner.kill9();
+    let calls = serde_json::to_string(&r.fixture.recorded_calls(&id).await).expect("json");
+    assert!(calls.contains("Bearer ***"), "{calls}");
+    assert!(!calls.contains(OPENAI_KEY), "key in the call records");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_job_creation_that_may_have_reached_the_provider_is_not_sent_again() {
+    let r = rig(&[
+        ("VIDEO_SERVICE", "runway,openrouter"),
+        ("MINER_PROVIDER_TIMEOUT", "1"),
+    ])
+    .await;
+    r.providers
+        .script(Api::Runway, [Reply::Hang(Duration::from_secs(3))]);
+    let id = r.challenge("video", json!({"resolution": "720p"})).await;
+    let hooks = r.webhooks_for(&[id]).await;
+    r.assert_delivered_untouched(&hooks, "video/mp4");
+    assert_eq!(
+        r.providers.seen(Api::Runway, Some("create")).len(),
+        1,
+        "a timed-out creation may have been accepted: never sent twice"
+    );
+    assert_eq!(r.providers.requests(Api::OpenRouterVideo).len(), 1);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_finished_video_that_fails_to_download_is_fetched_again_not_paid_again() {
+    let r = rig(&[("VIDEO_SERVICE", "openrouter,runway")]).await;
+    r.providers.set_outages(6, 0);
+    let id = r.challenge("video", json!({"resolution": "720p"})).await;
+    let hooks = r.webhooks_for(&[id]).await;
+    r.assert_delivered_untouched(&hooks, "video/mp4");
+    assert_eq!(r.providers.requests(Api::OpenRouterVideo).len(), 1);
+    assert_eq!(
+        r.providers.requests(Api::Runway).len(),
+        0,
+        "no second provider paid"
+    );
+    assert_eq!(
+        r.providers
+            .seen(Api::OpenRouterVideo, Some("download"))
+            .len(),
+        7
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_status_outage_keeps_polling_the_same_job() {
+    let r = rig(&[("VIDEO_SERVICE", "openrouter,runway")]).await;
+    r.providers.set_outages(0, 14);
+    let id = r.challenge("video", json!({"resolution": "720p"})).await;
+    let hooks = r.webhooks_for(&[id]).await;
+    r.assert_delivered_untouched(&hooks, "video/mp4");
+    assert_eq!(r.providers.requests(Api::OpenRouterVideo).len(), 1);
+    assert_eq!(r.providers.requests(Api::Runway).len(), 0);
+    assert!(r.providers.seen(Api::OpenRouterVideo, Some("poll")).len() >= 15);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_failed_job_is_not_created_again_after_a_restart() {
+    let mut r = rig(&[("VIDEO_SERVICE", "runway,openrouter")]).await;
+    r.providers.script(
+        Api::Runway,
+        [Reply::JobFails(
+            "Prompt text did not pass moderation".into(),
+        )],
+    );
+    let id = r.challenge("video", json!({"resolution": "720p"})).await;
+    let start = Instant::now();
+    r.providers.set_polls_to_finish(10_000);
+    while r.providers.requests(Api::OpenRouterVideo).is_empty() {
+        assert!(
+            start.elapsed() < WAIT,
+            "never fell back:\n{}",
+            r.miner.log()
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    r.miner.kill9();
+    r.providers.finish_jobs();
+    let miner = r.fixture.start();
+    let hook = r.webhooks_for(&[id]).await.remove(0);
+    assert_eq!(hook.status_header, "completed", "{}", miner.log());
+    assert_eq!(
+        r.providers.requests(Api::Runway).len(),
+        1,
+        "the failed job stays failed"
+    );
+    assert_eq!(
+        r.providers.requests(Api::OpenRouterVideo).len(),
+        1,
+        "the running job is resumed"
+    );
 }

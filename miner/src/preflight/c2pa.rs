@@ -109,6 +109,7 @@ impl C2paReader {
         let settings = serde_json::json!({
             "trust": {"user_anchors": anchors_pem},
             "verify": {"ocsp_fetch": false, "remote_manifest_fetch": false},
+            "builder": {"thumbnail": {"enabled": false}},
         });
         let context = Context::new()
             .with_settings(settings.to_string())

@@ -131,14 +131,29 @@ impl Preflight {
         trust::changed(&self.trusted().anchors).then(|| self.reload())
     }
 
-    /// Remembers a delivered image so a later near-copy is caught.
-    pub fn remember(&self, task: &TaskRecord, verdict: &Verdict) {
-        if let Some(hash) = verdict.media.phash.as_deref().and_then(parse_hash) {
-            self.recent.remember(phash::Seen {
-                task_id: task.task_id.clone(),
-                prompt_key: phash::prompt_key(&task.prompt),
-                hash,
-            });
+    /// Remembers a delivered image so a later near-copy is caught; returns what to persist
+    /// (prompt key and hash) when there is an image hash.
+    pub fn remember(&self, task: &TaskRecord, verdict: &Verdict) -> Option<(u64, phash::Hash)> {
+        let hash = verdict.media.phash.as_deref().and_then(parse_hash)?;
+        let prompt_key = phash::prompt_key(&task.prompt);
+        self.recent.remember(phash::Seen {
+            task_id: task.task_id.clone(),
+            prompt_key,
+            hash,
+        });
+        Some((prompt_key, hash))
+    }
+
+    /// Restores remembered deliveries (after a restart).
+    pub fn restore(&self, seen: impl IntoIterator<Item = (String, u64, Vec<u8>)>) {
+        for (task_id, prompt_key, hash) in seen {
+            if let Ok(hash) = hash.try_into() {
+                self.recent.remember(phash::Seen {
+                    task_id,
+                    prompt_key,
+                    hash,
+                });
+            }
         }
     }
 

@@ -143,7 +143,13 @@ impl MediaSigner {
             "assertions": [{"label": "c2pa.actions", "data": {"actions": [action]}}],
         });
         let context = Context::new()
-            .with_settings(serde_json::json!({"verify": {"verify_after_sign": false}}).to_string())
+            .with_settings(
+                serde_json::json!({
+                    "verify": {"verify_after_sign": false},
+                    "builder": {"thumbnail": {"enabled": false}},
+                })
+                .to_string(),
+            )
             .map_err(|e| err("c2pa settings", e))?;
         let mut builder = Builder::from_context(context)
             .with_definition(definition.to_string())

@@ -23,6 +23,8 @@ use tokio::io::AsyncWriteExt;
 
 /// Largest media file a provider may hand us; more is refused rather than filling the disk.
 pub const MAX_MEDIA_BYTES: u64 = 1024 * 1024 * 1024;
+/// Largest API answer read into memory (a 4K image in base64 is about 40 MB).
+const MAX_ANSWER_BYTES: u64 = 256 * 1024 * 1024;
 
 /// What a provider will ask for one task, decided before any call, so that the pipeline can
 /// prefer a provider that reaches the requested tier and operators can see what was asked.
@@ -134,12 +136,15 @@ pub struct Generated {
 #[derive(Debug, Clone, PartialEq)]
 pub struct ProviderError {
     pub message: String,
+    /// The provider's HTTP status, when it answered with one.
+    pub status: Option<u16>,
 }
 
 impl ProviderError {
     pub fn new(message: impl Into<String>) -> ProviderError {
         ProviderError {
             message: message.into(),
+            status: None,
         }
     }
 }
@@ -206,7 +211,9 @@ fn retry_delay(attempt: u32, retry_after: Option<Duration>) -> Duration {
 fn parse_retry_after(value: Option<&reqwest::header::HeaderValue>) -> Option<Duration> {
     let text = value?.to_str().ok()?.trim();
     if let Ok(secs) = text.parse::<f64>() {
-        return Some(Duration::from_secs_f64(secs.clamp(0.0, 3600.0)));
+        return secs
+            .is_finite()
+            .then(|| Duration::from_secs_f64(secs.clamp(0.0, 3600.0)));
     }
     let when = httpdate::parse_http_date(text).ok()?;
     Some(
@@ -280,6 +287,15 @@ impl Call<'_> {
         to: Option<&Path>,
     ) -> Result<Got, ProviderError> {
         let mut last = String::new();
+        let mut last_status = None;
+        // A job creation that may have reached the provider is not sent again: a second one
+        // would be paid for too. Only a refusal before any work (connect error, 429, 500,
+        // 502, 503) is retried.
+        let may_repeat = |e: &TryError| match (self.op, e.status) {
+            ("create", Some(s)) => matches!(s, 429 | 500 | 502 | 503),
+            ("create", None) => e.message.starts_with("could not connect"),
+            _ => true,
+        };
         for attempt in 0..self.max_tries {
             let started = Instant::now();
             let outcome = match build().send().await {
@@ -339,12 +355,16 @@ impl Call<'_> {
                 }
                 Err(e) => {
                     last = redact(&e.message, self.key);
+                    last_status = e.status;
                     record.status = e.status;
                     record.error = Some(last.clone());
                     job.record(record);
                     tracing::warn!(task_id = %job.task.task_id, provider = self.provider, op = self.op, attempt = attempt + 1, error = %last, "provider call failed");
-                    if !e.retryable {
-                        return Err(ProviderError::new(last));
+                    if !e.retryable || !may_repeat(&e) {
+                        return Err(ProviderError {
+                            message: last,
+                            status: e.status,
+                        });
                     }
                     if attempt + 1 < self.max_tries {
                         tokio::time::sleep(retry_delay(attempt, e.retry_after)).await;
@@ -352,10 +372,10 @@ impl Call<'_> {
                 }
             }
         }
-        Err(ProviderError::new(format!(
-            "{last} (after {} tries)",
-            self.max_tries
-        )))
+        Err(ProviderError {
+            message: format!("{last} (after {} tries)", self.max_tries),
+            status: last_status,
+        })
     }
 }
 
@@ -380,7 +400,25 @@ async fn take(resp: reqwest::Response, to: Option<&Path>) -> Result<(Got, u64), 
     }
     let status = resp.status().as_u16();
     let headers = resp.headers().clone();
-    let body = resp.bytes().await.map_err(|e| transport(&e))?;
+    if resp.content_length().is_some_and(|n| n > MAX_ANSWER_BYTES) {
+        return Err(TryFailure {
+            message: format!("the answer is larger than {} MiB", MAX_ANSWER_BYTES >> 20),
+            retryable: false,
+        });
+    }
+    let mut body = Vec::new();
+    let mut stream = resp.bytes_stream();
+    while let Some(chunk) = stream.next().await {
+        let chunk = chunk.map_err(|e| transport(&e))?;
+        if (body.len() + chunk.len()) as u64 > MAX_ANSWER_BYTES {
+            return Err(TryFailure {
+                message: format!("the answer is larger than {} MiB", MAX_ANSWER_BYTES >> 20),
+                retryable: false,
+            });
+        }
+        body.extend_from_slice(&chunk);
+    }
+    let body = Bytes::from(body);
     let n = body.len() as u64;
     Ok((
         Got::Answer(Answer {
@@ -472,7 +510,32 @@ fn source_chain(e: &reqwest::Error) -> String {
         text.push_str(&s.to_string());
         source = s.source();
     }
-    text
+    without_queries(&text)
+}
+
+/// Drops the query of every URL in `text`: signed storage links carry their credential
+/// there, and error texts reach logs, records and validators.
+pub fn without_queries(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut in_url = false;
+    let mut skipping = false;
+    for (i, c) in text.char_indices() {
+        if text[i..].starts_with("http://") || text[i..].starts_with("https://") {
+            in_url = true;
+        }
+        if in_url && (c.is_whitespace() || c == ')' || c == '"' || c == '\'') {
+            in_url = false;
+            skipping = false;
+        }
+        if in_url && c == '?' && !skipping {
+            skipping = true;
+            out.push_str("?…");
+        }
+        if !skipping {
+            out.push(c);
+        }
+    }
+    out
 }
 
 /// A reqwest client for one provider: a connect timeout, and a read timeout so that a
@@ -681,6 +744,23 @@ mod tests {
         for s in [400, 401, 402, 403, 404, 422] {
             assert!(!retryable_status(s), "{s}");
         }
+    }
+
+    #[test]
+    fn nan_retry_after_is_ignored_not_a_panic() {
+        let v = reqwest::header::HeaderValue::from_static("NaN");
+        assert_eq!(parse_retry_after(Some(&v)), None);
+    }
+
+    #[test]
+    fn signed_link_queries_are_dropped_from_error_texts() {
+        assert_eq!(
+            without_queries(
+                "error sending request for url (https://cdn.x/v.mp4?_jwt=secret): reset"
+            ),
+            "error sending request for url (https://cdn.x/v.mp4?…): reset"
+        );
+        assert_eq!(without_queries("no url here?"), "no url here?");
     }
 
     #[test]

@@ -205,7 +205,7 @@ impl OpenRouter {
             .post_plan("generate", job, "/chat/completions")
             .await?;
         let doc = parse_json("OpenRouter", &answer.body)?;
-        if let Some(err) = doc.get("error") {
+        if let Some(err) = doc.get("error").filter(|e| !e.is_null()) {
             return Err(ProviderError::new(format!(
                 "OpenRouter error: {}",
                 super::error_text(json!({ "error": err }).to_string().as_bytes())

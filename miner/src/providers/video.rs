@@ -7,9 +7,9 @@ use super::{Generated, Http, Job, ProviderError};
 use async_trait::async_trait;
 use std::time::Duration;
 
-/// Consecutive failed polls tolerated before the job is given up (a provider's status
-/// endpoint may blip; the job itself is usually fine).
-const MAX_POLL_FAILURES: u32 = 10;
+/// Consecutive "no such job" answers before a job is given up. Other poll failures never end
+/// it (a status endpoint's outage is not the job's failure): `MINER_VIDEO_TIMEOUT` bounds it.
+const MAX_NOT_FOUND: u32 = 3;
 
 /// Where a provider says its job is.
 #[derive(Debug, Clone, PartialEq)]
@@ -53,35 +53,59 @@ pub async fn run(api: &dyn VideoApi, job: &Job<'_>) -> Result<Generated, Provide
             (id, true)
         }
     };
-    let mut failures = 0;
+    let mut not_found = 0;
     loop {
         if wait_first {
             tokio::time::sleep(api.poll_every()).await;
         }
         wait_first = true;
         match api.status(job, &id).await {
-            Ok(JobStatus::Running) => failures = 0,
+            Ok(JobStatus::Running) => not_found = 0,
             Ok(JobStatus::Succeeded { url }) => {
-                let bytes = api.fetch(job, &id, url.as_deref()).await?;
-                tracing::info!(task_id, provider = service, job_id = %id, bytes, "video downloaded");
-                return Ok(Generated {
-                    model: job.plan.model.clone(),
-                    bytes,
-                });
+                // The video is paid for: keep trying to fetch it rather than pay for another.
+                match api.fetch(job, &id, url.as_deref()).await {
+                    Ok(bytes) => {
+                        tracing::info!(task_id, provider = service, job_id = %id, bytes, "video downloaded");
+                        return Ok(Generated {
+                            model: job.plan.model.clone(),
+                            bytes,
+                        });
+                    }
+                    Err(e)
+                        if e.status
+                            .is_some_and(|s| (400..500).contains(&s) && s != 429 && s != 408) =>
+                    {
+                        // Gone or refused for good (an expired link is fetched again via a fresh poll).
+                        tracing::warn!(task_id, provider = service, job_id = %id, error = %e.message, "video download refused; asking for the job again");
+                        not_found += 1;
+                        if not_found >= MAX_NOT_FOUND {
+                            return Err(ProviderError::new(format!(
+                                "{service} video job {id} finished but its video cannot be downloaded: {}",
+                                e.message
+                            )));
+                        }
+                    }
+                    Err(e) => {
+                        tracing::warn!(task_id, provider = service, job_id = %id, error = %e.message, "video download failed; trying again");
+                    }
+                }
             }
             Ok(JobStatus::Failed(why)) => {
                 return Err(ProviderError::new(format!(
                     "{service} video job {id} failed: {why}"
                 )));
             }
-            Err(e) => {
-                failures += 1;
-                if failures >= MAX_POLL_FAILURES {
+            Err(e) if e.status == Some(404) => {
+                not_found += 1;
+                if not_found >= MAX_NOT_FOUND {
                     return Err(ProviderError::new(format!(
-                        "{service} video job {id}: status unavailable {failures} times in a row; last: {}",
+                        "{service} video job {id} is unknown to the provider: {}",
                         e.message
                     )));
                 }
+            }
+            Err(e) => {
+                tracing::warn!(task_id, provider = service, job_id = %id, error = %e.message, "job status unavailable; polling on");
             }
         }
     }
