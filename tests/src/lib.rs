@@ -3,6 +3,7 @@
 //! services and a fake validator, all speaking the real protocols over 127.0.0.1.
 
 pub mod fakes;
+pub mod fixtures;
 
 pub use fakes::*;
 
@@ -307,22 +308,31 @@ impl Fixture {
         }
     }
 
-    /// The provider calls the miner recorded for `task_id`, read from its sled database
-    /// (the miner must have stopped: sled allows one process at a time).
-    pub async fn recorded_calls(&self, task_id: &str) -> Vec<gas_miner::store::CallRecord> {
+    /// The miner's sled database, opened once the miner has stopped (sled allows one
+    /// process at a time; a killed miner's lock goes with it).
+    pub async fn open_store(&self) -> gas_miner::store::Store {
         let state = self.dir.path().join("state");
         let mut tries = 0;
         loop {
             match gas_miner::store::Store::open(&state) {
-                Ok(store) => return store.calls(task_id).expect("calls"),
-                Err(e) if tries < 50 => {
+                Ok(store) => return store,
+                Err(_) if tries < 50 => {
                     tries += 1;
-                    let _ = e;
                     tokio::time::sleep(Duration::from_millis(100)).await;
                 }
                 Err(e) => panic!("state database did not open: {e}"),
             }
         }
+    }
+
+    /// The provider calls the miner recorded for `task_id`.
+    pub async fn recorded_calls(&self, task_id: &str) -> Vec<gas_miner::store::CallRecord> {
+        self.open_store().await.calls(task_id).expect("calls")
+    }
+
+    /// The pre-flight verdicts the miner stored for `task_id`, oldest first.
+    pub async fn recorded_verdicts(&self, task_id: &str) -> Vec<gas_shared::verdict::Verdict> {
+        self.open_store().await.verdicts(task_id).expect("verdicts")
     }
 
     pub fn set(&mut self, name: &str, value: &str) {

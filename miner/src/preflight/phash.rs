@@ -126,10 +126,37 @@ impl Recent {
 mod tests {
     use super::*;
 
-    fn picture(seed: u32, shift: u8) -> image::DynamicImage {
+    /// A picture of bright and dark blobs placed by `seed`, brightened by `shift`.
+    fn picture(seed: u64, shift: u8) -> image::DynamicImage {
+        let mut state = seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1;
+        let mut next = move || {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            (state % 1000) as f64 / 1000.0
+        };
+        let blobs: Vec<(f64, f64, f64, f64)> = (0..12)
+            .map(|_| {
+                (
+                    next() * 256.0,
+                    next() * 256.0,
+                    10.0 + next() * 40.0,
+                    next() * 2.0 - 1.0,
+                )
+            })
+            .collect();
         image::DynamicImage::ImageRgb8(image::RgbImage::from_fn(256, 256, |x, y| {
-            let v = ((x * (seed + 3) + y * (seed * 7 + 1)) / 9) as u8;
-            image::Rgb([v.wrapping_add(shift), v / 2, 255 - v])
+            let (x, y) = (f64::from(x), f64::from(y));
+            let v: f64 = blobs
+                .iter()
+                .map(|(bx, by, r, sign)| {
+                    let d2 = (x - bx).powi(2) + (y - by).powi(2);
+                    sign * 120.0 * (-d2 / (2.0 * r * r)).exp()
+                })
+                .sum::<f64>()
+                + 128.0;
+            let v = v.clamp(0.0, 240.0) as u8;
+            image::Rgb([v.saturating_add(shift), v.saturating_add(shift), v])
         }))
     }
 
@@ -146,7 +173,7 @@ mod tests {
             distance(&a, &brighter)
         );
         assert!(
-            distance(&a, &resized) <= ANY_DISTANCE,
+            distance(&a, &resized) <= SAME_PROMPT_DISTANCE,
             "{}",
             distance(&a, &resized)
         );
