@@ -221,6 +221,11 @@ impl FakeProviders {
         s.fail_polls = polls;
     }
 
+    /// Video jobs created so far (each holds its finished video).
+    pub fn jobs_created(&self) -> usize {
+        self.lock().jobs.len()
+    }
+
     /// Lets every running video job complete at its next poll.
     pub fn finish_jobs(&self) {
         for job in self.lock().jobs.values_mut() {

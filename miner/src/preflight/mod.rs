@@ -79,6 +79,49 @@ pub fn check(head: &[u8], modality: Modality) -> Result<&'static str, String> {
 pub struct Preflight {
     trust: RwLock<Arc<Trusted>>,
     recent: phash::Recent,
+    /// Images: as many at once as there are cores.
+    images: Gate,
+    /// Videos one at a time: c2pa reads each hashed range of a video whole (up to 256 MB),
+    /// so memory would grow with video size × concurrency. Verification runs at over 1 GB/s,
+    /// so a queue of videos costs little time.
+    videos: Gate,
+}
+
+/// Bounds how many files are judged at once: judging is CPU work (more at once than cores
+/// gains nothing) and each decode or manifest check holds buffers, so this also bounds memory
+/// when many large results arrive together.
+struct Gate {
+    busy: std::sync::Mutex<usize>,
+    freed: std::sync::Condvar,
+    max: usize,
+}
+
+impl Gate {
+    fn new(max: usize) -> Gate {
+        Gate {
+            busy: std::sync::Mutex::new(0),
+            freed: std::sync::Condvar::new(),
+            max: max.max(1),
+        }
+    }
+
+    fn enter(&self) -> GateTicket<'_> {
+        let mut busy = self.busy.lock().unwrap_or_else(|p| p.into_inner());
+        while *busy >= self.max {
+            busy = self.freed.wait(busy).unwrap_or_else(|p| p.into_inner());
+        }
+        *busy += 1;
+        GateTicket(self)
+    }
+}
+
+struct GateTicket<'a>(&'a Gate);
+
+impl Drop for GateTicket<'_> {
+    fn drop(&mut self) {
+        *self.0.busy.lock().unwrap_or_else(|p| p.into_inner()) -= 1;
+        self.0.freed.notify_one();
+    }
 }
 
 /// Anchors and a reader built on them, swapped together on reload.
@@ -110,6 +153,8 @@ impl Preflight {
         Ok(Preflight {
             trust: RwLock::new(Arc::new(Trusted::load(dir)?)),
             recent: phash::Recent::default(),
+            images: Gate::new(std::thread::available_parallelism().map_or(2, |n| n.get().min(8))),
+            videos: Gate::new(1),
         })
     }
 
@@ -160,6 +205,10 @@ impl Preflight {
     /// Judges the file at `path`, made by `provider` for `task` (blocking: run it off the
     /// async threads).
     pub fn judge(&self, path: &Path, task: &TaskRecord, provider: &str) -> Verdict {
+        let _turn = match task.modality {
+            Modality::Image => self.images.enter(),
+            Modality::Video => self.videos.enter(),
+        };
         let started = Instant::now();
         let mut v = Verdict {
             provider: provider.to_string(),
