@@ -112,9 +112,14 @@ impl Pipeline {
         if let Some(media) = &task.media
             && self.store.media_dir().join(&media.file).exists()
         {
-            // A crash after the file was saved: never pay twice for it.
-            self.hand_to_outbox(task_id, Outcome::Success).await?;
-            return Ok(());
+            // A crash after the file was saved: never pay twice for it, but never send it
+            // unjudged either (a previous version may have kept it before judging).
+            if self.store.verdicts(task_id)?.iter().any(|v| v.passed)
+                || self.rejudge(&task, media).await?
+            {
+                self.hand_to_outbox(task_id, Outcome::Success).await?;
+                return Ok(());
+            }
         }
         let task = self.store.update(task_id, OutboxChange::None, |t| {
             t.state = TaskState::Generating;
@@ -166,6 +171,44 @@ impl Pipeline {
         self.hand_to_outbox(task_id, Outcome::Failure { message })
             .await?;
         Ok(())
+    }
+
+    /// Judges media kept before a restart; when it fails, it is removed and the task made
+    /// again. Returns whether it passed.
+    async fn rejudge(&self, task: &TaskRecord, media: &MediaInfo) -> anyhow::Result<bool> {
+        let path = self.store.media_dir().join(&media.file);
+        let (preflight, t, p, provider) = (
+            self.preflight.clone(),
+            task.clone(),
+            path.clone(),
+            media.provider.clone(),
+        );
+        let verdict =
+            tokio::task::spawn_blocking(move || preflight.judge(&p, &t, &provider)).await?;
+        self.store.record_verdict(&task.task_id, &verdict)?;
+        if verdict.passed {
+            self.remember(task, &verdict);
+            return Ok(true);
+        }
+        tracing::warn!(task_id = %task.task_id, reasons = ?verdict.reasons, "kept media fails pre-flight; making it again");
+        let _ = tokio::fs::remove_file(&path).await;
+        self.store
+            .update(&task.task_id, OutboxChange::None, |t| t.media = None)?;
+        Ok(false)
+    }
+
+    /// Remembers a delivered image's hash, in memory and on disk.
+    fn remember(&self, task: &TaskRecord, verdict: &gas_shared::verdict::Verdict) {
+        if let Some((prompt_key, hash)) = self.preflight.remember(task, verdict)
+            && let Err(e) = self.store.remember_phash(
+                &task.task_id,
+                prompt_key,
+                &hash,
+                preflight::phash::REMEMBERED,
+            )
+        {
+            tracing::warn!(task_id = %task.task_id, error = %e, "image hash could not be stored");
+        }
     }
 
     /// The chain in the order to try it: a provider whose job survived a restart first (it is
@@ -251,16 +294,8 @@ impl Pipeline {
                 tracing::error!(task_id = %task.task_id, error = %e, "pre-flight verdict could not be stored");
             }
             tracing::info!(task_id = %task.task_id, provider = provider.name(), passed = v.passed, reasons = ?v.reasons, c2pa_issuer = ?v.c2pa.cert_issuer, tier = ?v.media.measured_tier, took_ms = v.took_ms, "pre-flight verdict");
-            if v.passed
-                && let Some((prompt_key, hash)) = self.preflight.remember(task, v)
-                && let Err(e) = self.store.remember_phash(
-                    &task.task_id,
-                    prompt_key,
-                    &hash,
-                    preflight::phash::REMEMBERED,
-                )
-            {
-                tracing::warn!(task_id = %task.task_id, error = %e, "image hash could not be stored");
+            if v.passed && outcome.is_ok() {
+                self.remember(task, v);
             }
         }
         let duplicate = verdict
@@ -330,15 +365,15 @@ impl Finalize {
         Result<Kept, ProviderError>,
         Option<gas_shared::verdict::Verdict>,
     ) {
-        let (content_type, bytes, sha256) = match hash_and_type(&self.tmp, self.task.modality) {
-            Ok(v) => v,
-            Err(e) => return (Err(e), None),
-        };
         let verdict = self.preflight.judge(&self.tmp, &self.task, &self.provider);
         if !verdict.passed {
             let why = format!("pre-flight failed: {}", verdict.reasons.join("; "));
             return (Err(ProviderError::new(why)), Some(verdict));
         }
+        let (content_type, bytes, sha256) = match hash_and_type(&self.tmp, self.task.modality) {
+            Ok(v) => v,
+            Err(e) => return (Err(e), Some(verdict)),
+        };
         (
             self.keep(content_type)
                 .map(|name| (name, content_type, bytes, sha256)),

@@ -390,6 +390,10 @@ fn verify_c2pa_prints_the_reference_fields_and_exits_1_on_any_failure() {
 fn verdicts_agree_with_c2pa_python_on_every_fixture() {
     let probe = Command::new("python3").args(["-c", "import c2pa"]).output();
     if !probe.is_ok_and(|o| o.status.success()) {
+        assert!(
+            std::env::var_os("GAS_REQUIRE_PARITY").is_none(),
+            "GAS_REQUIRE_PARITY is set but c2pa-python is not installed"
+        );
         println!("SKIPPED: c2pa-python is not installed (pip install c2pa-python; .ci/run does)");
         return;
     }
@@ -439,7 +443,10 @@ fn verdicts_agree_with_c2pa_python_on_every_fixture() {
             String::from_utf8_lossy(&out.stderr)
         );
         let theirs: Vec<Value> = serde_json::from_slice(&out.stdout).expect("python JSON");
+        assert_eq!(ours.len(), files.len(), "verify-c2pa judged every file");
+        assert_eq!(theirs.len(), files.len(), "c2pa-python judged every file");
         for (o, t) in ours.iter().zip(&theirs) {
+            assert_eq!(o["file"], t["file"]);
             let our_pass =
                 o["result"]["verified"] == true && o["result"]["is_trusted_issuer"] == true;
             let their_pass = t["verified"] == true && t["is_trusted_issuer"] == true;
@@ -453,4 +460,73 @@ fn verdicts_agree_with_c2pa_python_on_every_fixture() {
     }
     println!("parity: {compared} verdicts agree with c2pa-python");
     assert!(compared >= 9);
+}
+
+/// A task a previous version left with media kept but never judged: judged before it is sent,
+/// and made again when it fails.
+#[tokio::test(flavor = "multi_thread")]
+async fn kept_media_is_judged_before_it_is_sent_after_a_restart() {
+    use gas_miner::store::{MediaInfo, OutboxChange, TaskRecord};
+    use gas_shared::{Modality, TaskState, Tier};
+    install_crypto();
+    let providers = FakeProviders::start().await;
+    let validator = FakeValidator::start(&key(VALIDATOR_PHRASE), &key(MINER_PHRASE)).await;
+    let fixture = Fixture::new(&providers);
+    let task_id = uuid::Uuid::new_v4().to_string();
+    {
+        let store = fixture.open_store().await;
+        let now = gas_miner::epistula::now_ms();
+        let unsigned = gas_tests::fixtures::picture(image::ImageFormat::Png, 8);
+        std::fs::write(store.media_dir().join(format!("{task_id}.png")), &unsigned).expect("media");
+        store
+            .insert_new(&TaskRecord {
+                v: 1,
+                task_id: task_id.clone(),
+                modality: Modality::Image,
+                state: TaskState::Queued,
+                prompt: "left over".into(),
+                parameters: json!({}),
+                tier: Tier::K1,
+                webhook_url: validator.url(),
+                validator: key(VALIDATOR_PHRASE).ss58().to_string(),
+                validator_uid: 0,
+                created_ms: now,
+                deadline_ms: now + 3_600_000,
+                started_ms: Some(now),
+                finished_ms: None,
+                generation_runs: 1,
+                media: None,
+                outcome: None,
+                deliveries: 0,
+                last_reply: None,
+            })
+            .expect("insert");
+        store
+            .update(&task_id, OutboxChange::None, |t| {
+                t.state = TaskState::Preflight;
+                t.media = Some(MediaInfo {
+                    file: format!("{task_id}.png"),
+                    content_type: "image/png".into(),
+                    bytes: unsigned.len() as u64,
+                    sha256: "unjudged".into(),
+                    provider: "openrouter".into(),
+                    model: "old".into(),
+                });
+            })
+            .expect("update");
+        store.commit().await.expect("commit");
+    }
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let miner = fixture.start();
+    let hook = hook_for(&validator, &task_id).await;
+    assert_eq!(hook.status_header, "completed", "{}", miner.log());
+    assert!(
+        providers.produced_hashes().contains(&hook.sha256),
+        "the unjudged file was not sent; a fresh one was made"
+    );
+    assert!(
+        miner.log().contains("kept media fails pre-flight"),
+        "{}",
+        miner.log()
+    );
 }

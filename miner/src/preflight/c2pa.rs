@@ -187,14 +187,77 @@ fn actions<'a>(manifest: &'a Value, label_prefix: bool) -> impl Iterator<Item = 
         })
 }
 
-/// RFC 3339 (or zone-less ISO 8601, read as UTC) → ms since the epoch.
+/// A manifest time → ms since the epoch, read as the validators read it (Python 3.11's
+/// `datetime.fromisoformat` after replacing `Z` with `+00:00`; no zone means UTC): a date,
+/// optionally `T` or a space and `HH[:MM[:SS[.fff…]]]`, optionally `±HH[:MM]` or `±HHMM`.
+/// (Python also reads the compact `20261125T100000` and week dates; C2PA writes RFC 3339.)
 pub fn parse_time_ms(text: &str) -> Option<i64> {
-    use time::format_description::well_known::Rfc3339;
-    let t = text.trim();
-    let parsed = time::OffsetDateTime::parse(t, &Rfc3339)
-        .or_else(|_| time::OffsetDateTime::parse(&format!("{t}Z"), &Rfc3339))
-        .ok()?;
-    Some((parsed.unix_timestamp_nanos() / 1_000_000) as i64)
+    let t = text.trim().replace('Z', "+00:00");
+    let b = t.as_bytes();
+    let num = |at: usize, len: usize| -> Option<i64> {
+        let s = t.get(at..at + len)?;
+        s.bytes()
+            .all(|c| c.is_ascii_digit())
+            .then(|| s.parse().ok())?
+    };
+    if b.len() < 10 || b[4] != b'-' || b[7] != b'-' {
+        return None;
+    }
+    let date = time::Date::from_calendar_date(
+        num(0, 4)? as i32,
+        time::Month::try_from(num(5, 2)? as u8).ok()?,
+        num(8, 2)? as u8,
+    )
+    .ok()?;
+    let (mut h, mut m, mut sec, mut nanos) = (0i64, 0i64, 0i64, 0i64);
+    let mut i = 10;
+    if i < b.len() && (b[i] == b'T' || b[i] == b' ') {
+        i += 1;
+        h = num(i, 2)?;
+        i += 2;
+        if b.get(i) == Some(&b':') {
+            m = num(i + 1, 2)?;
+            i += 3;
+            if b.get(i) == Some(&b':') {
+                sec = num(i + 1, 2)?;
+                i += 3;
+                if matches!(b.get(i), Some(b'.' | b',')) {
+                    let digits = b[i + 1..].iter().take_while(|c| c.is_ascii_digit()).count();
+                    if digits == 0 {
+                        return None;
+                    }
+                    let kept = digits.min(9);
+                    let frac: i64 = t.get(i + 1..i + 1 + kept)?.parse().ok()?;
+                    nanos = frac * 10i64.pow(9 - kept as u32);
+                    i += 1 + digits;
+                }
+            }
+        }
+    }
+    let mut offset_s = 0i64;
+    if i < b.len() {
+        let sign = match b[i] {
+            b'+' => 1,
+            b'-' => -1,
+            _ => return None,
+        };
+        let rest = &t[i + 1..];
+        let (oh, om) = match rest.len() {
+            2 => (num(i + 1, 2)?, 0),
+            4 => (num(i + 1, 2)?, num(i + 3, 2)?),
+            5 if rest.as_bytes()[2] == b':' => (num(i + 1, 2)?, num(i + 4, 2)?),
+            _ => return None,
+        };
+        if oh > 23 || om > 59 {
+            return None;
+        }
+        offset_s = sign * (oh * 3600 + om * 60);
+    }
+    if h > 23 || m > 59 || sec > 59 {
+        return None;
+    }
+    let day_s = date.midnight().assume_utc().unix_timestamp();
+    Some((day_s + h * 3600 + m * 60 + sec - offset_s) * 1000 + nanos / 1_000_000)
 }
 
 /// The first product token of a user-agent-like string, skipping C2PA library names
@@ -324,7 +387,7 @@ pub fn judge(report: &Value, chain_pem: &str) -> C2paReport {
     let claim_generator = manifest.and_then(|m| {
         text(m.get("claim_generator")).or_else(|| text(m.pointer("/claim_generator_info/0/name")))
     });
-    let (signing_time, source) = match field("time") {
+    let (signing_time, source) = match field("time").filter(|t| parse_time_ms(t).is_some()) {
         Some(t) => (Some(t), Some("signature".to_string())),
         None => {
             let newest = manifest
@@ -547,6 +610,35 @@ mod tests {
             parse_time_ms("2026-11-25T09:00:00Z"),
             parse_time_ms("2026-11-25T09:00:00")
         );
+        let unparseable = {
+            let mut r = report("Google LLC", "Gemini", json!([]), bound());
+            r["manifests"]["urn:m1"]["signature_info"]["time"] = json!("yesterday");
+            judge(&r, "")
+        };
+        assert_eq!(unparseable.signing_time_source.as_deref(), Some("actions"));
+    }
+
+    #[test]
+    fn times_are_read_as_python_reads_them() {
+        let base = parse_time_ms("2026-11-25T10:00:00+00:00").expect("rfc 3339");
+        for (text, want) in [
+            ("2026-11-25T10:00Z", Some(base)),
+            ("2026-11-25T10:00:00.250Z", Some(base + 250)),
+            ("2026-11-25T10:00:00.250000+00:00", Some(base + 250)),
+            ("2026-11-25T11:00:00+0100", Some(base)),
+            ("2026-11-25T11:00:00+01", Some(base)),
+            ("2026-11-25 10:00:00", Some(base)),
+            ("2026-11-25", Some(base - 10 * 3_600_000)),
+            ("2026-11-25T10:00:00z", None),
+            ("2026-11-25T10:00:00.25Z", Some(base + 250)),
+            ("2026-11-25T10:00:00,5Z", Some(base + 500)),
+            ("2026-11-25T10:00:00.1234567Z", Some(base + 123)),
+            ("2026-11-25T10", Some(base)),
+            ("2026-13-25T10:00:00Z", None),
+            ("25/11/2026", None),
+        ] {
+            assert_eq!(parse_time_ms(text), want, "{text}");
+        }
     }
 
     #[test]

@@ -28,7 +28,10 @@ pub fn decode_image(path: &Path) -> Result<(Measured, image::DynamicImage), Stri
         .with_guessed_format()
         .map_err(|e| e.to_string())?;
     let mut limits = image::Limits::default();
-    limits.max_alloc = Some(2 * 1024 * 1024 * 1024);
+    // Refused before decoding: PIL, which validators use, refuses much the same.
+    limits.max_image_width = Some(16_384);
+    limits.max_image_height = Some(16_384);
+    limits.max_alloc = Some(1024 * 1024 * 1024);
     reader.limits(limits);
     let img = reader
         .decode()
@@ -52,11 +55,14 @@ pub fn decode_image(path: &Path) -> Result<(Measured, image::DynamicImage), Stri
 pub fn probe_video(path: &Path, content_type: &str) -> Result<Measured, String> {
     let file = File::open(path).map_err(|e| e.to_string())?;
     let len = file.metadata().map_err(|e| e.to_string())?.len();
-    let mut r = BufReader::with_capacity(64 * 1024, file);
+    let mut src = Source {
+        r: BufReader::with_capacity(64 * 1024, file),
+        pos: 0,
+    };
     let m = if content_type == "video/webm" {
-        webm::probe(&mut r, len)?
+        webm::probe(&mut src, len)?
     } else {
-        bmff::probe(&mut r, len)?
+        bmff::probe(&mut src, len)?
     };
     if m.width == 0 || m.height == 0 {
         return Err("video track has no picture size".into());
@@ -67,11 +73,47 @@ pub fn probe_video(path: &Path, content_type: &str) -> Result<Measured, String> 
     Ok(m)
 }
 
-fn read_exact<R: Read>(r: &mut R, n: usize) -> Result<Vec<u8>, String> {
-    let mut buf = vec![0u8; n];
-    r.read_exact(&mut buf)
-        .map_err(|e| format!("file ends early: {e}"))?;
-    Ok(buf)
+/// A buffered file that knows where it is, so short forward moves keep the buffer.
+struct Source {
+    r: BufReader<File>,
+    pos: u64,
+}
+
+impl Source {
+    fn goto(&mut self, at: u64) -> Result<(), String> {
+        if at >= self.pos && at - self.pos < 1 << 20 {
+            self.r
+                .seek_relative((at - self.pos) as i64)
+                .map_err(|e| e.to_string())?;
+        } else {
+            self.r
+                .seek(SeekFrom::Start(at))
+                .map_err(|e| e.to_string())?;
+        }
+        self.pos = at;
+        Ok(())
+    }
+
+    fn read(&mut self, n: usize) -> Result<Vec<u8>, String> {
+        let mut buf = vec![0u8; n];
+        self.r
+            .read_exact(&mut buf)
+            .map_err(|e| format!("file ends early: {e}"))?;
+        self.pos += n as u64;
+        Ok(buf)
+    }
+
+    /// One byte, or `None` at the end of the file.
+    fn byte(&mut self) -> Result<Option<u8>, String> {
+        let mut b = [0u8; 1];
+        match self.r.read(&mut b).map_err(|e| e.to_string())? {
+            0 => Ok(None),
+            _ => {
+                self.pos += 1;
+                Ok(Some(b[0]))
+            }
+        }
+    }
 }
 
 fn be_u32(b: &[u8], at: usize) -> Option<u32> {
@@ -85,6 +127,9 @@ fn be_u64(b: &[u8], at: usize) -> Option<u64> {
 fn be_u16(b: &[u8], at: usize) -> Option<u16> {
     Some(u16::from_be_bytes(b.get(at..at + 2)?.try_into().ok()?))
 }
+
+/// Elements or boxes visited before a file is called malformed.
+const MAX_ELEMENTS: u64 = 2_000_000;
 
 /// ISO base media (MP4, MOV): boxes of `size:u32 type:[u8;4]` (size 1: a 64-bit size follows,
 /// 0: to the end of the enclosing box).
@@ -114,9 +159,9 @@ mod bmff {
         boxes: u64,
     }
 
-    pub fn probe<R: Read + Seek>(r: &mut R, len: u64) -> Result<Measured, String> {
+    pub(super) fn probe(r: &mut Source, len: u64) -> Result<Measured, String> {
         let mut w = Walk::default();
-        walk(r, 0, len, 0, &mut w)?;
+        walk(r, 0, len, 0, *b"file", &mut w)?;
         let track = w
             .tracks
             .iter()
@@ -139,34 +184,38 @@ mod bmff {
         })
     }
 
-    fn walk<R: Read + Seek>(
-        r: &mut R,
+    fn walk(
+        r: &mut Source,
         start: u64,
         end: u64,
         depth: u32,
+        parent: [u8; 4],
         w: &mut Walk,
     ) -> Result<(), String> {
         if depth > 16 {
             return Err("boxes nested too deep".into());
         }
         let mut at = start;
-        while at + 8 <= end {
+        while end - at >= 8 {
             w.boxes += 1;
-            if w.boxes > 1_000_000 {
+            if w.boxes > MAX_ELEMENTS {
                 return Err("too many boxes".into());
             }
-            r.seek(SeekFrom::Start(at)).map_err(|e| e.to_string())?;
-            let head = read_exact(r, 8)?;
+            r.goto(at)?;
+            let head = r.read(8)?;
             let mut size = u64::from(be_u32(&head, 0).unwrap_or(0));
             let kind: [u8; 4] = head[4..8].try_into().unwrap_or(*b"    ");
             let mut header = 8;
             if size == 1 {
-                size = be_u64(&read_exact(r, 8)?, 0).unwrap_or(0);
+                if end - at < 16 {
+                    return Err("a 64-bit box size runs past the end".into());
+                }
+                size = be_u64(&r.read(8)?, 0).unwrap_or(0);
                 header = 16;
             } else if size == 0 {
                 size = end - at;
             }
-            if size < header || at + size > end {
+            if size < header || size > end - at {
                 return Err(format!(
                     "box `{}` at byte {at} claims {size} bytes, past the end of its parent",
                     String::from_utf8_lossy(&kind)
@@ -174,27 +223,33 @@ mod bmff {
             }
             let body_start = at + header;
             let body_len = size - header;
+            let stop = at + size;
             match &kind {
-                b"mdat" => w.mdat_bytes += body_len,
+                b"mdat" => w.mdat_bytes = w.mdat_bytes.saturating_add(body_len),
                 b"trak" => {
                     w.tracks.push(Track::default());
-                    walk(r, body_start, at + size, depth + 1, w)?;
+                    walk(r, body_start, stop, depth + 1, kind, w)?;
                 }
-                b"moof" | b"traf" => walk(r, body_start, at + size, depth + 1, w)?,
+                b"moof" | b"traf" => walk(r, body_start, stop, depth + 1, kind, w)?,
                 b"trun" if body_len >= 8 => {
-                    let b = read_exact(r, 8)?;
-                    w.fragment_samples += u64::from(be_u32(&b, 4).unwrap_or(0));
+                    let b = r.read(8)?;
+                    w.fragment_samples = w
+                        .fragment_samples
+                        .saturating_add(u64::from(be_u32(&b, 4).unwrap_or(0)));
                 }
-                k if CONTAINERS.contains(&k) => walk(r, body_start, at + size, depth + 1, w)?,
+                k if CONTAINERS.contains(&k) => walk(r, body_start, stop, depth + 1, kind, w)?,
+                // Only the media handler (directly under mdia) says what the track is; MOV
+                // files also have a data handler (`url `) inside minf.
+                b"hdlr" if &parent != b"mdia" => {}
                 k if LEAVES.contains(&k) && body_len <= 1 << 20 => {
-                    let body = read_exact(r, body_len as usize)?;
+                    let body = r.read(body_len as usize)?;
                     if let Some(t) = w.tracks.last_mut() {
                         leaf(k, &body, t);
                     }
                 }
                 _ => {}
             }
-            at += size;
+            at = stop;
         }
         Ok(())
     }
@@ -254,6 +309,17 @@ mod webm {
     const BLOCK_GROUP: u64 = 0xA0;
     const BLOCK: u64 = 0xA1;
     const SIMPLE_BLOCK: u64 = 0xA3;
+    /// Children of a Segment: one of these ends an unknown-size Cluster.
+    const SEGMENT_CHILDREN: [u64; 8] = [
+        CLUSTER,
+        INFO,
+        TRACKS,
+        0x114D_9B74, // SeekHead
+        0x1C53_BB6B, // Cues
+        0x1043_A770, // Chapters
+        0x1941_A469, // Attachments
+        0x1254_C367, // Tags
+    ];
 
     #[derive(Default)]
     struct Walk {
@@ -261,26 +327,25 @@ mod webm {
         duration: Option<f64>,
         /// (number, is video, width, height)
         tracks: Vec<(u64, bool, u32, u32)>,
-        /// Blocks per track number.
-        blocks: std::collections::HashMap<u64, u64>,
+        /// Blocks of the video track.
+        video_blocks: u64,
         elements: u64,
     }
 
     /// A variable-length integer; `id` keeps the marker bit. `None` at the end of input.
-    fn vint<R: Read>(r: &mut R, id: bool) -> Result<Option<(u64, usize, bool)>, String> {
-        let mut first = [0u8; 1];
-        if r.read(&mut first).map_err(|e| e.to_string())? == 0 {
+    fn vint(r: &mut Source, id: bool) -> Result<Option<(u64, usize, bool)>, String> {
+        let Some(first) = r.byte()? else {
             return Ok(None);
-        }
-        let n = first[0].leading_zeros() as usize + 1;
+        };
+        let n = first.leading_zeros() as usize + 1;
         if n > 8 {
             return Err("invalid EBML number".into());
         }
-        let rest = read_exact(r, n - 1)?;
+        let rest = r.read(n - 1)?;
         let mut value = if id {
-            u64::from(first[0])
+            u64::from(first)
         } else {
-            u64::from(first[0]) & ((1u64 << (8 - n)) - 1)
+            u64::from(first) & ((1u64 << (8 - n)) - 1)
         };
         for b in &rest {
             value = (value << 8) | u64::from(*b);
@@ -293,13 +358,13 @@ mod webm {
         b.iter().take(8).fold(0, |v, x| (v << 8) | u64::from(*x))
     }
 
-    pub fn probe<R: Read + Seek>(r: &mut R, len: u64) -> Result<Measured, String> {
+    pub(super) fn probe(r: &mut Source, len: u64) -> Result<Measured, String> {
         let mut w = Walk {
             timescale: 1_000_000,
             ..Walk::default()
         };
-        walk(r, 0, len, 0, None, &mut w)?;
-        let (number, _, width, height) = w
+        walk(r, 0, len, 0, None, None, &mut w)?;
+        let (_, _, width, height) = w
             .tracks
             .iter()
             .find(|t| t.1)
@@ -308,56 +373,64 @@ mod webm {
         Ok(Measured {
             width,
             height,
-            frames: Some(w.blocks.get(&number).copied().unwrap_or(0)),
+            frames: Some(w.video_blocks),
             duration_s: w.duration.map(|d| d * w.timescale as f64 / 1_000_000_000.0),
         })
     }
 
-    fn walk<R: Read + Seek>(
-        r: &mut R,
+    /// Walks `start..end`; returns where it stopped. Inside an unknown-size `Cluster`
+    /// (`unknown_cluster`), a sibling-level element ends it.
+    fn walk(
+        r: &mut Source,
         start: u64,
         end: u64,
         depth: u32,
         track: Option<usize>,
+        unknown_cluster: Option<()>,
         w: &mut Walk,
-    ) -> Result<(), String> {
+    ) -> Result<u64, String> {
         if depth > 12 {
             return Err("elements nested too deep".into());
         }
         let mut at = start;
-        r.seek(SeekFrom::Start(at)).map_err(|e| e.to_string())?;
         while at < end {
             w.elements += 1;
-            if w.elements > 10_000_000 {
+            if w.elements > MAX_ELEMENTS {
                 return Err("too many elements".into());
             }
+            r.goto(at)?;
             let Some((id, id_len, _)) = vint(r, true)? else {
                 break;
             };
+            if unknown_cluster.is_some() && SEGMENT_CHILDREN.contains(&id) {
+                return Ok(at);
+            }
             let Some((size, size_len, unknown)) = vint(r, false)? else {
                 return Err("element cut short".into());
             };
             let body = at + (id_len + size_len) as u64;
-            // An unknown size (live streams) runs to the end of the parent.
-            let stop = if unknown {
-                end
-            } else {
-                body.saturating_add(size)
-            };
-            if stop > end {
+            if !unknown && size > end.saturating_sub(body) {
                 return Err(format!("element {id:#x} at byte {at} runs past its parent"));
             }
-            let small = |r: &mut R| read_exact(r, size.min(64) as usize);
+            let stop = if unknown { end } else { body + size };
+            let small = |r: &mut Source| r.read(size.min(64) as usize);
+            let mut next = stop;
             match id {
-                SEGMENT | INFO | TRACKS | CLUSTER | BLOCK_GROUP => {
-                    walk(r, body, stop, depth + 1, track, w)?
+                SEGMENT | INFO | TRACKS | BLOCK_GROUP | VIDEO => {
+                    next = walk(r, body, stop, depth + 1, track, None, w)?;
+                }
+                CLUSTER => {
+                    let marker = unknown.then_some(());
+                    next = walk(r, body, stop, depth + 1, track, marker, w)?;
                 }
                 TRACK_ENTRY => {
+                    if w.tracks.len() >= 128 {
+                        return Err("too many tracks".into());
+                    }
                     w.tracks.push((0, false, 0, 0));
                     let i = w.tracks.len() - 1;
-                    walk(r, body, stop, depth + 1, Some(i), w)?;
+                    next = walk(r, body, stop, depth + 1, Some(i), None, w)?;
                 }
-                VIDEO => walk(r, body, stop, depth + 1, track, w)?,
                 TIMESCALE => w.timescale = uint(&small(r)?).max(1),
                 DURATION => {
                     let b = small(r)?;
@@ -379,19 +452,20 @@ mod webm {
                     }
                 }
                 SIMPLE_BLOCK | BLOCK => {
-                    if let Some((number, _, _)) = vint(r, false)? {
-                        *w.blocks.entry(number).or_insert(0) += 1;
+                    if let Some((number, _, _)) = vint(r, false)?
+                        && w.tracks.iter().any(|t| t.1 && t.0 == number)
+                    {
+                        w.video_blocks += 1;
                     }
+                }
+                _ if unknown => {
+                    return Err(format!("element {id:#x} at byte {at} has an unknown size"));
                 }
                 _ => {}
             }
-            if unknown {
-                break;
-            }
-            at = stop;
-            r.seek(SeekFrom::Start(at)).map_err(|e| e.to_string())?;
+            at = next;
         }
-        Ok(())
+        Ok(at)
     }
 }
 
@@ -466,6 +540,89 @@ mod tests {
         }
         assert!(probe_bytes(b"\0\0\0\x18ftypmp42 garbage garbage", "video/mp4").is_err());
         assert!(probe_bytes(&[0x1a, 0x45, 0xdf, 0xa3, 0xff, 0xff], "video/webm").is_err());
+    }
+
+    #[test]
+    fn hostile_box_sizes_are_errors() {
+        // A 64-bit size that would overflow `at + size`.
+        let mut huge = mp4_box(b"ftyp", b"isom\0\0\0\0");
+        huge.extend_from_slice(&1u32.to_be_bytes());
+        huge.extend_from_slice(b"moov");
+        huge.extend_from_slice(&u64::MAX.to_be_bytes());
+        assert!(probe_bytes(&huge, "video/mp4").is_err());
+        // A size smaller than its own header.
+        let tiny = [&4u32.to_be_bytes()[..], b"moov"].concat();
+        assert!(probe_bytes(&tiny, "video/mp4").is_err());
+        // Boxes nested past any real file.
+        let mut deep = mp4_box(b"mdat", &[1]);
+        for _ in 0..40 {
+            deep = mp4_box(b"moov", &deep);
+        }
+        assert!(
+            probe_bytes(&deep, "video/mp4")
+                .expect_err("deep")
+                .contains("too deep")
+        );
+    }
+
+    #[test]
+    fn a_mov_data_handler_does_not_hide_the_video_track() {
+        let mp4 = synthetic_mp4(1280, 720, 24, &[5; 64]);
+        // Put a QuickTime data handler (`url `) inside minf, as ffmpeg's MOV muxer does.
+        let data_hdlr = mp4_box(
+            b"hdlr",
+            &[
+                0, 0, 0, 0, b'd', b'h', b'l', b'r', b'u', b'r', b'l', b' ', 0, 0, 0, 0,
+            ],
+        );
+        let minf = mp4.windows(4).position(|w| w == b"minf").expect("minf") - 4;
+        let minf_size = u32::from_be_bytes(mp4[minf..minf + 4].try_into().expect("4")) as usize;
+        let mut mov = mp4[..minf + minf_size].to_vec();
+        mov.extend_from_slice(&data_hdlr);
+        mov.extend_from_slice(&mp4[minf + minf_size..]);
+        // Grow every enclosing box (moov, trak, mdia, minf) by the inserted bytes.
+        for name in [b"moov", b"trak", b"mdia", b"minf"] {
+            let at = mov.windows(4).position(|w| w == name).expect("box") - 4;
+            let size =
+                u32::from_be_bytes(mov[at..at + 4].try_into().expect("4")) + data_hdlr.len() as u32;
+            mov[at..at + 4].copy_from_slice(&size.to_be_bytes());
+        }
+        let m = probe_bytes(&mov, "video/quicktime").expect("parses");
+        assert_eq!((m.width, m.frames), (1280, Some(24)));
+    }
+
+    #[test]
+    fn webm_with_unknown_size_clusters_counts_every_block() {
+        fn el(id: &[u8], body: &[u8]) -> Vec<u8> {
+            let mut v = id.to_vec();
+            v.push(0x80 | body.len() as u8);
+            v.extend_from_slice(body);
+            v
+        }
+        let video = el(
+            &[0xE0],
+            &[el(&[0xB0], &[0x02, 0x80]), el(&[0xBA], &[0x01, 0xE0])].concat(),
+        );
+        let entry = el(
+            &[0xAE],
+            &[el(&[0xD7], &[1]), el(&[0x83], &[1]), video].concat(),
+        );
+        let tracks = el(&[0x16, 0x54, 0xAE, 0x6B], &entry);
+        let block = el(&[0xA3], &[0x81, 0, 0, 0x80, 9]);
+        let mut segment_body = tracks;
+        for _ in 0..30 {
+            // Cluster ID, then an all-ones (unknown) size.
+            segment_body.extend_from_slice(&[0x1F, 0x43, 0xB6, 0x75, 0xFF]);
+            segment_body.extend_from_slice(&block);
+        }
+        let mut file = el(
+            &[0x1A, 0x45, 0xDF, 0xA3],
+            &[0x42, 0x82, 0x84, b'w', b'e', b'b', b'm'],
+        );
+        file.extend_from_slice(&[0x18, 0x53, 0x80, 0x67, 0xFF]);
+        file.extend_from_slice(&segment_body);
+        let m = probe_bytes(&file, "video/webm").expect("parses");
+        assert_eq!((m.width, m.height, m.frames), (640, 480, Some(30)));
     }
 
     #[test]

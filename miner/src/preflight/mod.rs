@@ -21,6 +21,9 @@ use std::time::Instant;
 
 /// How far a signing time may be from the 201 (either way), as validators allow.
 pub const FRESHNESS_MS: i64 = 600_000;
+/// Validators take the 201's time after it reaches them, on their own clock: a signature is
+/// judged against a slightly earlier limit here so that it never passes here and fails there.
+pub const FRESHNESS_MARGIN_MS: i64 = 5_000;
 
 /// The mime type from magic bytes, as validators detect it.
 pub fn content_type(head: &[u8]) -> Option<&'static str> {
@@ -232,10 +235,9 @@ impl Preflight {
         }
         v.freshness = Some(freshness(v.c2pa.signing_time.as_deref(), task.created_ms));
         if let Some(hash) = v.media.phash.as_deref().and_then(parse_hash)
-            && let Some((of_task, distance)) = self
-                .recent
-                .duplicate_of(&hash, phash::prompt_key(&task.prompt))
-                .filter(|(t, _)| *t != task.task_id)
+            && let Some((of_task, distance)) =
+                self.recent
+                    .duplicate_of(&hash, phash::prompt_key(&task.prompt), &task.task_id)
         {
             v.duplicate = Some(Duplicate { of_task, distance });
         }
@@ -283,8 +285,9 @@ pub fn freshness(signing_time: Option<&str>, sent_at_ms: i64) -> Freshness {
         signed_at_ms,
         sent_at_ms,
         age_s: signed_at_ms.map(|t| (sent_at_ms - t) as f64 / 1000.0),
-        fresh: signed_at_ms
-            .is_some_and(|t| t >= sent_at_ms - FRESHNESS_MS && t <= now_ms() + FRESHNESS_MS),
+        fresh: signed_at_ms.is_some_and(|t| {
+            t >= sent_at_ms - FRESHNESS_MS + FRESHNESS_MARGIN_MS && t <= now_ms() + FRESHNESS_MS
+        }),
     }
 }
 
@@ -319,6 +322,40 @@ fn reasons(v: &Verdict) -> Vec<String> {
         });
     }
     out
+}
+
+#[cfg(test)]
+mod freshness_tests {
+    use super::*;
+
+    #[test]
+    fn the_window_is_600_s_before_the_201_with_a_margin_and_600_s_ahead() {
+        let sent = now_ms();
+        let at = |offset_ms: i64| {
+            let t = time::OffsetDateTime::from_unix_timestamp_nanos(
+                i128::from(sent + offset_ms) * 1_000_000,
+            )
+            .expect("time");
+            freshness(
+                t.format(&time::format_description::well_known::Rfc3339)
+                    .ok()
+                    .as_deref(),
+                sent,
+            )
+        };
+        assert!(at(-10_000).fresh, "signed 10 s before the 201");
+        assert!(at(-594_000).fresh);
+        assert!(
+            !at(-598_000).fresh,
+            "inside the margin: validators may see it stale"
+        );
+        assert!(!at(-601_000).fresh);
+        assert!(at(300_000).fresh, "clock ahead by 5 min");
+        assert!(!at(700_000).fresh, "more than 600 s in the future");
+        let none = freshness(None, sent);
+        assert!(!none.fresh && none.age_s.is_none());
+        assert_eq!(at(-120_000).age_s, Some(120.0));
+    }
 }
 
 #[cfg(test)]

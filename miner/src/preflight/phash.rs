@@ -93,9 +93,10 @@ pub fn prompt_key(prompt: &str) -> u64 {
 
 impl Recent {
     /// The closest remembered delivery that validators would call a duplicate of `hash`.
-    pub fn duplicate_of(&self, hash: &Hash, prompt: u64) -> Option<(String, u32)> {
+    pub fn duplicate_of(&self, hash: &Hash, prompt: u64, task_id: &str) -> Option<(String, u32)> {
         let seen = self.0.lock().unwrap_or_else(|p| p.into_inner());
         seen.iter()
+            .filter(|s| s.task_id != task_id)
             .map(|s| (s, distance(&s.hash, hash)))
             .filter(|(s, d)| {
                 *d <= ANY_DISTANCE || (s.prompt_key == prompt && *d <= SAME_PROMPT_DISTANCE)
@@ -190,15 +191,20 @@ mod tests {
             hash,
         });
         hash[0] = 0b0011_1111; // six bits away
-        assert_eq!(recent.duplicate_of(&hash, prompt_key("a dog")), None);
+        assert_eq!(recent.duplicate_of(&hash, prompt_key("a dog"), "t2"), None);
         assert_eq!(
-            recent.duplicate_of(&hash, prompt_key("A cat ")),
+            recent.duplicate_of(&hash, prompt_key("A cat "), "t2"),
             Some(("t1".to_string(), 6))
         );
         hash[0] = 0b0000_0011;
         assert_eq!(
-            recent.duplicate_of(&hash, prompt_key("a dog")),
+            recent.duplicate_of(&hash, prompt_key("a dog"), "t2"),
             Some(("t1".to_string(), 2))
+        );
+        assert_eq!(
+            recent.duplicate_of(&hash, prompt_key("a dog"), "t1"),
+            None,
+            "a task's own earlier image is no duplicate"
         );
     }
 }

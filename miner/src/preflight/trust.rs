@@ -90,6 +90,8 @@ fn is_anchor_file(path: &Path) -> bool {
 
 /// Loads every `*.pem`, `*.crt` and `*.cer` in `dir`.
 pub fn load(dir: &Path) -> Result<Anchors, String> {
+    // Taken first, so a change made while reading is seen by the next check.
+    let before = fingerprint(dir);
     let entries = std::fs::read_dir(dir).map_err(|e| {
         format!(
             "trust anchors directory {} cannot be read ({e}); {}",
@@ -126,7 +128,7 @@ pub fn load(dir: &Path) -> Result<Anchors, String> {
         dir: dir.to_path_buf(),
         pem,
         subjects,
-        fingerprint: fingerprint(dir),
+        fingerprint: before,
     })
 }
 
@@ -201,10 +203,17 @@ pub async fn update(dir: &Path, url: &str) -> Result<Vec<String>, String> {
     Ok(subjects)
 }
 
-/// Writes `files` into a fresh directory beside `dir`, then swaps it in.
-fn install(dir: &Path, files: &[(String, String)]) -> std::io::Result<()> {
+/// Writes `files` into a fresh directory beside `dir`, checks that the C2PA reader accepts
+/// them, then swaps it in; on any failure the old directory stays (or is put back).
+fn install(dir: &Path, files: &[(String, String)]) -> Result<(), String> {
+    let io = |what: &str, e: std::io::Error| {
+        format!(
+            "trust anchors could not be {what} in {}: {e}",
+            dir.display()
+        )
+    };
     let parent = dir.parent().unwrap_or(Path::new("."));
-    std::fs::create_dir_all(parent)?;
+    std::fs::create_dir_all(parent).map_err(|e| io("created", e))?;
     let name = dir
         .file_name()
         .map(|n| n.to_string_lossy().into_owned())
@@ -212,17 +221,38 @@ fn install(dir: &Path, files: &[(String, String)]) -> std::io::Result<()> {
     let fresh = parent.join(format!(".{name}.new-{}", std::process::id()));
     let old = parent.join(format!(".{name}.old-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&fresh);
-    std::fs::create_dir_all(&fresh)?;
-    for (file, text) in files {
-        std::fs::write(fresh.join(file), text)?;
+    let write = || -> std::io::Result<()> {
+        std::fs::create_dir_all(&fresh)?;
+        for (file, text) in files {
+            let mut f = std::fs::File::create(fresh.join(file))?;
+            std::io::Write::write_all(&mut f, text.as_bytes())?;
+            f.sync_all()?;
+        }
+        std::fs::File::open(&fresh)?.sync_all()
+    };
+    if let Err(e) = write() {
+        let _ = std::fs::remove_dir_all(&fresh);
+        return Err(io("written", e));
     }
-    if let Ok(d) = std::fs::File::open(&fresh) {
+    if let Err(e) = super::Trusted::load(&fresh) {
+        let _ = std::fs::remove_dir_all(&fresh);
+        return Err(format!("the new anchors were refused: {e}"));
+    }
+    let had_old = dir.exists();
+    if had_old && let Err(e) = std::fs::rename(dir, &old) {
+        let _ = std::fs::remove_dir_all(&fresh);
+        return Err(io("moved aside", e));
+    }
+    if let Err(e) = std::fs::rename(&fresh, dir) {
+        if had_old {
+            let _ = std::fs::rename(&old, dir);
+        }
+        let _ = std::fs::remove_dir_all(&fresh);
+        return Err(io("swapped", e));
+    }
+    if let Ok(d) = std::fs::File::open(parent) {
         let _ = d.sync_all();
     }
-    if dir.exists() {
-        std::fs::rename(dir, &old)?;
-    }
-    std::fs::rename(&fresh, dir)?;
     let _ = std::fs::remove_dir_all(&old);
     Ok(())
 }
