@@ -149,13 +149,15 @@ pub async fn update(dir: &Path, url: &str) -> Result<Vec<String>, String> {
     let get = |u: String| {
         let client = client.clone();
         async move {
-            let resp = client
-                .get(&u)
-                .send()
-                .await
-                .map_err(|e| format!("{u}: {e}"))?;
+            let fail = |e: reqwest::Error| {
+                format!(
+                    "{} (check this machine's network access, or copy the PEM files into the anchors directory yourself)",
+                    crate::providers::source_chain(&e)
+                )
+            };
+            let resp = client.get(&u).send().await.map_err(fail)?;
             let status = resp.status();
-            let body = resp.text().await.map_err(|e| format!("{u}: {e}"))?;
+            let body = resp.text().await.map_err(fail)?;
             if !status.is_success() {
                 return Err(format!(
                     "{u} answered HTTP {}: {}",

@@ -501,8 +501,8 @@ async fn stream_to_file(resp: reqwest::Response, dest: &Path) -> Result<u64, Try
     Ok(written)
 }
 
-/// An error with its causes (keys are redacted by the caller).
-fn source_chain(e: &reqwest::Error) -> String {
+/// An error with its causes, URL queries dropped (keys are redacted by the caller).
+pub fn source_chain(e: &reqwest::Error) -> String {
     let mut text = e.to_string();
     let mut source = std::error::Error::source(e);
     while let Some(s) = source {
