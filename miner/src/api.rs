@@ -96,6 +96,10 @@ async fn epistula_guard(
                 .await
         }
         Err(rejection) => {
+            if rejection.detail == "Signer not in metagraph" {
+                // Perhaps registered since the last sync: look again soon.
+                state.metagraph.request_sync();
+            }
             tracing::warn!(path = %parts.uri.path(), signer = ?parts.headers.get("epistula-signed-by"), status = rejection.status.as_u16(), reason = %rejection.detail, "request refused");
             detail(rejection.status, &rejection.detail)
         }
@@ -323,14 +327,22 @@ async fn miner_info(State(state): State<Arc<ApiState>>) -> Response {
         stats[key] = json!(stats[key].as_u64().unwrap_or(0) + n);
     }
     stats["total"] = json!(total);
-    let uid = state
-        .metagraph
-        .get()
-        .neuron(state.key.ss58())
-        .map(|n| n.uid);
+    let graph = state.metagraph.get();
+    let me = graph.neuron(state.key.ss58());
+    let sync = state.metagraph.sync_state();
     Json(json!({
-        "uid": uid,
+        "uid": me.map(|n| n.uid),
         "hotkey": state.key.ss58(),
+        "netuid": graph.netuid,
+        "registered": me.is_some(),
+        "axon": me.and_then(|n| n.axon.as_ref()).map(|a| a.to_string()),
+        "metagraph": {
+            "source": sync.source,
+            "block": sync.block,
+            "age_s": (now_ms() - sync.fetched_ms) / 1000,
+            "stale": sync.stale,
+            "neurons": graph.len(),
+        },
         "miner_type": "GENERATOR",
         "services": services(&state),
         "task_stats": stats,

@@ -83,9 +83,15 @@ pub struct Settings {
     /// Address to bind (default 0.0.0.0)
     #[arg(long, env = "BT_AXON_IP")]
     pub axon_ip: Option<String>,
-    /// Public address to publish on chain
+    /// Public address to publish on chain (default: discovered)
     #[arg(long, env = "BT_AXON_EXTERNAL_IP")]
     pub axon_external_ip: Option<String>,
+    /// Public port to publish on chain, when a NAT maps it (default BT_AXON_PORT)
+    #[arg(long, env = "BT_AXON_EXTERNAL_PORT")]
+    pub axon_external_port: Option<String>,
+    /// Seconds between metagraph syncs with the chain (default 120)
+    #[arg(long, env = "MINER_METAGRAPH_SYNC")]
+    pub metagraph_sync: Option<String>,
     /// Generation tasks that run at once (default 5)
     #[arg(long, env = "MINER_MAX_CONCURRENT_TASKS")]
     pub max_concurrent_tasks: Option<String>,
@@ -252,6 +258,8 @@ pub struct Config {
     pub bind_ip: IpAddr,
     pub port: u16,
     pub external_ip: Option<IpAddr>,
+    pub external_port: u16,
+    pub metagraph_sync: Duration,
     pub max_concurrent_tasks: usize,
     pub task_timeout: Duration,
     pub video_timeout: Duration,
@@ -600,9 +608,26 @@ impl Settings {
             }
         };
         let metagraph_file = non_empty(&self.metagraph_file).map(expand_home);
-        if metagraph_file.is_none() {
-            p.0.push("BT_METAGRAPH_FILE is not set: this build has no chain client yet, so the metagraph must come from a JSON file (format in README, Going live)".into());
+        let chain_endpoint = non_empty(&self.chain_endpoint)
+            .unwrap_or("wss://entrypoint-finney.opentensor.ai:443")
+            .to_string();
+        if !(chain_endpoint.starts_with("ws://") || chain_endpoint.starts_with("wss://")) {
+            p.0.push(format!("BT_CHAIN_ENDPOINT={chain_endpoint}: not a WebSocket URL; use wss://entrypoint-finney.opentensor.ai:443 (finney) or ws://127.0.0.1:9944 (a local node)"));
         }
+        let external_port = p.number(
+            "BT_AXON_EXTERNAL_PORT",
+            &self.axon_external_port,
+            port,
+            1,
+            "a TCP port",
+        );
+        let metagraph_sync = p.number(
+            "MINER_METAGRAPH_SYNC",
+            &self.metagraph_sync,
+            120u64,
+            1,
+            "a number of seconds",
+        );
         if image_chain.is_empty() && video_chain.is_empty() && p.0.is_empty() {
             p.0.push("no generation service is configured: set IMAGE_SERVICE and VIDEO_SERVICE (e.g. openrouter) and the service's API key (e.g. OPEN_ROUTER_API_KEY) in .env.gen_miner".into());
         }
@@ -622,12 +647,12 @@ impl Settings {
                 .unwrap_or("default")
                 .to_string(),
             netuid,
-            chain_endpoint: non_empty(&self.chain_endpoint)
-                .unwrap_or("wss://entrypoint-finney.opentensor.ai:443")
-                .to_string(),
+            chain_endpoint,
             bind_ip,
             port,
             external_ip,
+            external_port,
+            metagraph_sync: Duration::from_secs(metagraph_sync),
             max_concurrent_tasks,
             task_timeout: Duration::from_secs(task_timeout),
             video_timeout: Duration::from_secs(video_timeout),

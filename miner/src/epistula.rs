@@ -258,6 +258,7 @@ mod tests {
                 hotkey: validator.ss58().to_string(),
                 stake,
                 validator_permit: true,
+                axon: None,
             }],
         )
     }

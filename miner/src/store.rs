@@ -183,6 +183,7 @@ pub struct Store {
     jobs: sled::Tree,
     verdicts: sled::Tree,
     phashes: sled::Tree,
+    meta: sled::Tree,
     outbox: sled::Tree,
     feedback: sled::Tree,
     media_dir: PathBuf,
@@ -284,6 +285,7 @@ impl Store {
             jobs: db.open_tree("jobs")?,
             verdicts: db.open_tree("verdicts")?,
             phashes: db.open_tree("phashes")?,
+            meta: meta.clone(),
             outbox: db.open_tree("outbox")?,
             feedback: db.open_tree("feedback")?,
             media_dir: state_dir.join("media"),
@@ -575,6 +577,33 @@ impl Store {
 
     pub fn verdicts(&self, task_id: &str) -> Result<Vec<gas_shared::verdict::Verdict>, StoreError> {
         scan(&self.verdicts, &format!("{task_id}/"))
+    }
+
+    /// Keeps the last good metagraph of `netuid`, for a start with the chain unreachable.
+    pub fn save_metagraph(&self, graph: &crate::chain::Metagraph) -> Result<(), StoreError> {
+        let key = format!("metagraph/{}", graph.netuid);
+        let value = serde_json::to_vec(graph).map_err(|e| StoreError::Corrupt {
+            key: key.clone(),
+            detail: e.to_string(),
+        })?;
+        self.meta.insert(key.as_bytes(), value)?;
+        Ok(())
+    }
+
+    pub fn load_metagraph(
+        &self,
+        netuid: u16,
+    ) -> Result<Option<crate::chain::Metagraph>, StoreError> {
+        let key = format!("metagraph/{netuid}");
+        match self.meta.get(key.as_bytes())? {
+            Some(v) => serde_json::from_slice(&v)
+                .map(Some)
+                .map_err(|e| StoreError::Corrupt {
+                    key,
+                    detail: e.to_string(),
+                }),
+            None => Ok(None),
+        }
     }
 
     /// Remembers a delivered image's perceptual hash (the newest `keep` are kept).

@@ -27,6 +27,7 @@ fn bad_settings_exit_2_with_one_line_each() {
             ("BT_AXON_PORT", "eighty"),
             ("MINER_MAX_CONCURRENT_TASKS", "0"),
             ("STABILITY_API_KEY", "sk-secret-stability"),
+            ("BT_CHAIN_ENDPOINT", "http://x"),
         ],
         dir.path(),
     );
@@ -37,7 +38,7 @@ fn bad_settings_exit_2_with_one_line_each() {
         "VIDEO_SERVICE=stabilityai: stabilityai cannot make videos",
         "BT_AXON_PORT=eighty",
         "MINER_MAX_CONCURRENT_TASKS=0",
-        "BT_METAGRAPH_FILE is not set",
+        "BT_CHAIN_ENDPOINT=http://x: not a WebSocket URL",
     ] {
         assert_eq!(
             lines.iter().filter(|l| l.contains(needle)).count(),

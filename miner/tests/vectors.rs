@@ -71,6 +71,7 @@ fn verifier_check(
             hotkey: validator,
             stake: 30000.0,
             validator_permit: true,
+            axon: None,
         }],
     );
     let replay = ReplayCache::default();
