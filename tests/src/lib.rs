@@ -4,6 +4,7 @@
 
 pub mod fakes;
 pub mod fixtures;
+pub mod subtensor;
 
 pub use fakes::*;
 
@@ -333,6 +334,11 @@ impl Fixture {
     /// The pre-flight verdicts the miner stored for `task_id`, oldest first.
     pub async fn recorded_verdicts(&self, task_id: &str) -> Vec<gas_shared::verdict::Verdict> {
         self.open_store().await.verdicts(task_id).expect("verdicts")
+    }
+
+    /// Removes a setting (e.g. `BT_METAGRAPH_FILE`, to use the chain).
+    pub fn unset(&mut self, name: &str) {
+        self.env.retain(|(k, _)| k != name);
     }
 
     pub fn set(&mut self, name: &str, value: &str) {

@@ -196,28 +196,11 @@ impl Subtensor {
             .runtime_api(&md, "NeuronInfoRuntimeApi", "get_neurons_lite", &netuid)
             .await?;
         // S per hotkey (alpha plus weighted TAO), as the validators' SDK reads it.
-        let total: Option<(Vec<Vec<u8>>, Vec<u128>, Option<u64>)> = match self
+        let totals = match self
             .runtime_api(&md, "SubnetInfoRuntimeApi", "get_metagraph", &netuid)
             .await
         {
-            Ok(v) => codec::some(&v).map(|m| {
-                let hotkeys = field(m, "hotkeys")
-                    .map(codec::items)
-                    .unwrap_or_default()
-                    .into_iter()
-                    .filter_map(codec::bytes)
-                    .collect();
-                let stakes = field(m, "total_stake")
-                    .map(codec::items)
-                    .unwrap_or_default()
-                    .into_iter()
-                    .filter_map(codec::number)
-                    .collect();
-                let limit = field(m, "serving_rate_limit")
-                    .and_then(codec::number)
-                    .map(|n| n as u64);
-                (hotkeys, stakes, limit)
-            }),
+            Ok(v) => codec::some(&v).map(SubnetTotals::read),
             Err(e) => {
                 tracing::warn!(error = %e, "total stake unavailable; using each neuron's own stake");
                 None
@@ -235,13 +218,9 @@ impl Subtensor {
                 .into_iter()
                 .filter_map(|pair| codec::items(pair).get(1).and_then(|s| codec::number(s)))
                 .sum();
-            let stake_rao = total
+            let stake_rao = totals
                 .as_ref()
-                .and_then(|(keys, stakes, _)| {
-                    keys.iter()
-                        .position(|k| k.as_slice() == hotkey.as_slice())
-                        .and_then(|i| stakes.get(i).copied())
-                })
+                .and_then(|t| t.stake_of(&hotkey))
                 .unwrap_or(own_stake);
             neurons.push(Neuron {
                 uid: field(n, "uid").and_then(codec::number).unwrap_or(0) as u16,
@@ -256,7 +235,7 @@ impl Subtensor {
         let (block, _) = self.head().await?;
         let mut graph = Metagraph::new(self.netuid, neurons);
         graph.block = Some(block);
-        Ok((graph, total.and_then(|t| t.2)))
+        Ok((graph, totals.and_then(|t| t.serving_rate_limit)))
     }
 
     /// Publishes `axon` for `key` unless the chain already has it, or would refuse it.
@@ -327,6 +306,41 @@ impl Subtensor {
                 }
             })?;
         Ok(ServeOutcome::Submitted(hash))
+    }
+}
+
+/// What `get_metagraph` adds to the roster: each hotkey's total stake S (rao) and the
+/// subnet's serving rate limit (blocks between axon changes).
+struct SubnetTotals {
+    hotkeys: Vec<Vec<u8>>,
+    total_stake: Vec<u128>,
+    serving_rate_limit: Option<u64>,
+}
+
+impl SubnetTotals {
+    fn read(m: &Val) -> SubnetTotals {
+        let list = |name: &str| field(m, name).map(codec::items).unwrap_or_default();
+        SubnetTotals {
+            hotkeys: list("hotkeys")
+                .into_iter()
+                .filter_map(codec::bytes)
+                .collect(),
+            total_stake: list("total_stake")
+                .into_iter()
+                .filter_map(codec::number)
+                .collect(),
+            serving_rate_limit: field(m, "serving_rate_limit")
+                .and_then(codec::number)
+                .map(|n| n as u64),
+        }
+    }
+
+    fn stake_of(&self, hotkey: &[u8; 32]) -> Option<u128> {
+        let i = self
+            .hotkeys
+            .iter()
+            .position(|k| k.as_slice() == hotkey.as_slice())?;
+        self.total_stake.get(i).copied()
     }
 }
 

@@ -1,0 +1,643 @@
+//! A fake subtensor node on 127.0.0.1: WebSocket JSON-RPC (jsonrpsee's server) answering what
+//! a client needs, from the real finney runtime metadata (`../shared/chain/finney.scale`): the
+//! metadata itself, runtime version, block hashes and headers, account nonces, and
+//! `state_call` of `NeuronInfoRuntimeApi_get_neurons_lite` and
+//! `SubnetInfoRuntimeApi_get_metagraph` built from neurons the test chooses, encoded with the
+//! metadata's own types. Submitted extrinsics are decoded with the metadata (every transaction
+//! extension in order), their sr25519 signature checked, and a valid `serve_axon` applied.
+
+use gas_miner::identity::{ss58_encode, verify};
+use jsonrpsee::server::{RpcModule, Server, ServerHandle};
+use jsonrpsee::types::ErrorObjectOwned;
+use parity_scale_codec::{Compact, Decode, Encode};
+use scale_info::{PortableRegistry, TypeDef, TypeDefPrimitive};
+use scale_value::{Composite, Value, ValueDef};
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+use subxt_metadata::Metadata;
+
+pub const SPEC_VERSION: u32 = 377;
+pub const TX_VERSION: u32 = 1;
+
+/// A neuron as the test sets it up.
+#[derive(Debug, Clone)]
+pub struct FakeNeuron {
+    pub uid: u16,
+    pub hotkey: [u8; 32],
+    pub stake_rao: u64,
+    pub validator_permit: bool,
+    /// (ip, port, block set at)
+    pub axon: Option<(u128, u16, u64)>,
+}
+
+/// A `serve_axon` the node received, decoded.
+#[derive(Debug, Clone)]
+pub struct Submitted {
+    pub signer: String,
+    pub signature_valid: bool,
+    pub pallet: u8,
+    pub call: u8,
+    pub netuid: u16,
+    pub version: u32,
+    pub ip: u128,
+    pub port: u16,
+    pub ip_type: u8,
+    pub protocol: u8,
+    pub nonce: u64,
+    /// Identifiers of the transaction extensions found, in order.
+    pub extensions: Vec<String>,
+}
+
+pub struct NodeState {
+    pub netuid: u16,
+    pub neurons: Vec<FakeNeuron>,
+    pub block: u64,
+    pub serving_rate_limit: u64,
+    pub nonce: u32,
+    pub submitted: Vec<Submitted>,
+    pub methods: Vec<String>,
+}
+
+#[derive(Clone)]
+pub struct FakeSubtensor {
+    pub addr: SocketAddr,
+    pub state: Arc<Mutex<NodeState>>,
+    handle: Arc<Mutex<Option<ServerHandle>>>,
+    md: Arc<Metadata>,
+    raw: Arc<Vec<u8>>,
+}
+
+/// `../shared/chain/finney.scale`, when `../shared` is present.
+pub fn finney_metadata() -> Option<PathBuf> {
+    crate::shared_dir()
+        .map(|s| s.join("chain/finney.scale"))
+        .filter(|p| p.exists())
+}
+
+pub fn block_hash(n: u64) -> [u8; 32] {
+    let mut data = b"block".to_vec();
+    data.extend_from_slice(&n.to_le_bytes());
+    gas_miner::chain::codec::blake2_256(&data)
+}
+
+fn rpc_error(code: i32, message: impl Into<String>) -> ErrorObjectOwned {
+    ErrorObjectOwned::owned(code, message.into(), None::<()>)
+}
+
+impl FakeSubtensor {
+    /// Starts a node for subnet `netuid` with `neurons`, on a free port.
+    pub async fn start(metadata: &Path, netuid: u16, neurons: Vec<FakeNeuron>) -> FakeSubtensor {
+        let raw = std::fs::read(metadata).expect("metadata file");
+        let md = Metadata::decode(&mut &raw[..]).expect("metadata decodes");
+        let node = FakeSubtensor {
+            addr: "127.0.0.1:0".parse().expect("addr"),
+            state: Arc::new(Mutex::new(NodeState {
+                netuid,
+                neurons,
+                block: 5_000_000,
+                serving_rate_limit: 50,
+                nonce: 0,
+                submitted: Vec::new(),
+                methods: Vec::new(),
+            })),
+            handle: Arc::default(),
+            md: Arc::new(md),
+            raw: Arc::new(raw),
+        };
+        node.listen("127.0.0.1:0".parse().expect("addr")).await
+    }
+
+    /// Serves on `addr` (again, after [`FakeSubtensor::stop`]).
+    pub async fn listen(mut self, addr: SocketAddr) -> FakeSubtensor {
+        let config = jsonrpsee::server::ServerConfig::builder()
+            .max_response_body_size(64 * 1024 * 1024)
+            .build();
+        let server = Server::builder()
+            .set_config(config)
+            .build(addr)
+            .await
+            .expect("bind the fake node");
+        self.addr = server.local_addr().expect("addr");
+        let handle = server.start(self.module());
+        *self.handle.lock().expect("handle") = Some(handle);
+        self
+    }
+
+    /// Stops answering (the node is down).
+    pub fn stop(&self) {
+        if let Some(h) = self.handle.lock().expect("handle").take() {
+            let _ = h.stop();
+        }
+    }
+
+    pub fn url(&self) -> String {
+        format!("ws://{}", self.addr)
+    }
+
+    pub fn lock(&self) -> std::sync::MutexGuard<'_, NodeState> {
+        self.state.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    pub fn submitted(&self) -> Vec<Submitted> {
+        self.lock().submitted.clone()
+    }
+
+    fn module(&self) -> RpcModule<FakeSubtensor> {
+        let mut m = RpcModule::new(self.clone());
+        let log = |n: &FakeSubtensor, method: &str| n.lock().methods.push(method.to_string());
+        m.register_method("state_getMetadata", move |_, n, _| {
+            log(n, "state_getMetadata");
+            format!("0x{}", hex::encode(n.raw.as_slice()))
+        })
+        .expect("register");
+        m.register_method("state_getRuntimeVersion", move |_, n, _| {
+            log(n, "state_getRuntimeVersion");
+            serde_json::json!({
+                "specName": "node-subtensor", "implName": "node-subtensor", "authoringVersion": 1,
+                "specVersion": SPEC_VERSION, "implVersion": 1, "apis": [],
+                "transactionVersion": TX_VERSION, "stateVersion": 1,
+            })
+        })
+        .expect("register");
+        m.register_method("chain_getBlockHash", move |params, n, _| {
+            log(n, "chain_getBlockHash");
+            let number: Option<u64> = params.sequence().optional_next().ok().flatten();
+            let head = n.lock().block;
+            format!("0x{}", hex::encode(block_hash(number.unwrap_or(head))))
+        })
+        .expect("register");
+        m.register_method("chain_getFinalizedHead", move |_, n, _| {
+            log(n, "chain_getFinalizedHead");
+            let mut s = n.lock();
+            s.block += 1;
+            format!("0x{}", hex::encode(block_hash(s.block)))
+        })
+        .expect("register");
+        m.register_method("chain_getHeader", move |params, n, _| {
+            log(n, "chain_getHeader");
+            let hash: Option<String> = params.sequence().optional_next().ok().flatten();
+            let head = n.lock().block;
+            let number = match hash {
+                None => head,
+                Some(h) => (head.saturating_sub(256)..=head)
+                    .find(|b| format!("0x{}", hex::encode(block_hash(*b))) == h)
+                    .ok_or_else(|| rpc_error(-32000, "unknown block"))?,
+            };
+            Ok::<_, ErrorObjectOwned>(serde_json::json!({
+                "parentHash": format!("0x{}", hex::encode(block_hash(number.saturating_sub(1)))),
+                "number": format!("0x{number:x}"),
+                "stateRoot": format!("0x{}", "00".repeat(32)),
+                "extrinsicsRoot": format!("0x{}", "00".repeat(32)),
+                "digest": {"logs": []},
+            }))
+        })
+        .expect("register");
+        m.register_method("system_accountNextIndex", move |_, n, _| {
+            log(n, "system_accountNextIndex");
+            n.lock().nonce
+        })
+        .expect("register");
+        m.register_method("state_call", move |params, n, _| {
+            let mut seq = params.sequence();
+            let method: String = seq.next().map_err(|e| rpc_error(-32602, e.to_string()))?;
+            let data: String = seq.next().map_err(|e| rpc_error(-32602, e.to_string()))?;
+            log(n, &format!("state_call {method}"));
+            let args = hex::decode(data.trim_start_matches("0x"))
+                .map_err(|e| rpc_error(-32602, e.to_string()))?;
+            let out = n.state_call(&method, &args)?;
+            Ok::<_, ErrorObjectOwned>(format!("0x{}", hex::encode(out)))
+        })
+        .expect("register");
+        m.register_method("author_submitExtrinsic", move |params, n, _| {
+            log(n, "author_submitExtrinsic");
+            let hex_xt: String = params.one().map_err(|e| rpc_error(-32602, e.to_string()))?;
+            let bytes = hex::decode(hex_xt.trim_start_matches("0x"))
+                .map_err(|e| rpc_error(-32602, e.to_string()))?;
+            let sub = n
+                .decode_extrinsic(&bytes)
+                .map_err(|e| rpc_error(1002, format!("Verification Error: {e}")))?;
+            let valid = sub.signature_valid;
+            n.lock().submitted.push(sub.clone());
+            if !valid {
+                return Err(rpc_error(
+                    1010,
+                    "Invalid Transaction: Transaction has a bad signature",
+                ));
+            }
+            n.apply(&sub);
+            Ok(format!(
+                "0x{}",
+                hex::encode(gas_miner::chain::codec::blake2_256(&bytes))
+            ))
+        })
+        .expect("register");
+        m
+    }
+
+    fn state_call(&self, method: &str, args: &[u8]) -> Result<Vec<u8>, ErrorObjectOwned> {
+        let md = &self.md;
+        let api_output = |api: &str, name: &str| {
+            md.runtime_api_trait_by_name(api)
+                .and_then(|t| t.method_by_name(name))
+                .map(|m| m.output_ty())
+                .ok_or_else(|| rpc_error(-32000, format!("no {api}::{name}")))
+        };
+        match method {
+            "Metadata_metadata_versions" => Ok(vec![14u32, 15, 16].encode()),
+            "Metadata_metadata_at_version" => Ok(Some(self.raw.as_ref().clone()).encode()),
+            "NeuronInfoRuntimeApi_get_neurons_lite" => {
+                let netuid =
+                    u16::decode(&mut &args[..]).map_err(|e| rpc_error(-32602, e.to_string()))?;
+                let ty = api_output("NeuronInfoRuntimeApi", "get_neurons_lite")?;
+                let s = self.lock();
+                let items: Vec<Value> = if netuid == s.netuid {
+                    s.neurons
+                        .iter()
+                        .map(|n| self.neuron_value(n, netuid))
+                        .collect()
+                } else {
+                    Vec::new()
+                };
+                self.encode(&Value::unnamed_composite(items), ty)
+            }
+            "SubnetInfoRuntimeApi_get_metagraph" => {
+                let netuid =
+                    u16::decode(&mut &args[..]).map_err(|e| rpc_error(-32602, e.to_string()))?;
+                let ty = api_output("SubnetInfoRuntimeApi", "get_metagraph")?;
+                let s = self.lock();
+                if netuid != s.netuid {
+                    return self.encode(&Value::variant("None", Composite::Unnamed(vec![])), ty);
+                }
+                let inner = self.some_type(ty);
+                let mut g = default_value(md.types(), inner);
+                let account = |k: &[u8; 32]| Value::unnamed_composite(vec![Value::from_bytes(k)]);
+                set(
+                    &mut g,
+                    "netuid",
+                    Value::unnamed_composite(vec![Value::u128(u128::from(netuid))]),
+                );
+                set(
+                    &mut g,
+                    "serving_rate_limit",
+                    Value::u128(u128::from(s.serving_rate_limit)),
+                );
+                set(&mut g, "num_uids", Value::u128(s.neurons.len() as u128));
+                set(
+                    &mut g,
+                    "hotkeys",
+                    Value::unnamed_composite(
+                        s.neurons
+                            .iter()
+                            .map(|n| account(&n.hotkey))
+                            .collect::<Vec<_>>(),
+                    ),
+                );
+                set(
+                    &mut g,
+                    "coldkeys",
+                    Value::unnamed_composite(
+                        s.neurons
+                            .iter()
+                            .map(|n| account(&n.hotkey))
+                            .collect::<Vec<_>>(),
+                    ),
+                );
+                set(
+                    &mut g,
+                    "validator_permit",
+                    Value::unnamed_composite(
+                        s.neurons
+                            .iter()
+                            .map(|n| Value::bool(n.validator_permit))
+                            .collect::<Vec<_>>(),
+                    ),
+                );
+                set(
+                    &mut g,
+                    "total_stake",
+                    Value::unnamed_composite(
+                        s.neurons
+                            .iter()
+                            .map(|n| {
+                                Value::unnamed_composite(vec![Value::u128(u128::from(n.stake_rao))])
+                            })
+                            .collect::<Vec<_>>(),
+                    ),
+                );
+                // Alpha stake is a part of S: the client must read total_stake, not this.
+                set(
+                    &mut g,
+                    "alpha_stake",
+                    Value::unnamed_composite(
+                        s.neurons
+                            .iter()
+                            .map(|n| {
+                                Value::unnamed_composite(vec![Value::u128(u128::from(
+                                    n.stake_rao / 2,
+                                ))])
+                            })
+                            .collect::<Vec<_>>(),
+                    ),
+                );
+                self.encode(&Value::variant("Some", Composite::Unnamed(vec![g])), ty)
+            }
+            other => Err(rpc_error(
+                -32000,
+                format!("fake node: {other} is not served"),
+            )),
+        }
+    }
+
+    /// The type inside an `Option<T>` type.
+    fn some_type(&self, option: u32) -> u32 {
+        match &self.md.types().resolve(option).expect("type").type_def {
+            TypeDef::Variant(v) => v
+                .variants
+                .iter()
+                .find(|x| x.name == "Some")
+                .and_then(|x| x.fields.first())
+                .map(|f| f.ty.id)
+                .expect("Some(T)"),
+            _ => option,
+        }
+    }
+
+    fn neuron_value(&self, n: &FakeNeuron, netuid: u16) -> Value {
+        let ty = self
+            .md
+            .runtime_api_trait_by_name("NeuronInfoRuntimeApi")
+            .and_then(|t| t.method_by_name("get_neuron_lite"))
+            .map(|m| self.some_type(m.output_ty()))
+            .expect("NeuronInfoLite");
+        let mut v = default_value(self.md.types(), ty);
+        let account = |k: &[u8; 32]| Value::unnamed_composite(vec![Value::from_bytes(k)]);
+        set(&mut v, "hotkey", account(&n.hotkey));
+        set(&mut v, "coldkey", account(&n.hotkey));
+        set(&mut v, "uid", Value::u128(u128::from(n.uid)));
+        set(
+            &mut v,
+            "netuid",
+            Value::unnamed_composite(vec![Value::u128(u128::from(netuid))]),
+        );
+        set(&mut v, "active", Value::bool(true));
+        set(&mut v, "validator_permit", Value::bool(n.validator_permit));
+        // Only alpha here: S comes from get_metagraph's total_stake.
+        set(
+            &mut v,
+            "stake",
+            Value::unnamed_composite(vec![Value::unnamed_composite(vec![
+                account(&n.hotkey),
+                Value::unnamed_composite(vec![Value::u128(u128::from(n.stake_rao / 2))]),
+            ])]),
+        );
+        if let Some((ip, port, block)) = n.axon
+            && let Some(axon) = field_mut(&mut v, "axon_info")
+        {
+            set(axon, "block", Value::u128(u128::from(block)));
+            set(axon, "version", Value::u128(1));
+            set(axon, "ip", Value::u128(ip));
+            set(axon, "port", Value::u128(u128::from(port)));
+            set(axon, "ip_type", Value::u128(4));
+            set(axon, "protocol", Value::u128(4));
+        }
+        v
+    }
+
+    fn encode(&self, v: &Value, ty: u32) -> Result<Vec<u8>, ErrorObjectOwned> {
+        let mut out = Vec::new();
+        scale_value::scale::encode_as_type(v, ty, self.md.types(), &mut out)
+            .map_err(|e| rpc_error(-32000, format!("fake node cannot encode: {e}")))?;
+        Ok(out)
+    }
+
+    /// Decodes a signed v4 extrinsic with the metadata and checks its signature.
+    fn decode_extrinsic(&self, bytes: &[u8]) -> Result<Submitted, String> {
+        let md = &self.md;
+        let mut input = bytes;
+        let len = Compact::<u32>::decode(&mut input)
+            .map_err(|e| e.to_string())?
+            .0 as usize;
+        if len != input.len() {
+            return Err(format!("length prefix {len}, body {}", input.len()));
+        }
+        let take = |input: &mut &[u8], n: usize| -> Result<Vec<u8>, String> {
+            if input.len() < n {
+                return Err("extrinsic cut short".into());
+            }
+            let (a, b) = input.split_at(n);
+            *input = b;
+            Ok(a.to_vec())
+        };
+        if take(&mut input, 1)? != [0x84] {
+            return Err("not a signed v4 extrinsic".into());
+        }
+        if take(&mut input, 1)? != [0x00] {
+            return Err("address is not MultiAddress::Id".into());
+        }
+        let signer: [u8; 32] = take(&mut input, 32)?.try_into().map_err(|_| "key")?;
+        if take(&mut input, 1)? != [0x01] {
+            return Err("signature is not MultiSignature::Sr25519".into());
+        }
+        let signature = take(&mut input, 64)?;
+        let head = self.lock().block;
+        let mut extra = Vec::new();
+        let mut additional = Vec::new();
+        let mut extensions = Vec::new();
+        let mut nonce = 0u64;
+        for ext in md.extrinsic().transaction_extensions_to_use_for_encoding() {
+            let before = input;
+            let v = scale_value::scale::decode_as_type(&mut input, ext.extra_ty(), md.types())
+                .map_err(|e| format!("extension {}: {e}", ext.identifier()))?;
+            let used = &before[..before.len() - input.len()];
+            extra.extend_from_slice(used);
+            extensions.push(ext.identifier().to_string());
+            match ext.identifier() {
+                "CheckSpecVersion" => additional.extend(SPEC_VERSION.encode()),
+                "CheckTxVersion" => additional.extend(TX_VERSION.encode()),
+                "CheckGenesis" => additional.extend(block_hash(0)),
+                "CheckMortality" => {
+                    let birth = era_birth(used, head).ok_or("era")?;
+                    additional.extend(block_hash(birth));
+                }
+                "CheckNonce" => nonce = first_number(&v).unwrap_or(0) as u64,
+                "CheckMetadataHash" => additional.push(0),
+                other => {
+                    if !gas_miner::chain::codec::zero_sized(md.types(), ext.additional_ty()) {
+                        return Err(format!("the fake cannot check extension {other}"));
+                    }
+                }
+            }
+        }
+        let call = input.to_vec();
+        let mut payload = call.clone();
+        payload.extend_from_slice(&extra);
+        payload.extend_from_slice(&additional);
+        let message = if payload.len() > 256 {
+            gas_miner::chain::codec::blake2_256(&payload).to_vec()
+        } else {
+            payload
+        };
+        let signature_valid = verify(&signer, &message, &signature);
+        let (pallet, call_index) = (
+            call.first().copied().unwrap_or(0),
+            call.get(1).copied().unwrap_or(0),
+        );
+        let variant = md
+            .pallet_by_call_index(pallet)
+            .and_then(|p| p.call_variant_by_index(call_index))
+            .ok_or("unknown call")?;
+        let mut args = &call[2..];
+        let mut values = Vec::new();
+        for f in &variant.fields {
+            let v = scale_value::scale::decode_as_type(&mut args, f.ty.id, md.types())
+                .map_err(|e| format!("argument {:?}: {e}", f.name))?;
+            values.push((
+                f.name.clone().unwrap_or_default(),
+                first_number(&v).unwrap_or(0),
+            ));
+        }
+        if !args.is_empty() {
+            return Err("bytes left after the call".into());
+        }
+        let arg = |name: &str| {
+            values
+                .iter()
+                .find(|(n, _)| n == name)
+                .map(|(_, v)| *v)
+                .unwrap_or(0)
+        };
+        Ok(Submitted {
+            signer: ss58_encode(&signer),
+            signature_valid,
+            pallet,
+            call: call_index,
+            netuid: arg("netuid") as u16,
+            version: arg("version") as u32,
+            ip: arg("ip"),
+            port: arg("port") as u16,
+            ip_type: arg("ip_type") as u8,
+            protocol: arg("protocol") as u8,
+            nonce,
+            extensions,
+        })
+    }
+
+    /// A valid `serve_axon` sets the signer's axon, as the chain would.
+    fn apply(&self, sub: &Submitted) {
+        let mut s = self.lock();
+        s.nonce += 1;
+        let block = s.block;
+        if let Some(n) = s
+            .neurons
+            .iter_mut()
+            .find(|n| ss58_encode(&n.hotkey) == sub.signer)
+        {
+            n.axon = Some((sub.ip, sub.port, block));
+        }
+    }
+}
+
+/// The birth block of a mortal era (2 bytes) seen at block `current`.
+fn era_birth(era: &[u8], current: u64) -> Option<u64> {
+    if era == [0] {
+        return Some(0);
+    }
+    let encoded = u16::from_le_bytes(era.try_into().ok()?);
+    let period = 2u64 << (encoded % (1 << 4));
+    let quantize = (period >> 12).max(1);
+    let phase = u64::from(encoded >> 4) * quantize;
+    Some((current.max(phase) - phase) / period * period + phase)
+}
+
+fn first_number(v: &Value<u32>) -> Option<u128> {
+    gas_miner::chain::codec::number(v)
+}
+
+fn field_mut<'a>(v: &'a mut Value, name: &str) -> Option<&'a mut Value> {
+    match &mut v.value {
+        ValueDef::Composite(Composite::Named(fields)) => {
+            fields.iter_mut().find(|(n, _)| n == name).map(|(_, v)| v)
+        }
+        _ => None,
+    }
+}
+
+fn set(v: &mut Value, name: &str, new: Value) {
+    if let Some(f) = field_mut(v, name) {
+        *f = new;
+    }
+}
+
+/// A value of type `ty` with every number zero, every list empty and every enum its first
+/// variant: the base the fake fills in.
+pub fn default_value(types: &PortableRegistry, ty: u32) -> Value {
+    let Some(t) = types.resolve(ty) else {
+        return Value::unnamed_composite(vec![]);
+    };
+    match &t.type_def {
+        TypeDef::Composite(c) => {
+            if c.fields.iter().all(|f| f.name.is_some()) && !c.fields.is_empty() {
+                Value::named_composite(
+                    c.fields
+                        .iter()
+                        .map(|f| {
+                            (
+                                f.name.clone().unwrap_or_default(),
+                                default_value(types, f.ty.id),
+                            )
+                        })
+                        .collect::<Vec<_>>(),
+                )
+            } else {
+                Value::unnamed_composite(
+                    c.fields
+                        .iter()
+                        .map(|f| default_value(types, f.ty.id))
+                        .collect::<Vec<_>>(),
+                )
+            }
+        }
+        TypeDef::Variant(v) => {
+            let first = v.variants.iter().min_by_key(|x| x.index);
+            match first {
+                Some(x) => Value::variant(
+                    x.name.clone(),
+                    Composite::Unnamed(
+                        x.fields
+                            .iter()
+                            .map(|f| default_value(types, f.ty.id))
+                            .collect(),
+                    ),
+                ),
+                None => Value::unnamed_composite(vec![]),
+            }
+        }
+        TypeDef::Sequence(_) => Value::unnamed_composite(vec![]),
+        TypeDef::Array(a) => Value::unnamed_composite(
+            (0..a.len)
+                .map(|_| default_value(types, a.type_param.id))
+                .collect::<Vec<_>>(),
+        ),
+        TypeDef::Tuple(t) => Value::unnamed_composite(
+            t.fields
+                .iter()
+                .map(|f| default_value(types, f.id))
+                .collect::<Vec<_>>(),
+        ),
+        TypeDef::Primitive(p) => match p {
+            TypeDefPrimitive::Bool => Value::bool(false),
+            TypeDefPrimitive::Char => Value::char('a'),
+            TypeDefPrimitive::Str => Value::string(""),
+            TypeDefPrimitive::I8
+            | TypeDefPrimitive::I16
+            | TypeDefPrimitive::I32
+            | TypeDefPrimitive::I64
+            | TypeDefPrimitive::I128
+            | TypeDefPrimitive::I256 => Value::i128(0),
+            _ => Value::u128(0),
+        },
+        TypeDef::Compact(c) => default_value(types, c.type_param.id),
+        TypeDef::BitSequence(_) => Value::bit_sequence(scale_value::BitSequence::new()),
+    }
+}
