@@ -382,3 +382,41 @@ fn serve_axon_call_bytes_match_the_documented_example() {
     );
     assert!(wrong.expect_err("refused").contains("upgrade gas-miner"));
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_client_decodes_uids_stakes_permits_and_axons() {
+    let Some((node, _validator, _fixture)) = setup(Some((our_ip(), 8091, 77))).await else {
+        return;
+    };
+    let client = gas_miner::chain::subtensor::Subtensor::new(&node.url(), 34);
+    let (graph, rate_limit) = client.read_metagraph().await.expect("metagraph");
+    assert_eq!(graph.netuid, 34);
+    assert_eq!(rate_limit, Some(50));
+    let got: Vec<(u16, String, f64, bool)> = graph
+        .neurons()
+        .iter()
+        .map(|n| (n.uid, n.hotkey.clone(), n.stake, n.validator_permit))
+        .collect();
+    assert_eq!(
+        got,
+        vec![
+            (0, key(VALIDATOR_PHRASE).ss58().to_string(), 50_000.0, true),
+            (1, key(POOR_PHRASE).ss58().to_string(), 100.0, false),
+            (2, key(MINER_PHRASE).ss58().to_string(), 0.0, false),
+        ]
+    );
+    let axon = graph.neurons()[2].axon.clone().expect("axon");
+    assert_eq!(
+        (axon.to_string(), axon.block),
+        (format!("{EXTERNAL_IP}:8091"), 77)
+    );
+    let other = gas_miner::chain::subtensor::Subtensor::new(&node.url(), 7);
+    assert!(
+        other
+            .read_metagraph()
+            .await
+            .expect("empty subnet")
+            .0
+            .is_empty()
+    );
+}
