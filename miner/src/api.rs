@@ -28,6 +28,7 @@ pub struct ApiState {
     pub store: Store,
     pub pipeline: Arc<Pipeline>,
     pub metagraph: MetagraphCache,
+    pub stats: Arc<crate::stats::Stats>,
     pub key: Arc<Hotkey>,
     pub replay: ReplayCache,
     pub force_validator_permit: bool,
@@ -254,6 +255,8 @@ async fn accept(
         outcome: None,
         deliveries: 0,
         last_reply: None,
+        verdict: None,
+        c2pa_failed: false,
     };
     if let Err(e) = state.store.insert_new(&task) {
         tracing::error!(error = %e, "challenge could not be stored");
@@ -270,6 +273,7 @@ async fn accept(
         );
     }
     tracing::info!(task_id = %task.task_id, validator = %signer.hotkey, uid = signer.uid, %modality, tier = %tier, "challenge accepted");
+    state.stats.challenge(&signer.hotkey, created_ms);
     state.pipeline.enqueue(task.task_id.clone());
     (
         StatusCode::CREATED,

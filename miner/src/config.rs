@@ -113,6 +113,9 @@ pub struct Settings {
     /// DEBUG, INFO, WARNING or ERROR (default INFO)
     #[arg(long, env = "BT_LOGGING_LEVEL")]
     pub logging_level: Option<String>,
+    /// Admin socket for gas-console and scripts (default <state dir>/admin.sock)
+    #[arg(long, env = "GAS_ADMIN_SOCKET")]
+    pub admin_socket: Option<String>,
     /// Directory of PEM trust anchors for C2PA checks (default <state dir>/trust_anchors)
     #[arg(long, env = "GAS_TRUST_ANCHORS")]
     pub trust_anchors: Option<String>,
@@ -236,6 +239,99 @@ impl std::fmt::Debug for Secret {
     }
 }
 
+/// A service as configured, whether or not it is selected: its key (if any), endpoint and
+/// the operator's model choices. The console's service editor chooses among these.
+#[derive(Debug, Clone)]
+pub struct KeyedService {
+    pub service: Service,
+    pub key: Option<Secret>,
+    pub base_url: String,
+    pub image_model: Option<String>,
+    pub video_model: Option<String>,
+}
+
+/// Reads a fallback chain (`openrouter,stabilityai`, `none`) for `modality`; `Err` holds one
+/// line per problem, each naming `var`, the cause and the fix.
+pub fn select_chain(
+    catalog: &[KeyedService],
+    var: &str,
+    text: &str,
+    modality: Modality,
+) -> Result<Vec<ProviderSettings>, Vec<String>> {
+    let names: Vec<String> = text
+        .split(',')
+        .map(|s| s.trim().to_ascii_lowercase())
+        .filter(|s| !s.is_empty())
+        .collect();
+    let mut problems = Vec::new();
+    let mut chain: Vec<ProviderSettings> = Vec::new();
+    if names.iter().any(|n| n == "none") {
+        if names.len() > 1 {
+            problems.push(format!("{var}={}: `none` cannot be combined with services; use either `none` or a service list", names.join(",")));
+        }
+        return if problems.is_empty() {
+            Ok(chain)
+        } else {
+            Err(problems)
+        };
+    }
+    for name in names {
+        let Some(service) = Service::parse(&name) else {
+            problems.push(format!("{var}={name}: unknown service; use one of openai, openrouter, stabilityai, runway or none"));
+            continue;
+        };
+        if !service.can_serve(modality) {
+            let can: Vec<&str> = Service::ORDER
+                .into_iter()
+                .filter(|s| s.can_serve(modality))
+                .map(Service::name)
+                .collect();
+            problems.push(format!(
+                "{var}={name}: {name} cannot make {modality}s; use one of {} or none",
+                can.join(", ")
+            ));
+            continue;
+        }
+        let Some(entry) = catalog.iter().find(|k| k.service == service) else {
+            continue;
+        };
+        let Some(key) = entry.key.clone() else {
+            problems.push(format!(
+                "{var}={name}: {} is not set; add your {name} API key to .env.gen_miner",
+                service.key_var()
+            ));
+            continue;
+        };
+        let model = match modality {
+            Modality::Image => entry.image_model.clone(),
+            Modality::Video => entry.video_model.clone(),
+        };
+        if let Some(m) = &model
+            && let Some(why) = service.refuse_model(modality, m)
+        {
+            problems.push(format!("{}={m}: {why}", service.model_var(modality)));
+            continue;
+        }
+        if chain.iter().any(|c| c.service == service) {
+            problems.push(format!(
+                "{var}: {name} is listed twice; list each service once"
+            ));
+            continue;
+        }
+        chain.push(ProviderSettings {
+            service,
+            key,
+            base_url: entry.base_url.clone(),
+            model,
+        });
+    }
+    if problems.is_empty() {
+        Ok(chain)
+    } else {
+        Err(problems)
+    }
+}
+
 #[derive(Debug, Clone)]
 pub struct ProviderSettings {
     pub service: Service,
@@ -250,6 +346,8 @@ pub struct ProviderSettings {
 pub struct Config {
     pub image_chain: Vec<ProviderSettings>,
     pub video_chain: Vec<ProviderSettings>,
+    /// Every service with its key status, for changing the selection while running.
+    pub catalog: Vec<KeyedService>,
     pub wallet_path: PathBuf,
     pub wallet_name: String,
     pub wallet_hotkey: String,
@@ -266,6 +364,7 @@ pub struct Config {
     pub output_dir: PathBuf,
     pub state_dir: PathBuf,
     pub trust_anchors: PathBuf,
+    pub admin_socket: PathBuf,
     pub save_locally: bool,
     pub log_filter: &'static str,
     pub metagraph_file: Option<PathBuf>,
@@ -444,86 +543,44 @@ impl Settings {
         ];
         let explicit =
             non_empty(&self.image_service).is_some() || non_empty(&self.video_service).is_some();
+        let catalog: Vec<KeyedService> = providers
+            .iter()
+            .map(|(service, key, base_url)| {
+                let model = |m: Modality| {
+                    let var = service.model_var(m);
+                    models
+                        .iter()
+                        .find(|(v, _)| *v == var)
+                        .and_then(|(_, x)| non_empty(x))
+                        .map(str::to_string)
+                };
+                KeyedService {
+                    service: *service,
+                    key: key.clone(),
+                    base_url: base_url.clone(),
+                    image_model: model(Modality::Image),
+                    video_model: model(Modality::Video),
+                }
+            })
+            .collect();
         let mut chain_for = |var: &str, value: &Option<String>, modality: Modality| {
-            let mut chain = Vec::new();
-            let names: Vec<String> = match non_empty(value) {
-                Some(text) => text
-                    .split(',')
-                    .map(|s| s.trim().to_ascii_lowercase())
-                    .filter(|s| !s.is_empty())
-                    .collect(),
-                None if explicit => return chain,
+            let text = match non_empty(value) {
+                Some(text) => text.to_string(),
+                None if explicit => return Vec::new(),
                 None => Service::ORDER
                     .into_iter()
                     .filter(|s| s.can_serve(modality))
-                    .filter(|s| providers.iter().any(|(ps, k, _)| ps == s && k.is_some()))
+                    .find(|s| catalog.iter().any(|k| k.service == *s && k.key.is_some()))
                     .map(|s| s.name().to_string())
-                    .take(1)
-                    .collect(),
+                    .unwrap_or_else(|| "none".into()),
             };
-            if names.iter().any(|n| n == "none") {
-                if names.len() > 1 {
-                    p.0.push(format!("{var}={}: `none` cannot be combined with services; use either `none` or a service list", names.join(",")));
+            match select_chain(&catalog, var, &text, modality) {
+                Ok(chain) => chain,
+                Err(problems) => {
+                    p.0.extend(problems);
+                    Vec::new()
                 }
-                return chain;
             }
-            for name in names {
-                let Some(service) = Service::parse(&name) else {
-                    p.0.push(format!("{var}={name}: unknown service; use one of openai, openrouter, stabilityai, runway or none"));
-                    continue;
-                };
-                if !service.can_serve(modality) {
-                    let can: Vec<&str> = Service::ORDER
-                        .into_iter()
-                        .filter(|s| s.can_serve(modality))
-                        .map(Service::name)
-                        .collect();
-                    p.0.push(format!(
-                        "{var}={name}: {name} cannot make {modality}s; use one of {} or none",
-                        can.join(", ")
-                    ));
-                    continue;
-                }
-                let Some((_, key, base_url)) = providers.iter().find(|(s, _, _)| *s == service)
-                else {
-                    continue;
-                };
-                let Some(key) = key.clone() else {
-                    p.0.push(format!(
-                        "{var}={name}: {} is not set; add your {name} API key to .env.gen_miner",
-                        service.key_var()
-                    ));
-                    continue;
-                };
-                let model_var = service.model_var(modality);
-                let model = models
-                    .iter()
-                    .find(|(v, _)| *v == model_var)
-                    .and_then(|(_, m)| non_empty(m))
-                    .map(str::to_string);
-                if let Some(m) = &model
-                    && let Some(why) = service.refuse_model(modality, m)
-                {
-                    p.0.push(format!("{model_var}={m}: {why}"));
-                    continue;
-                }
-                if chain
-                    .iter()
-                    .any(|c: &ProviderSettings| c.service == service)
-                {
-                    p.0.push(format!(
-                        "{var}: {name} is listed twice; list each service once"
-                    ));
-                    continue;
-                }
-                chain.push(ProviderSettings {
-                    service,
-                    key,
-                    base_url: base_url.clone(),
-                    model,
-                });
-            }
-            chain
         };
         let image_chain = chain_for("IMAGE_SERVICE", &self.image_service, Modality::Image);
         let video_chain = chain_for("VIDEO_SERVICE", &self.video_service, Modality::Video);
@@ -637,6 +694,7 @@ impl Settings {
         Ok(Config {
             image_chain,
             video_chain,
+            catalog,
             wallet_path: non_empty(&self.wallet_path)
                 .map(expand_home)
                 .unwrap_or_else(|| home().join(".bittensor/wallets")),
@@ -661,6 +719,10 @@ impl Settings {
                 .unwrap_or_else(|| PathBuf::from("miner_generated_content")),
             state_dir: state_dir(non_empty(&self.state_dir)),
             trust_anchors: anchors_dir(non_empty(&self.trust_anchors), non_empty(&self.state_dir)),
+            admin_socket: crate::admin::socket_path(
+                non_empty(&self.admin_socket),
+                &state_dir(non_empty(&self.state_dir)),
+            ),
             save_locally,
             log_filter,
             metagraph_file,

@@ -1,11 +1,13 @@
 //! `gas-miner run`: wires the parts together and serves until SIGINT/SIGTERM.
 
+use crate::admin::Admin;
 use crate::api::{ApiState, router};
 use crate::chain::subtensor::{ServeOutcome, Subtensor};
 use crate::chain::{AxonInfo, MetagraphCache, MetagraphFile, MetagraphSource};
 use crate::config::{Config, Service};
 use crate::epistula::{ReplayCache, now_ms};
 use crate::identity::Hotkey;
+use crate::logs::LogRing;
 use crate::pipeline::{Chains, Pipeline};
 use crate::preflight::Preflight;
 use crate::providers::openai::OpenAi;
@@ -13,6 +15,7 @@ use crate::providers::openrouter::OpenRouter;
 use crate::providers::runway::Runway;
 use crate::providers::stability::Stability;
 use crate::providers::{Provider, Tuning};
+use crate::stats::Stats;
 use crate::store::Store;
 use crate::webhook::Outbox;
 use gas_shared::Modality;
@@ -34,39 +37,49 @@ fn fatal(code: i32, message: impl Into<String>) -> Fatal {
 
 /// One client per service and modality, in the operator's fallback order.
 pub fn build_chains(config: &Config) -> Chains {
-    let tuning = Tuning {
-        call_timeout: config.provider_timeout,
-        poll_interval: config.video_poll_interval,
-    };
     let mut chains = Chains::new();
     for modality in Modality::ALL {
-        let chain: Vec<Arc<dyn Provider>> = config
-            .chain(modality)
-            .iter()
-            .map(|p| {
-                let (base, key, model) = (&p.base_url, p.key.expose(), p.model.as_deref());
-                let t = tuning.clone();
-                let (image, video) = match modality {
-                    Modality::Image => (model, None),
-                    Modality::Video => (None, model),
-                };
-                match p.service {
-                    Service::OpenAi => {
-                        Arc::new(OpenAi::new(base, key, t, image, video)) as Arc<dyn Provider>
-                    }
-                    Service::OpenRouter => Arc::new(OpenRouter::new(base, key, t, image, video)),
-                    Service::StabilityAi => Arc::new(Stability::new(base, key, t, model)),
-                    Service::Runway => Arc::new(Runway::new(base, key, t, model)),
-                }
-            })
-            .filter(|p| p.supports(modality))
-            .collect();
-        chains.insert(modality, chain);
+        chains.insert(
+            modality,
+            build_chain(config, modality, config.chain(modality)),
+        );
     }
     chains
 }
 
-pub async fn run(config: Config, key: Hotkey) -> Result<(), Fatal> {
+/// The clients for one modality's chain.
+pub fn build_chain(
+    config: &Config,
+    modality: Modality,
+    settings: &[crate::config::ProviderSettings],
+) -> Vec<Arc<dyn Provider>> {
+    let tuning = Tuning {
+        call_timeout: config.provider_timeout,
+        poll_interval: config.video_poll_interval,
+    };
+    settings
+        .iter()
+        .map(|p| {
+            let (base, key, model) = (&p.base_url, p.key.expose(), p.model.as_deref());
+            let t = tuning.clone();
+            let (image, video) = match modality {
+                Modality::Image => (model, None),
+                Modality::Video => (None, model),
+            };
+            match p.service {
+                Service::OpenAi => {
+                    Arc::new(OpenAi::new(base, key, t, image, video)) as Arc<dyn Provider>
+                }
+                Service::OpenRouter => Arc::new(OpenRouter::new(base, key, t, image, video)),
+                Service::StabilityAi => Arc::new(Stability::new(base, key, t, model)),
+                Service::Runway => Arc::new(Runway::new(base, key, t, model)),
+            }
+        })
+        .filter(|p| p.supports(modality))
+        .collect()
+}
+
+pub async fn run(config: Config, key: Hotkey, logs: LogRing) -> Result<(), Fatal> {
     let preflight = Arc::new(Preflight::new(&config.trust_anchors).map_err(|e| fatal(2, e))?);
     tracing::info!(anchors = preflight.trusted().anchors.count(), dir = %config.trust_anchors.display(), "trust anchors loaded");
     let store = Store::open(&config.state_dir).map_err(|e| fatal(1, e.to_string()))?;
@@ -76,21 +89,66 @@ pub async fn run(config: Config, key: Hotkey) -> Result<(), Fatal> {
             .map_err(|e| fatal(1, e.to_string()))?,
     );
     let key = Arc::new(key);
+    // Claimed before anything else runs: a live socket means another miner on this state.
+    let admin_listener = crate::admin::bind(&config.admin_socket)
+        .await
+        .map_err(|e| fatal(1, e))?;
     let (metagraph, chain) = load_metagraph(&config, &store, &key).await?;
+    let stats = Arc::new(Stats::load(store.clone()));
     tokio::spawn(watch_anchors(preflight.clone()));
     if let Some(chain) = chain {
         tokio::spawn(keep_axon_served(chain, key.clone(), config.clone()));
     }
-    let outbox = Outbox::new(store.clone(), key.clone(), Arc::default());
+    let outbox = Outbox::new(store.clone(), key.clone(), Arc::default(), stats.clone());
     let pipeline = Pipeline::new(
         store.clone(),
         build_chains(&config),
         preflight.clone(),
+        stats.clone(),
         config.max_concurrent_tasks,
         (config.task_timeout, config.video_timeout),
         outbox.wake.clone(),
         config.save_locally.then(|| config.output_dir.clone()),
     );
+    let admin = Arc::new(Admin {
+        store: store.clone(),
+        pipeline: pipeline.clone(),
+        preflight: preflight.clone(),
+        metagraph: metagraph.clone(),
+        key: key.clone(),
+        stats: stats.clone(),
+        logs,
+        config: config.clone(),
+        started_ms: now_ms(),
+        socket: config.admin_socket.clone(),
+    });
+    if let Ok(Some(saved)) = store.setting(crate::admin::SERVICES_SETTING) {
+        let update = gas_shared::admin::ServicesUpdate {
+            image: saved["image"].as_str().map(|s| {
+                if s.is_empty() {
+                    "none".into()
+                } else {
+                    s.to_string()
+                }
+            }),
+            video: saved["video"].as_str().map(|s| {
+                if s.is_empty() {
+                    "none".into()
+                } else {
+                    s.to_string()
+                }
+            }),
+            reset: false,
+        };
+        match admin.apply_services(&update) {
+            Ok(()) => tracing::warn!(
+                "using the service selection saved from gas-console (its Services screen can reset it to .env.gen_miner's)"
+            ),
+            Err(e) => {
+                tracing::error!(error = %e, "the service selection saved from gas-console no longer works; using .env.gen_miner's")
+            }
+        }
+    }
     for modality in Modality::ALL {
         let names = pipeline.chain_names(modality);
         if names.is_empty() {
@@ -109,6 +167,7 @@ pub async fn run(config: Config, key: Hotkey) -> Result<(), Fatal> {
         store: store.clone(),
         pipeline,
         metagraph,
+        stats,
         key: key.clone(),
         replay: ReplayCache::default(),
         force_validator_permit: config.force_validator_permit,
@@ -132,11 +191,25 @@ pub async fn run(config: Config, key: Hotkey) -> Result<(), Fatal> {
             format!("cannot listen on {addr}: {e}; pick another BT_AXON_PORT or stop what uses it"),
         )
     })?;
-    tracing::info!(%addr, hotkey = %key.ss58(), "gas-miner listening");
+    tracing::info!(%addr, hotkey = %key.ss58(), admin_socket = %config.admin_socket.display(), "gas-miner listening");
+    let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
+    tokio::spawn(async move {
+        shutdown_signal().await;
+        let _ = stop_tx.send(true);
+    });
+    let stopped = |mut rx: tokio::sync::watch::Receiver<bool>| async move {
+        let _ = rx.wait_for(|s| *s).await;
+    };
+    let admin_task = tokio::spawn(crate::admin::serve(
+        admin_listener,
+        admin,
+        stopped(stop_rx.clone()),
+    ));
     axum::serve(listener, router(state))
-        .with_graceful_shutdown(shutdown_signal())
+        .with_graceful_shutdown(stopped(stop_rx))
         .await
         .map_err(|e| fatal(1, format!("server stopped: {e}")))?;
+    let _ = tokio::time::timeout(Duration::from_secs(5), admin_task).await;
     tracing::info!("shutting down: flushing state");
     store.flush().map_err(|e| fatal(1, e.to_string()))?;
     Ok(())

@@ -2,6 +2,7 @@
 //! come in over HTTP, media is made by paid providers, checked, and delivered by signed webhook;
 //! every step is recorded in sled so nothing is lost across restarts.
 
+pub mod admin;
 pub mod api;
 pub mod chain;
 pub mod commands;
@@ -9,8 +10,10 @@ pub mod config;
 pub mod daemon;
 pub mod epistula;
 pub mod identity;
+pub mod logs;
 pub mod pipeline;
 pub mod preflight;
 pub mod providers;
+pub mod stats;
 pub mod store;
 pub mod webhook;

@@ -148,11 +148,24 @@ fn run(settings: &Settings) -> ExitCode {
             config.log_filter
         ))
     });
-    tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(std::io::stderr)
-        .with_ansi(std::io::stderr().is_terminal())
-        .init();
+    let logs = gas_miner::logs::LogRing::default();
+    {
+        use tracing_subscriber::layer::SubscriberExt;
+        use tracing_subscriber::util::SubscriberInitExt;
+        tracing_subscriber::registry()
+            .with(filter)
+            .with(
+                tracing_subscriber::fmt::layer()
+                    .with_writer(std::io::stderr)
+                    .with_ansi(std::io::stderr().is_terminal()),
+            )
+            .with(
+                tracing_subscriber::fmt::layer()
+                    .with_writer(logs.clone())
+                    .with_ansi(false),
+            )
+            .init();
+    }
     let _ = rustls::crypto::ring::default_provider().install_default();
     let password = || {
         std::env::var("BT_HOTKEY_PASSWORD").ok().or_else(|| {
@@ -181,7 +194,7 @@ fn run(settings: &Settings) -> ExitCode {
             return ExitCode::from(1);
         }
     };
-    match runtime.block_on(gas_miner::daemon::run(config, key)) {
+    match runtime.block_on(gas_miner::daemon::run(config, key, logs)) {
         Ok(()) => ExitCode::SUCCESS,
         Err(f) => {
             eprintln!("gas-miner: {}", f.message);

@@ -21,8 +21,11 @@ pub type Chains = HashMap<Modality, Vec<Arc<dyn Provider>>>;
 
 pub struct Pipeline {
     store: Store,
-    chains: Chains,
+    /// The provider chain per modality; swapped whole when the operator changes the selection
+    /// (tasks already running keep the chain they started with).
+    chains: std::sync::RwLock<Chains>,
     preflight: Arc<Preflight>,
+    stats: Arc<crate::stats::Stats>,
     slots: Arc<Semaphore>,
     /// How long one provider may take for one task: images, videos.
     timeouts: (Duration, Duration),
@@ -36,6 +39,7 @@ impl Pipeline {
         store: Store,
         chains: Chains,
         preflight: Arc<Preflight>,
+        stats: Arc<crate::stats::Stats>,
         slots: usize,
         timeouts: (Duration, Duration),
         outbox_wake: Arc<Notify>,
@@ -43,8 +47,9 @@ impl Pipeline {
     ) -> Arc<Pipeline> {
         Arc::new(Pipeline {
             store,
-            chains,
+            chains: std::sync::RwLock::new(chains),
             preflight,
+            stats,
             slots: Arc::new(Semaphore::new(slots)),
             timeouts,
             outbox_wake,
@@ -53,14 +58,29 @@ impl Pipeline {
     }
 
     pub fn serves(&self, modality: Modality) -> bool {
-        self.chains.get(&modality).is_some_and(|c| !c.is_empty())
+        self.chain(modality).is_some_and(|c| !c.is_empty())
     }
 
     pub fn chain_names(&self, modality: Modality) -> Vec<&'static str> {
-        self.chains
-            .get(&modality)
+        self.chain(modality)
             .map(|c| c.iter().map(|p| p.name()).collect())
             .unwrap_or_default()
+    }
+
+    fn chain(&self, modality: Modality) -> Option<Vec<Arc<dyn Provider>>> {
+        self.chains
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
+            .get(&modality)
+            .cloned()
+    }
+
+    /// Uses `chain` for new tasks of `modality` from now on.
+    pub fn set_chain(&self, modality: Modality, chain: Vec<Arc<dyn Provider>>) {
+        self.chains
+            .write()
+            .unwrap_or_else(|p| p.into_inner())
+            .insert(modality, chain);
     }
 
     /// Queues a task; it runs when a slot frees (first come, first served).
@@ -185,7 +205,7 @@ impl Pipeline {
         );
         let verdict =
             tokio::task::spawn_blocking(move || preflight.judge(&p, &t, &provider)).await?;
-        self.store.record_verdict(&task.task_id, &verdict)?;
+        self.keep_verdict(task, &verdict);
         if verdict.passed {
             self.remember(task, &verdict);
             return Ok(true);
@@ -195,6 +215,30 @@ impl Pipeline {
         self.store
             .update(&task.task_id, OutboxChange::None, |t| t.media = None)?;
         Ok(false)
+    }
+
+    /// Stores a verdict, counts it, and keeps its short form with the task.
+    fn keep_verdict(&self, task: &TaskRecord, v: &gas_shared::verdict::Verdict) {
+        if let Err(e) = self.store.record_verdict(&task.task_id, v) {
+            tracing::error!(task_id = %task.task_id, error = %e, "pre-flight verdict could not be stored");
+        }
+        self.stats.verdict(v.passed, v.checked_at_ms);
+        let c2pa_checked = v.media.error.is_none();
+        let c2pa_ok = v.c2pa.verified
+            && v.c2pa.is_trusted_issuer
+            && v.freshness.as_ref().is_none_or(|f| f.fresh);
+        let brief = gas_shared::admin::VerdictBrief {
+            passed: v.passed,
+            c2pa_ok,
+            reason: v.reasons.first().cloned(),
+        };
+        let updated = self.store.update(&task.task_id, OutboxChange::None, |t| {
+            t.verdict = Some(brief.clone());
+            t.c2pa_failed |= c2pa_checked && !c2pa_ok;
+        });
+        if let Err(e) = updated {
+            tracing::error!(task_id = %task.task_id, error = %e, "verdict summary could not be stored");
+        }
     }
 
     /// Remembers a delivered image's hash, in memory and on disk.
@@ -219,7 +263,7 @@ impl Pipeline {
         task: &TaskRecord,
         checkpoints: &[crate::store::Checkpoint],
     ) -> Vec<(Arc<dyn Provider>, Plan)> {
-        let chain = self.chains.get(&task.modality).cloned().unwrap_or_default();
+        let chain = self.chain(task.modality).unwrap_or_default();
         let mut planned: Vec<(Arc<dyn Provider>, Plan)> = chain
             .into_iter()
             .map(|p| {
@@ -290,9 +334,7 @@ impl Pipeline {
             let _ = tokio::fs::remove_file(&tmp).await;
         }
         if let Some(v) = &verdict {
-            if let Err(e) = self.store.record_verdict(&task.task_id, v) {
-                tracing::error!(task_id = %task.task_id, error = %e, "pre-flight verdict could not be stored");
-            }
+            self.keep_verdict(task, v);
             tracing::info!(task_id = %task.task_id, provider = provider.name(), passed = v.passed, reasons = ?v.reasons, c2pa_issuer = ?v.c2pa.cert_issuer, tier = ?v.media.measured_tier, took_ms = v.took_ms, "pre-flight verdict");
             if v.passed && outcome.is_ok() {
                 self.remember(task, v);

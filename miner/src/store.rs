@@ -14,7 +14,8 @@ use std::sync::{Arc, Mutex};
 use thiserror::Error;
 use tokio::sync::{mpsc, oneshot};
 
-const SCHEMA_VERSION: u32 = 1;
+/// 2: the queue index carries the modality; tasks are also indexed by time.
+const SCHEMA_VERSION: u32 = 2;
 
 #[derive(Debug, Error)]
 pub enum StoreError {
@@ -92,6 +93,39 @@ pub struct TaskRecord {
     pub outcome: Option<Outcome>,
     pub deliveries: u32,
     pub last_reply: Option<Reply>,
+    /// The latest pre-flight verdict, in short.
+    #[serde(default)]
+    pub verdict: Option<gas_shared::admin::VerdictBrief>,
+    /// Some attempt's media failed C2PA (even if a later one passed).
+    #[serde(default)]
+    pub c2pa_failed: bool,
+}
+
+impl TaskRecord {
+    /// The task as the admin socket lists it.
+    pub fn summary(&self) -> gas_shared::admin::TaskSummary {
+        gas_shared::admin::TaskSummary {
+            task_id: self.task_id.clone(),
+            modality: self.modality,
+            state: self.state,
+            tier: self.tier,
+            prompt: crate::providers::truncate(&self.prompt, 120),
+            validator: self.validator.clone(),
+            provider: self.media.as_ref().map(|m| m.provider.clone()),
+            created_ms: self.created_ms,
+            finished_ms: self.finished_ms,
+            verdict: self.verdict.clone(),
+            c2pa_failed: self.c2pa_failed,
+            deliveries: self.deliveries,
+            last_status: self.last_reply.as_ref().and_then(|r| r.status),
+            error: match &self.outcome {
+                Some(Outcome::Failure { message }) => {
+                    Some(crate::providers::truncate(message, 300))
+                }
+                _ => None,
+            },
+        }
+    }
 }
 
 /// One provider HTTP call, for spend and latency per provider.
@@ -164,10 +198,30 @@ impl OutboxEntry {
     }
 }
 
+/// `state ‖ modality ‖ created ‖ id`: tasks of a state, oldest first, and counts by modality
+/// from the keys alone.
 fn queue_key(task: &TaskRecord) -> Vec<u8> {
-    let mut k = Vec::with_capacity(9 + task.task_id.len());
+    let mut k = Vec::with_capacity(QUEUE_ID_AT + task.task_id.len());
     k.push(task.state.code());
+    k.push(modality_code(task.modality));
     k.extend_from_slice(&(task.created_ms.max(0) as u64).to_be_bytes());
+    k.extend_from_slice(task.task_id.as_bytes());
+    k
+}
+
+/// Where the task id starts in a queue key.
+const QUEUE_ID_AT: usize = 10;
+
+fn modality_code(m: Modality) -> u8 {
+    match m {
+        Modality::Image => 0,
+        Modality::Video => 1,
+    }
+}
+
+/// `created ‖ id`: every task, by age.
+fn time_key(task: &TaskRecord) -> Vec<u8> {
+    let mut k = (task.created_ms.max(0) as u64).to_be_bytes().to_vec();
     k.extend_from_slice(task.task_id.as_bytes());
     k
 }
@@ -187,7 +241,11 @@ pub struct Store {
     outbox: sled::Tree,
     feedback: sled::Tree,
     media_dir: PathBuf,
-    counts: Arc<Mutex<HashMap<TaskState, u64>>>,
+    counts: Arc<Mutex<HashMap<(TaskState, Modality), u64>>>,
+    by_time: sled::Tree,
+    deliveries: sled::Tree,
+    settings: sled::Tree,
+    events: tokio::sync::broadcast::Sender<gas_shared::admin::TaskSummary>,
     usage: Arc<Mutex<HashMap<String, Usage>>>,
     counters: sled::Tree,
     committer: mpsc::UnboundedSender<Waiter>,
@@ -266,16 +324,12 @@ impl Store {
                 },
             })?;
         let meta = db.open_tree("meta")?;
-        match meta.get("schema")? {
-            Some(v) => {
-                let found = u32::from_be_bytes(v.as_ref().try_into().unwrap_or([0, 0, 0, 0]));
-                if found > SCHEMA_VERSION {
-                    return Err(StoreError::NewerSchema { path, found });
-                }
-            }
-            None => {
-                meta.insert("schema", &SCHEMA_VERSION.to_be_bytes())?;
-            }
+        let found = match meta.get("schema")? {
+            Some(v) => u32::from_be_bytes(v.as_ref().try_into().unwrap_or([0, 0, 0, 0])),
+            None => SCHEMA_VERSION,
+        };
+        if found > SCHEMA_VERSION {
+            return Err(StoreError::NewerSchema { path, found });
         }
         let (committer, rx) = mpsc::unbounded_channel();
         let store = Store {
@@ -290,11 +344,19 @@ impl Store {
             feedback: db.open_tree("feedback")?,
             media_dir: state_dir.join("media"),
             counts: Arc::default(),
+            by_time: db.open_tree("by_time")?,
+            deliveries: db.open_tree("deliveries")?,
+            settings: db.open_tree("settings")?,
+            events: tokio::sync::broadcast::channel(4096).0,
             usage: Arc::default(),
             counters: db.open_tree("counters")?,
             committer,
             db,
         };
+        if found < SCHEMA_VERSION {
+            store.reindex()?;
+        }
+        store.meta.insert("schema", &SCHEMA_VERSION.to_be_bytes())?;
         store.recount()?;
         store.load_usage()?;
         tokio::spawn(group_commit(store.db.clone(), rx));
@@ -323,37 +385,80 @@ impl Store {
         self.usage.lock().unwrap_or_else(|p| p.into_inner()).clone()
     }
 
+    /// Rebuilds the indexes from the task records (after an upgrade of the schema).
+    fn reindex(&self) -> Result<(), StoreError> {
+        self.queue.clear()?;
+        self.by_time.clear()?;
+        let mut n = 0;
+        for item in self.tasks.iter() {
+            let (k, v) = item?;
+            let task = Self::decode(&k, &v)?;
+            self.queue.insert(queue_key(&task), &[])?;
+            self.by_time.insert(time_key(&task), &[])?;
+            n += 1;
+        }
+        tracing::info!(
+            tasks = n,
+            "state database indexes rebuilt for schema {SCHEMA_VERSION}"
+        );
+        Ok(())
+    }
+
     fn recount(&self) -> Result<(), StoreError> {
         let mut counts = HashMap::new();
         for item in self.queue.iter() {
             let (k, _) = item?;
-            if let Some(state) = TaskState::ALL
+            let state = TaskState::ALL
                 .into_iter()
-                .find(|s| Some(&s.code()) == k.first())
-            {
-                *counts.entry(state).or_insert(0) += 1;
+                .find(|s| Some(&s.code()) == k.first());
+            let modality = match k.get(1) {
+                Some(1) => Modality::Video,
+                _ => Modality::Image,
+            };
+            if let Some(state) = state {
+                *counts.entry((state, modality)).or_insert(0) += 1;
             }
         }
         *self.counts.lock().unwrap_or_else(|p| p.into_inner()) = counts;
         Ok(())
     }
 
-    /// Tasks per state, kept in memory and rebuilt from the index at start.
-    pub fn counts(&self) -> HashMap<TaskState, u64> {
+    /// Task changes as they happen (for the admin socket's events).
+    pub fn subscribe(&self) -> tokio::sync::broadcast::Receiver<gas_shared::admin::TaskSummary> {
+        self.events.subscribe()
+    }
+
+    fn announce(&self, task: &TaskRecord) {
+        if self.events.receiver_count() > 0 {
+            let _ = self.events.send(task.summary());
+        }
+    }
+
+    /// Tasks per state and modality.
+    pub fn counts_by_modality(&self) -> HashMap<(TaskState, Modality), u64> {
         self.counts
             .lock()
             .unwrap_or_else(|p| p.into_inner())
             .clone()
     }
 
-    fn shift_count(&self, from: Option<TaskState>, to: TaskState) {
+    /// Tasks per state, kept in memory and rebuilt from the index at start.
+    pub fn counts(&self) -> HashMap<TaskState, u64> {
+        let mut out = HashMap::new();
+        for ((state, _), n) in self.counts.lock().unwrap_or_else(|p| p.into_inner()).iter() {
+            *out.entry(*state).or_insert(0) += n;
+        }
+        out
+    }
+
+    fn shift_count(&self, modality: Modality, from: Option<TaskState>, to: TaskState) {
         let mut counts = self.counts.lock().unwrap_or_else(|p| p.into_inner());
         if let Some(from) = from
-            && let Some(n) = counts.get_mut(&from)
+            && let Some(n) = counts.get_mut(&(from, modality))
         {
             *n = n.saturating_sub(1);
         }
-        *counts.entry(to).or_insert(0) += 1;
+        *counts.entry((to, modality)).or_insert(0) += 1;
     }
 
     /// Waits until everything written before the call is on disk.
@@ -393,7 +498,9 @@ impl Store {
         // crash between them leaves only an unacknowledged record that nobody waits for.
         self.tasks.insert(task.task_id.as_bytes(), value)?;
         self.queue.insert(queue_key(task), &[])?;
-        self.shift_count(None, task.state);
+        self.by_time.insert(time_key(task), &[])?;
+        self.shift_count(task.modality, None, task.state);
+        self.announce(task);
         Ok(())
     }
 
@@ -465,8 +572,9 @@ impl Store {
         if let Some(old) = old_state.get()
             && old != result.state
         {
-            self.shift_count(Some(old), result.state);
+            self.shift_count(result.modality, Some(old), result.state);
         }
+        self.announce(&result);
         Ok(result)
     }
 
@@ -475,7 +583,7 @@ impl Store {
         let mut out = Vec::new();
         for item in self.queue.scan_prefix([state.code()]) {
             let (k, _) = item?;
-            let id = &k[9..];
+            let id = &k[QUEUE_ID_AT..];
             if let Some(v) = self.tasks.get(id)? {
                 out.push(Self::decode(id, &v)?);
             }
@@ -659,8 +767,146 @@ impl Store {
             key: key.clone(),
             detail: e.to_string(),
         })?;
-        self.feedback.insert(key.as_bytes(), value)?;
+        self.feedback.insert(key.as_bytes(), value.clone())?;
+        self.deliveries.insert(
+            format!("{}/{:010}/{}", fb.task_id, fb.attempt, fb.at_ms).as_bytes(),
+            value,
+        )?;
         Ok(())
+    }
+
+    /// Every webhook attempt of a task and the validator's reply, oldest first.
+    pub fn deliveries(&self, task_id: &str) -> Result<Vec<Feedback>, StoreError> {
+        scan(&self.deliveries, &format!("{task_id}/"))
+    }
+
+    /// Every reply from every validator (for statistics), oldest first per validator.
+    pub fn all_feedback(&self) -> impl Iterator<Item = Feedback> + '_ {
+        self.feedback
+            .iter()
+            .filter_map(Result::ok)
+            .filter_map(|(_, v)| serde_json::from_slice(&v).ok())
+    }
+
+    /// Every stored verdict's (time, passed) (for statistics).
+    pub fn all_verdicts(&self) -> impl Iterator<Item = gas_shared::verdict::Verdict> + '_ {
+        self.verdicts
+            .iter()
+            .filter_map(Result::ok)
+            .filter_map(|(_, v)| serde_json::from_slice(&v).ok())
+    }
+
+    /// A counter record (JSON) kept across restarts and pruning.
+    pub fn put_counter(&self, key: &str, value: &serde_json::Value) -> Result<(), StoreError> {
+        self.counters.insert(
+            key.as_bytes(),
+            serde_json::to_vec(value).unwrap_or_default(),
+        )?;
+        Ok(())
+    }
+
+    pub fn remove_counter(&self, key: &str) -> Result<(), StoreError> {
+        self.counters.remove(key.as_bytes())?;
+        Ok(())
+    }
+
+    /// Counter records under `prefix`: (key, value).
+    pub fn counters(&self, prefix: &str) -> Vec<(String, serde_json::Value)> {
+        self.counters
+            .scan_prefix(prefix.as_bytes())
+            .filter_map(Result::ok)
+            .filter_map(|(k, v)| {
+                Some((
+                    String::from_utf8_lossy(&k).into_owned(),
+                    serde_json::from_slice(&v).ok()?,
+                ))
+            })
+            .collect()
+    }
+
+    /// A live setting (JSON), e.g. the service selection made from the console.
+    pub fn setting(&self, name: &str) -> Result<Option<serde_json::Value>, StoreError> {
+        Ok(self
+            .settings
+            .get(name.as_bytes())?
+            .and_then(|v| serde_json::from_slice(&v).ok()))
+    }
+
+    pub fn set_setting(
+        &self,
+        name: &str,
+        value: Option<&serde_json::Value>,
+    ) -> Result<(), StoreError> {
+        match value {
+            Some(v) => {
+                self.settings
+                    .insert(name.as_bytes(), serde_json::to_vec(v).unwrap_or_default())?;
+            }
+            None => {
+                self.settings.remove(name.as_bytes())?;
+            }
+        }
+        Ok(())
+    }
+
+    /// A page of tasks, newest first, matching `q`.
+    pub fn list_tasks(
+        &self,
+        q: &gas_shared::admin::TaskQuery,
+    ) -> Result<gas_shared::admin::TaskPage, StoreError> {
+        let limit = q.limit.unwrap_or(50).clamp(1, 1000);
+        let needle =
+            q.q.as_deref()
+                .map(str::to_lowercase)
+                .filter(|n| !n.is_empty());
+        let matches = |t: &TaskRecord| {
+            q.state.is_none_or(|s| t.state == s)
+                && q.modality.is_none_or(|m| t.modality == m)
+                && q.provider
+                    .as_deref()
+                    .is_none_or(|p| t.media.as_ref().is_some_and(|m| m.provider == p))
+                && match q.verdict.as_deref() {
+                    None | Some("") | Some("any") => true,
+                    Some("passed") => t.verdict.as_ref().is_some_and(|v| v.passed),
+                    Some("failed") => t.verdict.as_ref().is_some_and(|v| !v.passed),
+                    Some("c2pa_failed") => t.c2pa_failed,
+                    Some(_) => false,
+                }
+                && needle.as_deref().is_none_or(|n| {
+                    t.task_id.contains(n)
+                        || t.validator.to_lowercase().contains(n)
+                        || t.prompt.to_lowercase().contains(n)
+                })
+        };
+        let end: Vec<u8> = match q
+            .before
+            .as_deref()
+            .and_then(|id| self.get(id).ok().flatten())
+        {
+            Some(t) => time_key(&t),
+            None => vec![0xff; 9],
+        };
+        let mut tasks = Vec::new();
+        let mut next = None;
+        for item in self.by_time.range(..end).rev() {
+            let (k, _) = item?;
+            let id = &k[8..];
+            let Some(v) = self.tasks.get(id)? else {
+                continue;
+            };
+            let task = Self::decode(id, &v)?;
+            if !matches(&task) {
+                continue;
+            }
+            if tasks.len() == limit {
+                next = tasks
+                    .last()
+                    .map(|t: &gas_shared::admin::TaskSummary| t.task_id.clone());
+                break;
+            }
+            tasks.push(task.summary());
+        }
+        Ok(gas_shared::admin::TaskPage { tasks, next })
     }
 
     /// Every reply from `validator`, oldest first.
@@ -743,6 +989,8 @@ mod tests {
             outcome: None,
             deliveries: 0,
             last_reply: None,
+            verdict: None,
+            c2pa_failed: false,
         }
     }
 

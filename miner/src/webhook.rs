@@ -22,6 +22,7 @@ pub struct Outbox {
     key: Arc<Hotkey>,
     client: reqwest::Client,
     pub wake: Arc<Notify>,
+    stats: Arc<crate::stats::Stats>,
     in_flight: Mutex<HashSet<String>>,
     slots: Arc<Semaphore>,
 }
@@ -68,7 +69,12 @@ fn header_safe(text: &str) -> String {
 }
 
 impl Outbox {
-    pub fn new(store: Store, key: Arc<Hotkey>, wake: Arc<Notify>) -> Arc<Outbox> {
+    pub fn new(
+        store: Store,
+        key: Arc<Hotkey>,
+        wake: Arc<Notify>,
+        stats: Arc<crate::stats::Stats>,
+    ) -> Arc<Outbox> {
         let client = reqwest::Client::builder()
             .connect_timeout(Duration::from_secs(10))
             .timeout(Duration::from_secs(300))
@@ -80,6 +86,7 @@ impl Outbox {
             key,
             client,
             wake,
+            stats,
             in_flight: Mutex::default(),
             slots: Arc::new(Semaphore::new(PARALLEL)),
         })
@@ -155,6 +162,7 @@ impl Outbox {
                     t.state = TaskState::Expired;
                     t.finished_ms = Some(now);
                 })?;
+            self.stats.finished(now);
             tracing::warn!(task_id = %task.task_id, "webhook deadline passed; task expired undelivered");
             return Ok(());
         }
@@ -195,6 +203,10 @@ impl Outbox {
                 }
             }
         };
+        if kind == "success" {
+            self.stats
+                .reply(&task.validator, status, &reply.body, reply.at_ms);
+        }
         self.store.update(&task.task_id, change, |t| {
             t.deliveries = attempt;
             t.last_reply = Some(reply.clone());
@@ -203,6 +215,9 @@ impl Outbox {
                 t.finished_ms = Some(now_ms());
             }
         })?;
+        if state.is_final() {
+            self.stats.finished(now_ms());
+        }
         self.store.commit().await?;
         Ok(())
     }

@@ -94,6 +94,8 @@ fn task(modality: Modality, tier: Tier, created_ms: i64) -> TaskRecord {
         outcome: None,
         deliveries: 0,
         last_reply: None,
+        verdict: None,
+        c2pa_failed: false,
     }
 }
 

@@ -2,6 +2,7 @@
 //! tiers and pre-flight verdicts. No I/O lives here, so the console can depend on it without
 //! pulling in the miner.
 
+pub mod admin;
 pub mod verdict;
 
 use serde::{Deserialize, Serialize};

@@ -499,6 +499,8 @@ async fn kept_media_is_judged_before_it_is_sent_after_a_restart() {
                 outcome: None,
                 deliveries: 0,
                 last_reply: None,
+                verdict: None,
+                c2pa_failed: false,
             })
             .expect("insert");
         store

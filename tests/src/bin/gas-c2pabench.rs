@@ -86,6 +86,8 @@ fn task(modality: Modality) -> TaskRecord {
         outcome: None,
         deliveries: 0,
         last_reply: None,
+        verdict: None,
+        c2pa_failed: false,
     }
 }
 

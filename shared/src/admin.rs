@@ -1,0 +1,269 @@
+//! The admin protocol: what gas-miner serves on its local socket (HTTP + JSON, `curl
+//! --unix-socket` friendly) and gas-console reads. Requests and replies, and the events of
+//! `GET /events` (JSON lines: a snapshot first, then deltas; a fresh snapshot whenever the
+//! reader fell behind). Secrets never appear here: a service's key is only "set" or not.
+
+use crate::verdict::Verdict;
+use crate::{Modality, TaskState, Tier};
+use serde::{Deserialize, Serialize};
+
+/// `GET /status`: everything the dashboard shows.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct Status {
+    pub version: String,
+    pub hotkey: String,
+    pub uid: Option<u16>,
+    pub netuid: u16,
+    pub registered: bool,
+    /// Our axon as published on chain (`ip:port`).
+    pub axon: Option<String>,
+    pub metagraph: MetagraphState,
+    pub started_ms: i64,
+    pub now_ms: i64,
+    pub queue: Vec<QueueCount>,
+    pub throughput: Throughput,
+    pub preflight: Rates,
+    pub acceptance: Rates,
+    pub providers: Vec<ProviderStats>,
+    pub validators: Vec<ValidatorStats>,
+    pub services: Services,
+    pub trust_anchors: usize,
+    pub admin_socket: String,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct MetagraphState {
+    pub source: String,
+    pub block: Option<u64>,
+    pub age_s: i64,
+    pub stale: bool,
+    pub neurons: usize,
+}
+
+/// Tasks in one state for one modality.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct QueueCount {
+    pub state: TaskState,
+    pub modality: Modality,
+    pub count: u64,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct Throughput {
+    /// Challenges accepted (201) in the last minute and hour.
+    pub accepted_last_minute: u64,
+    pub accepted_last_hour: u64,
+    /// Tasks that reached a final state in the last minute and hour.
+    pub finished_last_minute: u64,
+    pub finished_last_hour: u64,
+}
+
+/// Passed out of judged, over the last hour and the last 24 hours.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct Rates {
+    pub hour: Rate,
+    pub day: Rate,
+}
+
+#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize, Deserialize)]
+pub struct Rate {
+    pub passed: u64,
+    pub total: u64,
+}
+
+impl Rate {
+    /// The share passed, when anything was judged.
+    pub fn ratio(&self) -> Option<f64> {
+        (self.total > 0).then(|| self.passed as f64 / self.total as f64)
+    }
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct ProviderStats {
+    pub name: String,
+    pub calls: u64,
+    pub errors: u64,
+    pub p50_ms: Option<u64>,
+    pub p95_ms: Option<u64>,
+    pub spend_usd: f64,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct ValidatorStats {
+    pub hotkey: String,
+    pub uid: Option<u16>,
+    pub challenges: u64,
+    /// Webhooks taken (2xx) and refused (4xx) by this validator.
+    pub accepted: u64,
+    pub rejected: u64,
+    pub last_rejection: Option<String>,
+}
+
+/// The service selection: a fallback chain per modality, and what is available.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct Services {
+    pub image: Vec<String>,
+    pub video: Vec<String>,
+    pub known: Vec<ServiceInfo>,
+    /// The selection came from the console (saved), not from the environment.
+    pub overridden: bool,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct ServiceInfo {
+    pub name: String,
+    pub image: bool,
+    pub video: bool,
+    /// Whether its API key is configured (never the key).
+    pub key_set: bool,
+}
+
+/// `PUT /services`: comma lists like the env variables (`openrouter,stabilityai`, `none`);
+/// a missing one stays as it is. `reset: true` goes back to the environment's selection.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct ServicesUpdate {
+    #[serde(default)]
+    pub image: Option<String>,
+    #[serde(default)]
+    pub video: Option<String>,
+    #[serde(default)]
+    pub reset: bool,
+}
+
+/// The short verdict kept with a task.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct VerdictBrief {
+    pub passed: bool,
+    pub c2pa_ok: bool,
+    /// The first reason it failed.
+    pub reason: Option<String>,
+}
+
+/// One line of the task list.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct TaskSummary {
+    pub task_id: String,
+    pub modality: Modality,
+    pub state: TaskState,
+    pub tier: Tier,
+    pub prompt: String,
+    pub validator: String,
+    pub provider: Option<String>,
+    pub created_ms: i64,
+    pub finished_ms: Option<i64>,
+    pub verdict: Option<VerdictBrief>,
+    /// Any attempt of this task failed C2PA.
+    pub c2pa_failed: bool,
+    pub deliveries: u32,
+    pub last_status: Option<u16>,
+    pub error: Option<String>,
+}
+
+/// `GET /tasks?state=&modality=&provider=&verdict=&q=&limit=&before=`.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct TaskQuery {
+    #[serde(default)]
+    pub state: Option<TaskState>,
+    #[serde(default)]
+    pub modality: Option<Modality>,
+    #[serde(default)]
+    pub provider: Option<String>,
+    /// `passed`, `failed` or `c2pa_failed`.
+    #[serde(default)]
+    pub verdict: Option<String>,
+    /// Text to find in the task id, prompt or validator.
+    #[serde(default)]
+    pub q: Option<String>,
+    #[serde(default)]
+    pub limit: Option<usize>,
+    /// Cursor: tasks created before this one (from `next`).
+    #[serde(default)]
+    pub before: Option<String>,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct TaskPage {
+    pub tasks: Vec<TaskSummary>,
+    /// The cursor for the next (older) page.
+    pub next: Option<String>,
+}
+
+/// `GET /tasks/{id}`: everything known about one task.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct TaskDetail {
+    pub summary: TaskSummary,
+    pub prompt: String,
+    pub parameters: serde_json::Value,
+    pub webhook_url: String,
+    pub timeline: Vec<TimelineEntry>,
+    pub calls: Vec<CallView>,
+    pub verdicts: Vec<Verdict>,
+    pub deliveries: Vec<DeliveryView>,
+    /// Where the media is on the miner's disk.
+    pub media_path: Option<String>,
+    pub outcome: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct TimelineEntry {
+    pub at_ms: i64,
+    pub what: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct CallView {
+    pub provider: String,
+    pub op: String,
+    pub model: String,
+    pub status: Option<u16>,
+    pub error: Option<String>,
+    pub latency_ms: u64,
+    pub bytes: u64,
+    pub cost_usd: Option<f64>,
+    pub at_ms: i64,
+    pub request: serde_json::Value,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct DeliveryView {
+    pub attempt: u32,
+    pub kind: String,
+    pub status: Option<u16>,
+    pub reply: String,
+    pub at_ms: i64,
+}
+
+/// `GET /logs?n=`.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct LogTail {
+    pub lines: Vec<String>,
+}
+
+/// `POST /trust/reload`.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct TrustReload {
+    pub anchors: usize,
+}
+
+/// One line of `GET /events`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "lowercase")]
+pub enum Event {
+    /// The whole picture: sent first, and again whenever the reader fell behind.
+    Snapshot {
+        status: Box<Status>,
+        tasks: Vec<TaskSummary>,
+    },
+    /// A task was accepted or changed.
+    Task(Box<TaskSummary>),
+    /// Fresh counters (about once a second).
+    Status(Box<Status>),
+    /// A line of the miner's log.
+    Log { line: String },
+}
+
+/// Every error reply: what went wrong and what to do.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct ErrorReply {
+    pub error: String,
+}
