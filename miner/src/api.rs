@@ -97,8 +97,10 @@ async fn epistula_guard(
                 .await
         }
         Err(rejection) => {
-            if rejection.detail == "Signer not in metagraph" {
-                // Perhaps registered since the last sync: look again soon.
+            if rejection.detail == "Signer not in metagraph"
+                && verifier.signed_by_claimed_key(&parts.headers, &bytes, now_ms())
+            {
+                // A real key we do not know: perhaps registered since the last sync.
                 state.metagraph.request_sync();
             }
             tracing::warn!(path = %parts.uri.path(), signer = ?parts.headers.get("epistula-signed-by"), status = rejection.status.as_u16(), reason = %rejection.detail, "request refused");

@@ -237,20 +237,29 @@ async fn load_metagraph(
     let (graph, stale) = match first {
         Ok(graph) => {
             if chain.is_some()
-                && let Err(e) = store.save_metagraph(&graph)
+                && let Err(e) = store.save_metagraph(&config.chain_endpoint, &graph)
             {
                 tracing::warn!(error = %e, "metagraph could not be saved");
             }
             (graph, false)
         }
         Err(e) if chain.is_none() => return Err(fatal(2, e.to_string())),
-        Err(e) => match store.load_metagraph(config.netuid) {
+        Err(e) => match store.load_metagraph(&config.chain_endpoint, config.netuid) {
             Ok(Some(saved)) => {
                 let age_s = (crate::epistula::now_ms() - saved.fetched_ms) / 1000;
                 tracing::warn!(error = %e, age_s, block = ?saved.block, "the chain is unreachable; serving the last good metagraph, saved {age_s} s ago");
                 (saved, true)
             }
-            _ => {
+            Err(saved) => {
+                return Err(fatal(
+                    1,
+                    format!(
+                        "the metagraph cannot be read from {} ({e}) and the saved copy is unreadable ({saved}); check BT_CHAIN_ENDPOINT and the network, or use BT_METAGRAPH_FILE",
+                        config.chain_endpoint
+                    ),
+                ));
+            }
+            Ok(None) => {
                 return Err(fatal(
                     1,
                     format!(
@@ -261,33 +270,38 @@ async fn load_metagraph(
             }
         },
     };
-    let Some(me) = graph.neuron(key.ss58()) else {
-        return Err(fatal(
-            2,
-            format!(
-                "hotkey {} ({}/{}) is not registered on subnet {} ({}): register it with `btcli subnet register --netuid {} --wallet.name {} --wallet.hotkey {}`, or check BT_NETUID and BT_WALLET_HOTKEY",
-                key.ss58(),
-                config.wallet_name,
-                config.wallet_hotkey,
-                graph.netuid,
-                source.describe(),
-                graph.netuid,
-                config.wallet_name,
-                config.wallet_hotkey
-            ),
-        ));
-    };
-    tracing::info!(uid = me.uid, netuid = graph.netuid, hotkey = %key.ss58(), neurons = graph.len(), block = ?graph.block, stale, source = %source.describe(), "registered; metagraph loaded");
+    if graph.neuron(key.ss58()).is_none() {
+        if chain.is_none() {
+            tracing::warn!(hotkey = %key.ss58(), source = %source.describe(), "our hotkey is not in the metagraph file: validators will not find this miner");
+        } else {
+            return Err(fatal(
+                2,
+                format!(
+                    "hotkey {} ({}/{}) is not registered on subnet {} ({}): register it with `btcli subnet register --netuid {} --wallet.name {} --wallet.hotkey {}`, or check BT_NETUID and BT_WALLET_HOTKEY",
+                    key.ss58(),
+                    config.wallet_name,
+                    config.wallet_hotkey,
+                    graph.netuid,
+                    source.describe(),
+                    graph.netuid,
+                    config.wallet_name,
+                    config.wallet_hotkey
+                ),
+            ));
+        }
+    }
+    tracing::info!(uid = graph.neuron(key.ss58()).map(|n| n.uid), netuid = graph.netuid, hotkey = %key.ss58(), neurons = graph.len(), block = ?graph.block, stale, source = %source.describe(), "registered; metagraph loaded");
     let cache = MetagraphCache::new(graph, source.describe(), stale);
     let saver = store.clone();
     let persist = chain.is_some();
+    let endpoint = config.chain_endpoint.clone();
     let interval = if chain.is_some() {
         config.metagraph_sync
     } else {
         Duration::from_secs(60)
     };
     cache.spawn_sync(source, interval, move |g| {
-        if persist && let Err(e) = saver.save_metagraph(g) {
+        if persist && let Err(e) = saver.save_metagraph(&endpoint, g) {
             tracing::warn!(error = %e, "metagraph could not be saved");
         }
     });
@@ -329,6 +343,10 @@ async fn keep_axon_served(chain: Arc<Subtensor>, key: Arc<Hotkey>, config: Confi
             }
             Ok(ServeOutcome::Refused(why)) => {
                 tracing::error!(%axon, "serve_axon not sent: {why}");
+                Duration::from_secs(600)
+            }
+            Err(e) if e.starts_with("INVALID TRANSACTION") => {
+                tracing::error!(%axon, error = %e, "serve_axon was refused by the node; trying again in 10 minutes");
                 Duration::from_secs(600)
             }
             Err(e) => {

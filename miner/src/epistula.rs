@@ -232,6 +232,32 @@ impl Verifier<'_> {
     }
 }
 
+impl Verifier<'_> {
+    /// Whether the request is fresh and truly signed by the key it names, metagraph aside:
+    /// an unknown caller who proves its key may be newly registered (worth a sync); one who
+    /// cannot is not worth any work.
+    pub fn signed_by_claimed_key(&self, headers: &HeaderMap, body: &[u8], now: i64) -> bool {
+        let get = |name: &str| headers.get(name).and_then(|v| v.to_str().ok());
+        let (Some(by), Some(sig), Some(ts), Some(uuid)) = (
+            get(H_SIGNED_BY),
+            get(H_SIGNATURE),
+            get(H_TIMESTAMP).and_then(|t| t.trim().parse::<i64>().ok()),
+            get(H_UUID),
+        ) else {
+            return false;
+        };
+        let (Ok(public), Ok(sig)) = (ss58_decode(by), decode_hex(sig)) else {
+            return false;
+        };
+        (ts - now).abs() <= ALLOWED_DELTA_MS
+            && verify(
+                &public,
+                signed_message(&sha256_hex(body), uuid, ts, self.own_hotkey).as_bytes(),
+                &sig,
+            )
+    }
+}
+
 /// Python's `repr(float)` for the stakes it prints (`100.0`, `19999.5`).
 fn py_repr(value: f64) -> String {
     if value.fract() == 0.0 && value.abs() < 1e16 {

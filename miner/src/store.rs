@@ -688,8 +688,12 @@ impl Store {
     }
 
     /// Keeps the last good metagraph of `netuid`, for a start with the chain unreachable.
-    pub fn save_metagraph(&self, graph: &crate::chain::Metagraph) -> Result<(), StoreError> {
-        let key = format!("metagraph/{}", graph.netuid);
+    pub fn save_metagraph(
+        &self,
+        source: &str,
+        graph: &crate::chain::Metagraph,
+    ) -> Result<(), StoreError> {
+        let key = format!("metagraph/{source}/{}", graph.netuid);
         let value = serde_json::to_vec(graph).map_err(|e| StoreError::Corrupt {
             key: key.clone(),
             detail: e.to_string(),
@@ -698,11 +702,13 @@ impl Store {
         Ok(())
     }
 
+    /// The copy saved from `source` (an endpoint) for `netuid`.
     pub fn load_metagraph(
         &self,
+        source: &str,
         netuid: u16,
     ) -> Result<Option<crate::chain::Metagraph>, StoreError> {
-        let key = format!("metagraph/{netuid}");
+        let key = format!("metagraph/{source}/{netuid}");
         match self.meta.get(key.as_bytes())? {
             Some(v) => serde_json::from_slice(&v)
                 .map(Some)

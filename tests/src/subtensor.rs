@@ -57,6 +57,8 @@ pub struct NodeState {
     pub nonce: u32,
     pub submitted: Vec<Submitted>,
     pub methods: Vec<String>,
+    /// `get_metagraph` answers with an error (a heavy call timing out, say).
+    pub fail_metagraph: bool,
 }
 
 #[derive(Clone)]
@@ -75,10 +77,18 @@ pub fn finney_metadata() -> Option<PathBuf> {
         .filter(|p| p.exists())
 }
 
+/// BLAKE2b-256, written here rather than borrowed from the client under test.
+fn blake2_256(data: &[u8]) -> [u8; 32] {
+    use blake2::Digest;
+    let mut h = blake2::Blake2b::<blake2::digest::consts::U32>::new();
+    h.update(data);
+    h.finalize().into()
+}
+
 pub fn block_hash(n: u64) -> [u8; 32] {
     let mut data = b"block".to_vec();
     data.extend_from_slice(&n.to_le_bytes());
-    gas_miner::chain::codec::blake2_256(&data)
+    blake2_256(&data)
 }
 
 fn rpc_error(code: i32, message: impl Into<String>) -> ErrorObjectOwned {
@@ -100,6 +110,7 @@ impl FakeSubtensor {
                 nonce: 0,
                 submitted: Vec::new(),
                 methods: Vec::new(),
+                fail_metagraph: false,
             })),
             handle: Arc::default(),
             md: Arc::new(md),
@@ -215,7 +226,7 @@ impl FakeSubtensor {
             let bytes = hex::decode(hex_xt.trim_start_matches("0x"))
                 .map_err(|e| rpc_error(-32602, e.to_string()))?;
             let sub = n
-                .decode_extrinsic(&bytes)
+                .check_extrinsic(&bytes)
                 .map_err(|e| rpc_error(1002, format!("Verification Error: {e}")))?;
             let valid = sub.signature_valid;
             n.lock().submitted.push(sub.clone());
@@ -226,10 +237,7 @@ impl FakeSubtensor {
                 ));
             }
             n.apply(&sub);
-            Ok(format!(
-                "0x{}",
-                hex::encode(gas_miner::chain::codec::blake2_256(&bytes))
-            ))
+            Ok(format!("0x{}", hex::encode(blake2_256(&bytes))))
         })
         .expect("register");
         m
@@ -260,6 +268,9 @@ impl FakeSubtensor {
                     Vec::new()
                 };
                 self.encode(&Value::unnamed_composite(items), ty)
+            }
+            "SubnetInfoRuntimeApi_get_metagraph" if self.lock().fail_metagraph => {
+                Err(rpc_error(-32000, "Execution failed: timeout"))
             }
             "SubnetInfoRuntimeApi_get_metagraph" => {
                 let netuid =
@@ -412,7 +423,7 @@ impl FakeSubtensor {
     }
 
     /// Decodes a signed v4 extrinsic with the metadata and checks its signature.
-    fn decode_extrinsic(&self, bytes: &[u8]) -> Result<Submitted, String> {
+    pub fn check_extrinsic(&self, bytes: &[u8]) -> Result<Submitted, String> {
         let md = &self.md;
         let mut input = bytes;
         let len = Compact::<u32>::decode(&mut input)
@@ -445,7 +456,12 @@ impl FakeSubtensor {
         let mut additional = Vec::new();
         let mut extensions = Vec::new();
         let mut nonce = 0u64;
-        for ext in md.extrinsic().transaction_extensions_to_use_for_encoding() {
+        // A v4 extrinsic carries the version-0 extension set.
+        let version_0 = md
+            .extrinsic()
+            .transaction_extensions_by_version(0)
+            .ok_or("no version-0 extensions")?;
+        for ext in version_0 {
             let before = input;
             let v = scale_value::scale::decode_as_type(&mut input, ext.extra_ty(), md.types())
                 .map_err(|e| format!("extension {}: {e}", ext.identifier()))?;
@@ -461,7 +477,15 @@ impl FakeSubtensor {
                     additional.extend(block_hash(birth));
                 }
                 "CheckNonce" => nonce = first_number(&v).unwrap_or(0) as u64,
-                "CheckMetadataHash" => additional.push(0),
+                "CheckMetadataHash" => {
+                    // Mode Disabled (0) signs no hash; Enabled would sign Some(hash).
+                    if used != [0] {
+                        return Err(
+                            "CheckMetadataHash: only mode Disabled is accepted by this node".into(),
+                        );
+                    }
+                    additional.push(0);
+                }
                 other => {
                     if !gas_miner::chain::codec::zero_sized(md.types(), ext.additional_ty()) {
                         return Err(format!("the fake cannot check extension {other}"));
@@ -474,7 +498,7 @@ impl FakeSubtensor {
         payload.extend_from_slice(&extra);
         payload.extend_from_slice(&additional);
         let message = if payload.len() > 256 {
-            gas_miner::chain::codec::blake2_256(&payload).to_vec()
+            blake2_256(&payload).to_vec()
         } else {
             payload
         };

@@ -420,3 +420,65 @@ async fn the_client_decodes_uids_stakes_permits_and_axons() {
             .is_empty()
     );
 }
+
+/// A payload over 256 bytes is signed by its BLAKE2b-256 hash, as Substrate requires.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_long_call_is_signed_by_its_hash() {
+    use parity_scale_codec::Encode;
+    let Some((node, _validator, _fixture)) = setup(None).await else {
+        return;
+    };
+    let raw = std::fs::read(finney_metadata().expect("metadata")).expect("read");
+    let md = <subxt_metadata::Metadata as parity_scale_codec::Decode>::decode(&mut &raw[..])
+        .expect("decodes");
+    let remark = vec![7u8; 400];
+    let call =
+        codec::call_bytes(&md, "System", "remark", &[("remark", remark.encode())]).expect("call");
+    let head = node.lock().block;
+    let chain = codec::ChainState {
+        spec_version: gas_tests::subtensor::SPEC_VERSION,
+        transaction_version: gas_tests::subtensor::TX_VERSION,
+        genesis: gas_tests::subtensor::block_hash(0),
+        block_number: head,
+        block_hash: gas_tests::subtensor::block_hash(head),
+        nonce: 3,
+    };
+    let xt = codec::signed_extrinsic(&md, &call, &chain, &key(MINER_PHRASE)).expect("signed");
+    let seen = node.check_extrinsic(&xt).expect("decodes");
+    assert!(seen.signature_valid, "{seen:?}");
+    assert_eq!(seen.nonce, 3);
+    let mut tampered = xt.clone();
+    let last = tampered.len() - 1;
+    tampered[last] ^= 1;
+    assert!(
+        !node
+            .check_extrinsic(&tampered)
+            .expect("decodes")
+            .signature_valid
+    );
+}
+
+/// Without total stake the copy would measure validators by alpha alone: the sync fails and
+/// the last good copy stays.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_failing_total_stake_call_keeps_the_last_good_metagraph() {
+    let Some((node, validator, fixture)) = setup(Some((our_ip(), 0, 0))).await else {
+        return;
+    };
+    let miner = fixture.start();
+    let v = Challenger::new(&fixture.base(), VALIDATOR_PHRASE);
+    node.lock().fail_metagraph = true;
+    node.lock().neurons[0].stake_rao = tao(39_000);
+    wait_until("the failed sync to be reported", &miner, async || {
+        v.get("/miner_info").await.1["metagraph"]["stale"] == true
+    })
+    .await;
+    // 39000 TAO of S is 19500 of alpha: had the alpha been used, this would be refused.
+    assert_eq!(
+        challenge_status(&fixture, VALIDATOR_PHRASE, &validator)
+            .await
+            .0,
+        201
+    );
+    assert!(miner.log().contains("get_metagraph"), "{}", miner.log());
+}

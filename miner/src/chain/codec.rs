@@ -176,7 +176,15 @@ pub fn signed_extrinsic(
     let mut extra = Vec::new();
     let mut additional = Vec::new();
     let types = md.types();
-    for ext in md.extrinsic().transaction_extensions_to_use_for_encoding() {
+    if !md.extrinsic().supported_versions().contains(&4) {
+        return Err("this runtime no longer accepts v4 extrinsics; upgrade gas-miner".into());
+    }
+    // A v4 extrinsic always carries the version-0 set of transaction extensions.
+    let extensions = md
+        .extrinsic()
+        .transaction_extensions_by_version(0)
+        .ok_or("the runtime lists no version-0 transaction extensions; upgrade gas-miner")?;
+    for ext in extensions {
         let name = ext.identifier();
         let (x, a): (Vec<u8>, Vec<u8>) = match name {
             "CheckNonZeroSender" | "CheckWeight" => (vec![], vec![]),

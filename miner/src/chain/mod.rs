@@ -309,7 +309,8 @@ impl MetagraphCache {
             loop {
                 tokio::select! {
                     _ = tokio::time::sleep(wait) => {}
-                    _ = cache.wake.notified() => {
+                    // While the source is failing, the backoff rules; asks wait for it.
+                    _ = cache.wake.notified(), if failures == 0 => {
                         let since = last.elapsed();
                         if since < ON_DEMAND_GAP {
                             tokio::time::sleep(ON_DEMAND_GAP - since).await;

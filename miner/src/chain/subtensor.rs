@@ -96,11 +96,24 @@ impl Subtensor {
             .map_err(|e| format!("{method} on {}: {e}", self.endpoint))
     }
 
-    /// `state_call` of a runtime API with SCALE-encoded arguments; the raw result.
-    async fn state_call(&self, method: &str, args: &[u8]) -> Result<Vec<u8>, String> {
-        let out: String = self
-            .rpc("state_call", rpc_params![method, hex0x(args)])
-            .await?;
+    /// `state_call` of a runtime API with SCALE-encoded arguments (at block `at`, else the
+    /// best block); the raw result.
+    async fn state_call(
+        &self,
+        method: &str,
+        args: &[u8],
+        at: Option<&str>,
+    ) -> Result<Vec<u8>, String> {
+        let out: String = match at {
+            Some(at) => {
+                self.rpc("state_call", rpc_params![method, hex0x(args), at])
+                    .await?
+            }
+            None => {
+                self.rpc("state_call", rpc_params![method, hex0x(args)])
+                    .await?
+            }
+        };
         unhex(&out)
     }
 
@@ -115,20 +128,20 @@ impl Subtensor {
         Ok((get("specVersion")?, get("transactionVersion")?))
     }
 
-    /// The runtime's metadata (V16 or V15, which describe runtime APIs), fetched again only
-    /// when the runtime version changes.
-    pub async fn metadata(&self) -> Result<Arc<Metadata>, String> {
-        let (spec, _) = self.runtime_version().await?;
+    /// The runtime's versions (spec, transaction) and metadata (V16 or V15, which describe
+    /// runtime APIs), read together; the metadata is fetched again only when the spec changes.
+    pub async fn metadata(&self) -> Result<(u32, u32, Arc<Metadata>), String> {
+        let (spec, tx) = self.runtime_version().await?;
         {
             let cached = self.metadata.lock().await;
             if let Some((v, md)) = cached.as_ref()
                 && *v == spec
             {
-                return Ok(md.clone());
+                return Ok((spec, tx, md.clone()));
             }
         }
         let versions: Vec<u32> = self
-            .state_call("Metadata_metadata_versions", &[])
+            .state_call("Metadata_metadata_versions", &[], None)
             .await
             .ok()
             .and_then(|b| Vec::<u32>::decode(&mut &b[..]).ok())
@@ -137,7 +150,7 @@ impl Subtensor {
         let bytes = match version {
             Some(v) => {
                 let raw = self
-                    .state_call("Metadata_metadata_at_version", &v.encode())
+                    .state_call("Metadata_metadata_at_version", &v.encode(), None)
                     .await?;
                 Option::<Vec<u8>>::decode(&mut &raw[..])
                     .ok()
@@ -155,27 +168,33 @@ impl Subtensor {
         );
         tracing::info!(spec_version = spec, metadata = ?version, "runtime metadata loaded");
         *self.metadata.lock().await = Some((spec, md.clone()));
-        Ok(md)
+        Ok((spec, tx, md))
     }
 
-    /// Calls a runtime API method and decodes its result with the metadata's type for it.
+    /// Calls a runtime API method at block `at` and decodes its result with the metadata's
+    /// type for it.
     async fn runtime_api(
         &self,
         md: &Metadata,
         api: &str,
         method: &str,
         args: &[u8],
+        at: &str,
     ) -> Result<Val, String> {
         let m = md
             .runtime_api_trait_by_name(api)
             .and_then(|t| t.method_by_name(method))
             .ok_or_else(|| format!("the runtime has no {api}::{method}"))?;
         let out_ty = m.output_ty();
-        let raw = self.state_call(&format!("{api}_{method}"), args).await?;
+        let raw = self
+            .state_call(&format!("{api}_{method}"), args, Some(at))
+            .await
+            .map_err(|e| format!("{api}::{method}: {e}"))?;
         codec::decode(md, out_ty, &raw).map_err(|e| format!("{api}::{method}: {e}"))
     }
 
-    async fn head(&self) -> Result<(u64, [u8; 32]), String> {
+    /// The finalized head: its number, hash, and hash as the node wrote it.
+    async fn head(&self) -> Result<(u64, [u8; 32], String), String> {
         let hash: String = self.rpc("chain_getFinalizedHead", rpc_params![]).await?;
         let header: serde_json::Value = self
             .rpc("chain_getHeader", rpc_params![hash.clone()])
@@ -185,26 +204,49 @@ impl Subtensor {
             .and_then(|n| n.as_str())
             .and_then(|n| u64::from_str_radix(n.trim_start_matches("0x"), 16).ok())
             .ok_or("chain_getHeader has no block number")?;
-        Ok((number, h256(&hash)?))
+        Ok((number, h256(&hash)?, hash))
     }
 
-    /// The metagraph of our subnet, at the finalized head.
+    /// The metagraph of our subnet, at the finalized head, and the serving rate limit.
     pub async fn read_metagraph(&self) -> Result<(Metagraph, Option<u64>), String> {
-        let md = self.metadata().await?;
+        let (_, _, md) = self.metadata().await?;
+        let (block, _, at) = self.head().await?;
         let netuid = self.netuid.encode();
         let lite = self
-            .runtime_api(&md, "NeuronInfoRuntimeApi", "get_neurons_lite", &netuid)
+            .runtime_api(
+                &md,
+                "NeuronInfoRuntimeApi",
+                "get_neurons_lite",
+                &netuid,
+                &at,
+            )
             .await?;
-        // S per hotkey (alpha plus weighted TAO), as the validators' SDK reads it.
-        let totals = match self
-            .runtime_api(&md, "SubnetInfoRuntimeApi", "get_metagraph", &netuid)
-            .await
-        {
-            Ok(v) => codec::some(&v).map(SubnetTotals::read),
-            Err(e) => {
-                tracing::warn!(error = %e, "total stake unavailable; using each neuron's own stake");
-                None
+        // S per hotkey (alpha plus weighted TAO), as the validators' SDK reads it. A runtime
+        // without the API falls back to each neuron's own stake; a failed call fails the sync
+        // (the last good copy keeps serving) rather than replace S with a smaller figure.
+        let has_totals = md
+            .runtime_api_trait_by_name("SubnetInfoRuntimeApi")
+            .and_then(|t| t.method_by_name("get_metagraph"))
+            .is_some();
+        let totals = if has_totals {
+            let v = self
+                .runtime_api(&md, "SubnetInfoRuntimeApi", "get_metagraph", &netuid, &at)
+                .await?;
+            match codec::some(&v) {
+                Some(m) => Some(SubnetTotals::read(m)?),
+                None if codec::items(&lite).is_empty() => None,
+                None => {
+                    return Err(format!(
+                        "get_metagraph knows no subnet {} although it has neurons",
+                        self.netuid
+                    ));
+                }
             }
+        } else {
+            tracing::warn!(
+                "this runtime has no SubnetInfoRuntimeApi::get_metagraph; stake is each neuron's own"
+            );
+            None
         };
         let mut neurons = Vec::new();
         for n in codec::items(&lite) {
@@ -232,7 +274,6 @@ impl Subtensor {
                 axon: field(n, "axon_info").map(axon_info),
             });
         }
-        let (block, _) = self.head().await?;
         let mut graph = Metagraph::new(self.netuid, neurons);
         graph.block = Some(block);
         Ok((graph, totals.and_then(|t| t.serving_rate_limit)))
@@ -254,7 +295,7 @@ impl Subtensor {
         if me.axon.as_ref().is_some_and(|a| a.same_address(axon)) {
             return Ok(ServeOutcome::AlreadyServed);
         }
-        let (block, block_hash) = self.head().await?;
+        let (block, block_hash, _) = self.head().await?;
         if let (Some(limit), Some(last)) = (rate_limit, me.axon.as_ref().map(|a| a.block))
             && last > 0
             && block < last + limit
@@ -264,7 +305,7 @@ impl Subtensor {
                 last + limit
             )));
         }
-        let md = self.metadata().await?;
+        let (spec_version, transaction_version, md) = self.metadata().await?;
         let call = codec::call_bytes(
             &md,
             "SubtensorModule",
@@ -280,7 +321,6 @@ impl Subtensor {
                 ("placeholder2", 0u8.encode()),
             ],
         )?;
-        let (spec_version, transaction_version) = self.runtime_version().await?;
         let genesis: String = self.rpc("chain_getBlockHash", rpc_params![0]).await?;
         let nonce: u32 = self
             .rpc("system_accountNextIndex", rpc_params![key.ss58()])
@@ -300,7 +340,7 @@ impl Subtensor {
             .await
             .map_err(|e| {
                 if e.contains("1010") || e.contains("Invalid Transaction") {
-                    format!("the node refused the serve_axon transaction (spec_version {spec_version}): {e}")
+                    format!("INVALID TRANSACTION: the node refused serve_axon (spec_version {spec_version}); if this persists the runtime changed and gas-miner needs an upgrade: {e}")
                 } else {
                     e
                 }
@@ -318,21 +358,28 @@ struct SubnetTotals {
 }
 
 impl SubnetTotals {
-    fn read(m: &Val) -> SubnetTotals {
+    fn read(m: &Val) -> Result<SubnetTotals, String> {
         let list = |name: &str| field(m, name).map(codec::items).unwrap_or_default();
-        SubnetTotals {
-            hotkeys: list("hotkeys")
-                .into_iter()
-                .filter_map(codec::bytes)
-                .collect(),
-            total_stake: list("total_stake")
-                .into_iter()
-                .filter_map(codec::number)
-                .collect(),
+        let hotkeys: Option<Vec<Vec<u8>>> = list("hotkeys").into_iter().map(codec::bytes).collect();
+        let total_stake: Option<Vec<u128>> =
+            list("total_stake").into_iter().map(codec::number).collect();
+        let (Some(hotkeys), Some(total_stake)) = (hotkeys, total_stake) else {
+            return Err("get_metagraph: hotkeys or total_stake cannot be read".into());
+        };
+        if hotkeys.len() != total_stake.len() {
+            return Err(format!(
+                "get_metagraph: {} hotkeys but {} stakes",
+                hotkeys.len(),
+                total_stake.len()
+            ));
+        }
+        Ok(SubnetTotals {
+            hotkeys,
+            total_stake,
             serving_rate_limit: field(m, "serving_rate_limit")
                 .and_then(codec::number)
                 .map(|n| n as u64),
-        }
+        })
     }
 
     fn stake_of(&self, hotkey: &[u8; 32]) -> Option<u128> {
