@@ -50,6 +50,15 @@ pub fn age(ms: i64) -> String {
     }
 }
 
+/// A count in at most 4 characters: `1204`, `12k`, `627k`, `1.2M`.
+pub fn compact(n: u64) -> String {
+    match n {
+        n if n < 10_000 => n.to_string(),
+        n if n < 1_000_000 => format!("{}k", n / 1000),
+        n => format!("{:.1}M", n as f64 / 1e6),
+    }
+}
+
 /// `HH:MM:SS` (UTC) of a time in ms since the epoch.
 pub fn clock(ms: i64) -> String {
     let s = (ms / 1000).rem_euclid(86_400);
@@ -285,7 +294,7 @@ fn dashboard(f: &mut Frame, area: Rect, app: &App) {
             cells.extend(
                 states
                     .iter()
-                    .map(|(st, _)| Cell::from(count(*st, m).to_string())),
+                    .map(|(st, _)| Cell::from(compact(count(*st, m)))),
             );
             Row::new(cells)
         })

@@ -1,0 +1,293 @@
+//! Console benchmark with a big store: seeds a miner's state with N tasks (100,000 by
+//! default), starts the real miner on it, then measures (1) how long the real gas-console
+//! takes, in tmux, from launch to a dashboard showing the miner's numbers, and (2) how long
+//! one frame takes to draw (median and p99 of many draws of each screen) from the state the
+//! console builds out of the miner's own snapshot. Also times the admin socket's answers.
+//!
+//! `bench/console.sh` builds the release binaries and runs this; see README for numbers.
+
+use clap::Parser;
+use gas_console::app::{App, Screen};
+use gas_console::net::{NetEvent, get_json};
+use gas_miner::store::{MediaInfo, Outcome, Store, TaskRecord};
+use gas_shared::admin::{Event, Status, TaskDetail, TaskPage, VerdictBrief};
+use gas_shared::{Modality, TaskState, Tier};
+use gas_tests::*;
+use ratatui::Terminal;
+use ratatui::backend::TestBackend;
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+#[derive(Parser)]
+#[command(about = "gas-console open time and frame time with a large store")]
+struct Args {
+    /// Tasks in the store
+    #[arg(long, default_value_t = 100_000)]
+    tasks: usize,
+    /// Draws per screen for the frame-time figures
+    #[arg(long, default_value_t = 500)]
+    draws: usize,
+    /// Times the console is opened (the median is reported)
+    #[arg(long, default_value_t = 3)]
+    opens: usize,
+}
+
+fn seed(store: &Store, n: usize) {
+    let now = gas_miner::epistula::now_ms();
+    let validators = [
+        key(VALIDATOR_PHRASE).ss58().to_string(),
+        key(POOR_PHRASE).ss58().to_string(),
+    ];
+    for i in 0..n {
+        let modality = if i % 3 == 0 {
+            Modality::Video
+        } else {
+            Modality::Image
+        };
+        let failed = i % 17 == 0;
+        let created = now - ((n - i) as i64) * 800;
+        let task = TaskRecord {
+            v: 1,
+            task_id: format!("{:08x}-0000-4000-8000-{:012x}", i, i),
+            modality,
+            state: TaskState::Queued,
+            prompt: format!("seeded prompt number {i}: a harbour at dawn with gulls"),
+            parameters: serde_json::json!({"resolution": if modality == Modality::Video { "720p" } else { "2K" }}),
+            tier: if modality == Modality::Video {
+                Tier::P720
+            } else {
+                Tier::K2
+            },
+            webhook_url: "http://127.0.0.1:1/generative_callback".into(),
+            validator: validators[i % 2].clone(),
+            validator_uid: (i % 2) as u16,
+            created_ms: created,
+            deadline_ms: created + 7_200_000,
+            started_ms: Some(created + 10),
+            finished_ms: Some(created + 30_000),
+            generation_runs: 1,
+            media: Some(MediaInfo {
+                file: format!("{i}.png"),
+                content_type: "image/png".into(),
+                bytes: 1_000_000,
+                sha256: "00".repeat(32),
+                provider: "openrouter".into(),
+                model: "google/gemini-3-pro-image-preview".into(),
+            }),
+            outcome: Some(if failed {
+                Outcome::Failure {
+                    message: "openrouter: pre-flight failed: c2pa: Signature validation failed"
+                        .into(),
+                }
+            } else {
+                Outcome::Success
+            }),
+            deliveries: 1,
+            last_reply: None,
+            verdict: Some(VerdictBrief {
+                passed: !failed,
+                c2pa_ok: !failed,
+                reason: failed.then(|| "c2pa: Signature validation failed".into()),
+            }),
+            c2pa_failed: failed,
+        };
+        store.insert_new(&task).expect("insert");
+        let done = if failed {
+            TaskState::Failed
+        } else {
+            TaskState::Delivered
+        };
+        store
+            .update(&task.task_id, gas_miner::store::OutboxChange::None, |t| {
+                t.state = done
+            })
+            .expect("update");
+    }
+}
+
+fn percentile(v: &mut [Duration], p: f64) -> Duration {
+    v.sort();
+    v[((v.len() - 1) as f64 * p).round() as usize]
+}
+
+fn ms(d: Duration) -> String {
+    format!("{:.2} ms", d.as_secs_f64() * 1e3)
+}
+
+async fn timed<T>(f: impl std::future::Future<Output = T>) -> (T, Duration) {
+    let t = Instant::now();
+    let v = f.await;
+    (v, t.elapsed())
+}
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    let args = Args::parse();
+    install_crypto();
+    let providers = FakeProviders::start().await;
+    let mut fixture = Fixture::new(&providers);
+    fixture.set("BT_LOGGING_LEVEL", "WARNING");
+    let state = fixture.dir.path().join("state");
+    let t = Instant::now();
+    {
+        let store = Store::open(&state).map_err(|e| anyhow::anyhow!("{e}"))?;
+        seed(&store, args.tasks);
+        store.flush().map_err(|e| anyhow::anyhow!("{e}"))?;
+    }
+    println!(
+        "seeded {} tasks in {:.1} s",
+        args.tasks,
+        t.elapsed().as_secs_f64()
+    );
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let t = Instant::now();
+    let _miner = fixture.start();
+    println!(
+        "miner listening {:.2} s after start with {} tasks",
+        t.elapsed().as_secs_f64(),
+        args.tasks
+    );
+    let socket = state.join("admin.sock");
+
+    let (status, d) = timed(get_json::<Status>(&socket, "GET", "/status", None)).await;
+    let status = status.map_err(anyhow::Error::msg)?;
+    println!("GET /status: {}", ms(d));
+    let (page, d) = timed(get_json::<TaskPage>(
+        &socket,
+        "GET",
+        "/tasks?limit=500",
+        None,
+    ))
+    .await;
+    let page = page.map_err(anyhow::Error::msg)?;
+    println!("GET /tasks?limit=500: {}", ms(d));
+    let (failed, d) = timed(get_json::<TaskPage>(
+        &socket,
+        "GET",
+        "/tasks?verdict=c2pa_failed&limit=500",
+        None,
+    ))
+    .await;
+    println!(
+        "GET /tasks?verdict=c2pa_failed&limit=500: {} ({} found)",
+        ms(d),
+        failed.map(|p| p.tasks.len()).unwrap_or(0)
+    );
+    let (detail, d) = timed(get_json::<TaskDetail>(
+        &socket,
+        "GET",
+        &format!("/tasks/{}", page.tasks[0].task_id),
+        None,
+    ))
+    .await;
+    println!("GET /tasks/<id>: {}", ms(d));
+
+    // (1) Opening the real console in tmux, to a dashboard with the miner's numbers.
+    let console = miner_bin().with_file_name("gas-console");
+    let mut opens = Vec::new();
+    for i in 0..args.opens.max(1) {
+        let server = format!("gas-bench-{}-{i}", std::process::id());
+        let started = Instant::now();
+        let ok = Command::new("tmux")
+            .args([
+                "-L",
+                &server,
+                "new-session",
+                "-d",
+                "-s",
+                "c",
+                "-x",
+                "120",
+                "-y",
+                "40",
+            ])
+            .arg(format!(
+                "{} --socket {}",
+                console.display(),
+                socket.display()
+            ))
+            .status()?;
+        anyhow::ensure!(ok.success(), "tmux failed to start (is tmux installed?)");
+        loop {
+            let pane = Command::new("tmux")
+                .args(["-L", &server, "capture-pane", "-p", "-t", "c"])
+                .output()?;
+            let text = String::from_utf8_lossy(&pane.stdout);
+            let biggest = status.queue.iter().map(|q| q.count).max().unwrap_or(0);
+            if text.contains("uid 2") && text.contains(&gas_console::ui::compact(biggest)) {
+                break;
+            }
+            anyhow::ensure!(
+                started.elapsed() < Duration::from_secs(30),
+                "the console never showed the dashboard:\n{text}"
+            );
+            std::thread::sleep(Duration::from_millis(5));
+        }
+        opens.push(started.elapsed());
+        let _ = Command::new("tmux")
+            .args(["-L", &server, "kill-server"])
+            .status();
+    }
+    let runs: Vec<String> = opens.iter().map(|d| ms(*d)).collect();
+    let open = percentile(&mut opens, 0.5);
+    println!(
+        "console open to a dashboard with data: median {} (runs: {}; target < 1 s)",
+        ms(open),
+        runs.join(", ")
+    );
+
+    // (2) Frame time, from the state the console builds out of the miner's snapshot.
+    let mut app = App::new(&socket.display().to_string(), status.now_ms);
+    app.apply(NetEvent::Connected);
+    app.apply(NetEvent::Event(Event::Snapshot {
+        status: Box::new(status.clone()),
+        tasks: page.tasks.clone(),
+    }));
+    for i in 0..3000 {
+        app.apply(NetEvent::Event(Event::Log {
+            line: format!("2026-11-25T12:00:00Z  INFO gas_miner::pipeline: line {i}"),
+        }));
+    }
+    if let Ok(d) = detail {
+        app.apply(NetEvent::Detail(Box::new(d)));
+    }
+    let mut worst = Duration::ZERO;
+    for (w, h) in [(80u16, 24u16), (200, 60)] {
+        let mut terminal = Terminal::new(TestBackend::new(w, h))?;
+        for screen in [
+            Screen::Dashboard,
+            Screen::Tasks,
+            Screen::Detail,
+            Screen::Services,
+            Screen::Logs,
+        ] {
+            app.screen = screen;
+            let mut times = Vec::with_capacity(args.draws);
+            for _ in 0..args.draws {
+                let t = Instant::now();
+                terminal.draw(|f| gas_console::ui::draw(f, &app))?;
+                times.push(t.elapsed());
+            }
+            let p50 = percentile(&mut times, 0.5);
+            let p99 = percentile(&mut times, 0.99);
+            worst = worst.max(p99);
+            println!(
+                "frame {w}×{h} {screen:?}: median {} p99 {}",
+                ms(p50),
+                ms(p99)
+            );
+        }
+    }
+    println!("slowest p99 frame {} (target < 16 ms)", ms(worst));
+    anyhow::ensure!(
+        open < Duration::from_secs(1),
+        "the console took {} to open",
+        ms(open)
+    );
+    anyhow::ensure!(
+        worst < Duration::from_millis(16),
+        "a frame took {}",
+        ms(worst)
+    );
+    Ok(())
+}

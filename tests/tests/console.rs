@@ -1,0 +1,271 @@
+//! gas-console for real: a real miner (with fakes) and the real console in tmux, keys typed,
+//! the pane read. The dashboard's numbers move, a failed C2PA task is found with one key and
+//! its codes shown, a service change is applied, and a miner restart is survived. The admin
+//! socket is checked with `curl --unix-socket` too. Needs tmux (and curl); `.ci/run` installs
+//! them, elsewhere the test says SKIPPED.
+
+use gas_tests::*;
+use serde_json::{Value, json};
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+const WAIT: Duration = Duration::from_secs(30);
+
+struct Tmux {
+    server: String,
+}
+
+impl Tmux {
+    fn start(cmd: &str) -> Tmux {
+        let server = format!("gas-test-{}", uuid::Uuid::new_v4().simple());
+        let ok = Command::new("tmux")
+            .args([
+                "-L",
+                &server,
+                "new-session",
+                "-d",
+                "-s",
+                "console",
+                "-x",
+                "100",
+                "-y",
+                "32",
+                cmd,
+            ])
+            .status()
+            .expect("tmux runs");
+        assert!(ok.success(), "tmux new-session failed");
+        Tmux { server }
+    }
+
+    fn pane(&self) -> String {
+        let out = Command::new("tmux")
+            .args(["-L", &self.server, "capture-pane", "-p", "-t", "console"])
+            .output()
+            .expect("capture-pane");
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    }
+
+    fn keys(&self, keys: &[&str]) {
+        for k in keys {
+            Command::new("tmux")
+                .args(["-L", &self.server, "send-keys", "-t", "console", k])
+                .status()
+                .expect("send-keys");
+            std::thread::sleep(Duration::from_millis(60));
+        }
+    }
+
+    fn text(&self, text: &str) {
+        Command::new("tmux")
+            .args(["-L", &self.server, "send-keys", "-t", "console", "-l", text])
+            .status()
+            .expect("send-keys");
+    }
+
+    async fn wait_for(&self, what: &str, pred: impl Fn(&str) -> bool) -> String {
+        let start = Instant::now();
+        loop {
+            let pane = self.pane();
+            if pred(&pane) {
+                return pane;
+            }
+            assert!(
+                start.elapsed() < WAIT,
+                "the console never showed {what}:\n{pane}"
+            );
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+}
+
+impl Drop for Tmux {
+    fn drop(&mut self) {
+        let _ = Command::new("tmux")
+            .args(["-L", &self.server, "kill-server"])
+            .status();
+    }
+}
+
+fn available(tool: &str) -> bool {
+    Command::new(tool)
+        .arg("-V")
+        .output()
+        .or_else(|_| Command::new(tool).arg("--version").output())
+        .is_ok_and(|o| o.status.success())
+}
+
+fn console_bin() -> std::path::PathBuf {
+    miner_bin().with_file_name("gas-console")
+}
+
+/// `curl --unix-socket` against the admin socket: (status, JSON body).
+fn curl(socket: &std::path::Path, method: &str, path: &str, body: Option<&str>) -> (u16, Value) {
+    let mut cmd = Command::new("curl");
+    cmd.args(["-s", "-w", "\n%{http_code}", "--unix-socket"])
+        .arg(socket)
+        .args(["-X", method, &format!("http://gas-miner{path}")]);
+    if let Some(b) = body {
+        cmd.args(["-H", "content-type: application/json", "-d", b]);
+    }
+    let out = cmd.output().expect("curl runs");
+    let text = String::from_utf8_lossy(&out.stdout).into_owned();
+    let (body, code) = text.rsplit_once('\n').unwrap_or(("", "0"));
+    (
+        code.trim().parse().unwrap_or(0),
+        serde_json::from_str(body).unwrap_or(Value::Null),
+    )
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_console_shows_and_steers_a_running_miner() {
+    if !available("tmux") || !available("curl") {
+        assert!(
+            std::env::var_os("GAS_REQUIRE_TMUX").is_none(),
+            "GAS_REQUIRE_TMUX is set but tmux or curl is missing"
+        );
+        println!("SKIPPED: tmux and curl are needed (apt-get install tmux curl; .ci/run does)");
+        return;
+    }
+    install_crypto();
+    let providers = FakeProviders::start().await;
+    let validator = FakeValidator::start(&key(VALIDATOR_PHRASE), &key(MINER_PHRASE)).await;
+    let fixture = Fixture::new(&providers);
+    let mut miner = fixture.start();
+    let socket = fixture.dir.path().join("state/admin.sock");
+    let v = Challenger::new(&fixture.base(), VALIDATOR_PHRASE);
+
+    // The admin socket answers curl, as scripts use it.
+    let (code, status) = curl(&socket, "GET", "/status", None);
+    assert_eq!(code, 200, "{status}");
+    assert_eq!(status["uid"], 2);
+    let (code, refused) = curl(
+        &socket,
+        "PUT",
+        "/services",
+        Some(r#"{"video": "stabilityai"}"#),
+    );
+    assert_eq!(code, 400);
+    assert!(
+        refused["error"]
+            .as_str()
+            .is_some_and(|e| e.contains("stabilityai cannot make videos")),
+        "{refused}"
+    );
+
+    let tmux = Tmux::start(&format!(
+        "{} --socket {}",
+        console_bin().display(),
+        socket.display()
+    ));
+    tmux.wait_for("the dashboard", |p| {
+        p.contains("uid 2") && p.contains("Queue")
+    })
+    .await;
+
+    // Numbers move: three challenges are accepted and delivered.
+    for i in 0..3 {
+        let (s, _) = v
+            .challenge(
+                "/gen_image",
+                &json!({"prompt": format!("a kestrel {i}")}),
+                &validator.url(),
+            )
+            .await;
+        assert_eq!(s, 201);
+    }
+    validator
+        .wait_for(WAIT, "three webhooks", |h| h.len() >= 3)
+        .await;
+    tmux.wait_for("the accepted count", |p| p.contains("accepted 3/min"))
+        .await;
+
+    // A task whose media fails C2PA, found with one key, its codes shown.
+    providers.script(Api::OpenRouterImage, [Reply::Flawed(Defect::Untrusted)]);
+    let (_, reply) = v
+        .challenge(
+            "/gen_image",
+            &json!({"prompt": "an untrusted osprey"}),
+            &validator.url(),
+        )
+        .await;
+    let id = reply["task_id"].as_str().expect("id").to_string();
+    validator
+        .wait_for(WAIT, "the failure webhook", |h| {
+            h.iter().any(|w| w.task_id == id)
+        })
+        .await;
+    tmux.keys(&["2"]);
+    tmux.wait_for("the task list", |p| p.contains("Tasks: all"))
+        .await;
+    tmux.keys(&["c"]);
+    let pane = tmux
+        .wait_for("the failed C2PA filter", |p| {
+            p.contains("Tasks: failed C2PA (1 shown)")
+        })
+        .await;
+    assert!(pane.contains(&id[..8]), "{pane}");
+    tmux.keys(&["Enter"]);
+    tmux.wait_for("the C2PA codes", |p| {
+        p.contains("signingCredential.untrusted") && p.contains("signer O=Google LLC")
+    })
+    .await;
+
+    // A service change, applied live and saved.
+    tmux.keys(&["Escape", "3"]);
+    tmux.wait_for("the services screen", |p| {
+        p.contains("Selection (fallback order)")
+    })
+    .await;
+    tmux.keys(&["e"]);
+    for _ in 0.."openrouter".len() {
+        tmux.keys(&["BSpace"]);
+    }
+    tmux.text("stabilityai,openrouter");
+    tmux.keys(&["Enter"]);
+    tmux.wait_for("the change applied", |p| {
+        p.contains("service change applied")
+    })
+    .await;
+    let (_, services) = curl(&socket, "GET", "/services", None);
+    assert_eq!(
+        services["image"],
+        json!(["stabilityai", "openrouter"]),
+        "{services}"
+    );
+    assert_eq!(services["overridden"], true);
+    let (s, _) = v
+        .challenge(
+            "/gen_image",
+            &json!({"prompt": "a stable heron"}),
+            &validator.url(),
+        )
+        .await;
+    assert_eq!(s, 201);
+    let start = Instant::now();
+    while providers.requests(Api::Stability).is_empty() {
+        assert!(
+            start.elapsed() < WAIT,
+            "the new selection was not used:\n{}",
+            miner.log()
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+
+    // The miner restarts: the console says so, reconnects, and the saved selection holds.
+    miner.kill9();
+    tmux.wait_for("the miner gone", |p| p.contains("miner unreachable"))
+        .await;
+    let _miner = fixture.start();
+    tmux.wait_for("the reconnection", |p| {
+        !p.contains("miner unreachable") && (p.contains("reconnected") || p.contains(" live"))
+    })
+    .await;
+    let (_, services) = curl(&socket, "GET", "/services", None);
+    assert_eq!(
+        services["image"],
+        json!(["stabilityai", "openrouter"]),
+        "the console's choice survives a restart"
+    );
+    tmux.keys(&["q"]);
+}
