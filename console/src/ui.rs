@@ -79,6 +79,12 @@ fn header(f: &mut Frame, area: Rect, app: &App) {
         " gas-console ",
         BOLD.bg(Color::Blue).fg(Color::White),
     )];
+    if app.status.as_ref().is_some_and(|s| s.demo) {
+        spans.push(Span::styled(
+            " DEMO ",
+            BOLD.bg(Color::Yellow).fg(Color::Black),
+        ));
+    }
     for s in Screen::TABS {
         let active = s.title() == app.screen.title();
         spans.push(Span::raw(" "));

@@ -190,6 +190,8 @@ fn status() -> Status {
         },
         trust_anchors: 9,
         admin_socket: "/root/.local/share/gas-miner/admin.sock".into(),
+        demo: false,
+        pid: 4242,
     }
 }
 
@@ -269,6 +271,20 @@ fn key(c: KeyCode) -> KeyEvent {
 #[test]
 fn dashboard() {
     insta::assert_snapshot!(draw(&app(), 80, 24));
+}
+
+#[test]
+fn a_demo_says_so() {
+    let mut app = app();
+    if let Some(s) = app.status.as_mut() {
+        s.demo = true;
+    }
+    let screen = draw(&app, 80, 24);
+    assert!(
+        screen.lines().next().is_some_and(|l| l.contains(" DEMO ")),
+        "{screen}"
+    );
+    assert!(!draw(&self::app(), 80, 24).contains("DEMO"));
 }
 
 #[test]

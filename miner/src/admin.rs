@@ -39,6 +39,9 @@ pub struct Admin {
     pub config: Config,
     pub started_ms: i64,
     pub socket: PathBuf,
+    /// Asks the daemon to drain and stop (`POST /shutdown`, `gas-miner stop`).
+    pub stop: tokio::sync::watch::Sender<bool>,
+    pub demo: bool,
 }
 
 /// Where the socket is: `GAS_ADMIN_SOCKET`, else `<state dir>/admin.sock`.
@@ -130,6 +133,8 @@ pub fn router(admin: Arc<Admin>) -> Router {
         .route("/trust/reload", post(reload_trust))
         .route("/logs", get(logs))
         .route("/events", get(events))
+        .route("/shutdown", post(shutdown))
+        .route("/metrics", get(metrics))
         .layer(axum::middleware::from_fn(same_user))
         .with_state(admin)
 }
@@ -213,6 +218,8 @@ impl Admin {
             services: self.services(),
             trust_anchors: self.preflight.trusted().anchors.count(),
             admin_socket: self.socket.display().to_string(),
+            demo: self.demo,
+            pid: std::process::id(),
         }
     }
 
@@ -395,6 +402,26 @@ pub const SERVICES_SETTING: &str = "services";
 
 fn names(list: Vec<&'static str>) -> Vec<String> {
     list.into_iter().map(str::to_string).collect()
+}
+
+/// Drains and stops, as SIGTERM does: no new challenges, work in flight finished (or left to
+/// the next start), state flushed.
+async fn shutdown(State(a): State<Arc<Admin>>) -> Response {
+    tracing::info!("stop asked on the admin socket");
+    let _ = a.stop.send(true);
+    (
+        StatusCode::ACCEPTED,
+        Json(serde_json::json!({"stopping": true, "pid": std::process::id()})),
+    )
+        .into_response()
+}
+
+async fn metrics(State(a): State<Arc<Admin>>) -> Response {
+    (
+        [("content-type", "text/plain; version=0.0.4")],
+        crate::metrics::render(&a.status(), a.pipeline.running()),
+    )
+        .into_response()
 }
 
 async fn status(State(a): State<Arc<Admin>>) -> Json<Status> {

@@ -89,6 +89,12 @@ pub struct Settings {
     /// Public port to publish on chain, when a NAT maps it (default BT_AXON_PORT)
     #[arg(long, env = "BT_AXON_EXTERNAL_PORT")]
     pub axon_external_port: Option<String>,
+    /// Also serve Prometheus /metrics on this TCP address, e.g. 127.0.0.1:9108 (default off)
+    #[arg(long, env = "MINER_METRICS_ADDR")]
+    pub metrics_addr: Option<String>,
+    /// Days finished tasks, their media and records are kept (default 14; counters are kept forever)
+    #[arg(long, env = "MINER_RETENTION_DAYS")]
+    pub retention_days: Option<String>,
     /// Seconds between metagraph syncs with the chain (default 120)
     #[arg(long, env = "MINER_METAGRAPH_SYNC")]
     pub metagraph_sync: Option<String>,
@@ -372,6 +378,11 @@ pub struct Config {
     pub webhook_deadline: Duration,
     pub provider_timeout: Duration,
     pub video_poll_interval: Option<Duration>,
+    /// `gas-miner demo`: local fakes only, said everywhere.
+    pub demo: bool,
+    /// Finished tasks, their media and records are pruned after this long.
+    pub retention: Duration,
+    pub metrics_addr: Option<std::net::SocketAddr>,
 }
 
 impl Config {
@@ -643,6 +654,22 @@ impl Settings {
                 }
             }
         });
+        let retention_days = p.number(
+            "MINER_RETENTION_DAYS",
+            &self.retention_days,
+            14u64,
+            1,
+            "a number of days",
+        );
+        let metrics_addr = non_empty(&self.metrics_addr).and_then(|text| {
+            text.parse()
+                .map_err(|_| {
+                    p.0.push(format!(
+                        "MINER_METRICS_ADDR={text}: not an address:port; use e.g. 127.0.0.1:9108"
+                    ))
+                })
+                .ok()
+        });
         let save_locally = p.flag("MINER_SAVE_LOCALLY", &self.save_locally);
         let no_force = p.flag(
             "MINER_NO_FORCE_VALIDATOR_PERMIT",
@@ -730,6 +757,9 @@ impl Settings {
             webhook_deadline: Duration::from_secs(webhook_deadline),
             provider_timeout: Duration::from_secs(provider_timeout),
             video_poll_interval,
+            demo: false,
+            retention: Duration::from_secs(retention_days * 86_400),
+            metrics_addr,
         })
     }
 }

@@ -80,6 +80,21 @@ pub fn build_chain(
 }
 
 pub async fn run(config: Config, key: Hotkey, logs: LogRing) -> Result<(), Fatal> {
+    let chains = build_chains(&config);
+    run_with(config, key, logs, chains).await
+}
+
+/// How long a stop waits for the work in flight (generations, webhooks) before it leaves the
+/// rest to the next start.
+const DRAIN: Duration = Duration::from_secs(30);
+
+/// `run` with the provider chains given (the demo brings its own).
+pub async fn run_with(
+    config: Config,
+    key: Hotkey,
+    logs: LogRing,
+    chains: Chains,
+) -> Result<(), Fatal> {
     let preflight = Arc::new(Preflight::new(&config.trust_anchors).map_err(|e| fatal(2, e))?);
     tracing::info!(anchors = preflight.trusted().anchors.count(), dir = %config.trust_anchors.display(), "trust anchors loaded");
     let store = Store::open(&config.state_dir).map_err(|e| fatal(1, e.to_string()))?;
@@ -102,7 +117,7 @@ pub async fn run(config: Config, key: Hotkey, logs: LogRing) -> Result<(), Fatal
     let outbox = Outbox::new(store.clone(), key.clone(), Arc::default(), stats.clone());
     let pipeline = Pipeline::new(
         store.clone(),
-        build_chains(&config),
+        chains,
         preflight.clone(),
         stats.clone(),
         config.max_concurrent_tasks,
@@ -110,7 +125,10 @@ pub async fn run(config: Config, key: Hotkey, logs: LogRing) -> Result<(), Fatal
         outbox.wake.clone(),
         config.save_locally.then(|| config.output_dir.clone()),
     );
+    let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
     let admin = Arc::new(Admin {
+        stop: stop_tx.clone(),
+        demo: config.demo,
         store: store.clone(),
         pipeline: pipeline.clone(),
         preflight: preflight.clone(),
@@ -122,6 +140,7 @@ pub async fn run(config: Config, key: Hotkey, logs: LogRing) -> Result<(), Fatal
         started_ms: now_ms(),
         socket: config.admin_socket.clone(),
     });
+    let metrics_admin = admin.clone();
     if let Ok(Some(saved)) = store.setting(crate::admin::SERVICES_SETTING) {
         let update = gas_shared::admin::ServicesUpdate {
             image: saved["image"].as_str().map(|s| {
@@ -163,6 +182,7 @@ pub async fn run(config: Config, key: Hotkey, logs: LogRing) -> Result<(), Fatal
     }
     tokio::spawn(outbox.clone().run());
 
+    let drain_pipeline = pipeline.clone();
     let state = Arc::new(ApiState {
         store: store.clone(),
         pipeline,
@@ -177,6 +197,29 @@ pub async fn run(config: Config, key: Hotkey, logs: LogRing) -> Result<(), Fatal
         started: Instant::now(),
     });
     tokio::spawn(log_usage(store.clone(), Duration::from_secs(3600)));
+    tokio::spawn(prune_old(store.clone(), config.retention));
+    if let Some(addr) = config.metrics_addr {
+        let listener = tokio::net::TcpListener::bind(addr).await.map_err(|e| {
+            fatal(1, format!("MINER_METRICS_ADDR={addr}: cannot listen ({e}); pick a free address or unset it"))
+        })?;
+        tracing::info!(%addr, "Prometheus metrics on http://{addr}/metrics");
+        let a = metrics_admin.clone();
+        let app = axum::Router::new().route(
+            "/metrics",
+            axum::routing::get(move || {
+                let a = a.clone();
+                async move {
+                    (
+                        [("content-type", "text/plain; version=0.0.4")],
+                        crate::metrics::render(&a.status(), a.pipeline.running()),
+                    )
+                }
+            }),
+        );
+        tokio::spawn(async move {
+            let _ = axum::serve(listener, app).await;
+        });
+    }
     let sweeper = state.clone();
     tokio::spawn(async move {
         loop {
@@ -192,26 +235,40 @@ pub async fn run(config: Config, key: Hotkey, logs: LogRing) -> Result<(), Fatal
         )
     })?;
     tracing::info!(%addr, hotkey = %key.ss58(), admin_socket = %config.admin_socket.display(), "gas-miner listening");
-    let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
+    let signal = stop_tx.clone();
+    let _ = &metrics_admin;
     tokio::spawn(async move {
         shutdown_signal().await;
-        let _ = stop_tx.send(true);
+        let _ = signal.send(true);
     });
     let stopped = |mut rx: tokio::sync::watch::Receiver<bool>| async move {
         let _ = rx.wait_for(|s| *s).await;
     };
-    let admin_task = tokio::spawn(crate::admin::serve(
-        admin_listener,
-        admin,
-        stopped(stop_rx.clone()),
-    ));
+    // The admin socket stays up while draining, so `gas-miner stop` and consoles can watch.
+    let (done_tx, done_rx) = tokio::sync::watch::channel(false);
+    let admin_task = tokio::spawn(crate::admin::serve(admin_listener, admin, stopped(done_rx)));
     axum::serve(listener, router(state))
         .with_graceful_shutdown(stopped(stop_rx))
         .await
         .map_err(|e| fatal(1, format!("server stopped: {e}")))?;
-    let _ = tokio::time::timeout(Duration::from_secs(5), admin_task).await;
-    tracing::info!("shutting down: flushing state");
+    let started = Instant::now();
+    tracing::info!(
+        generations = drain_pipeline.running(),
+        deliveries = outbox.in_flight(),
+        "stopping: no new challenges; finishing the work in flight (up to {} s)",
+        DRAIN.as_secs()
+    );
+    let generations = drain_pipeline.drain(DRAIN).await;
+    let deliveries = outbox.drain(DRAIN.saturating_sub(started.elapsed())).await;
     store.flush().map_err(|e| fatal(1, e.to_string()))?;
+    tracing::info!(
+        generations_left = generations,
+        deliveries_left = deliveries,
+        took_ms = started.elapsed().as_millis() as u64,
+        "stopped: state flushed; anything left resumes at the next start"
+    );
+    let _ = done_tx.send(true);
+    let _ = tokio::time::timeout(Duration::from_secs(5), admin_task).await;
     Ok(())
 }
 
@@ -407,6 +464,26 @@ async fn watch_anchors(preflight: Arc<Preflight>) {
             }
             None => {}
         }
+    }
+}
+
+/// Prunes finished tasks older than `keep`, now (after a minute) and then hourly.
+async fn prune_old(store: Store, keep: Duration) {
+    tokio::time::sleep(Duration::from_secs(60)).await;
+    loop {
+        let cutoff = now_ms() - keep.as_millis() as i64;
+        let s = store.clone();
+        match tokio::task::spawn_blocking(move || s.prune(cutoff)).await {
+            Ok(Ok(0)) => {}
+            Ok(Ok(n)) => tracing::info!(
+                tasks = n,
+                keep_days = keep.as_secs() / 86_400,
+                "pruned old tasks and their media (counters kept)"
+            ),
+            Ok(Err(e)) => tracing::warn!(error = %e, "pruning failed; will try again in an hour"),
+            Err(e) => tracing::warn!(error = %e, "pruning failed; will try again in an hour"),
+        }
+        tokio::time::sleep(Duration::from_secs(3600)).await;
     }
 }
 

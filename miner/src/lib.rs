@@ -11,6 +11,7 @@ pub mod daemon;
 pub mod epistula;
 pub mod identity;
 pub mod logs;
+pub mod metrics;
 pub mod pipeline;
 pub mod preflight;
 pub mod providers;

@@ -102,3 +102,128 @@ mod tests {
         assert_eq!(ring.tail(100_000).len(), KEEP);
     }
 }
+
+/// The log file in the state directory (`logs/gas-miner.log`), rotated by size: when it
+/// passes `max_bytes` it becomes `gas-miner.log.1` (older ones shift up to `.N`, the oldest
+/// dropped), so months of running never fill the disk.
+#[derive(Clone)]
+pub struct LogFile {
+    inner: Arc<Mutex<LogFileInner>>,
+}
+
+struct LogFileInner {
+    path: std::path::PathBuf,
+    file: Option<std::fs::File>,
+    size: u64,
+    max_bytes: u64,
+    keep: usize,
+}
+
+impl LogFile {
+    /// Opens (appends to) `<dir>/gas-miner.log`.
+    pub fn open(dir: &std::path::Path, max_bytes: u64, keep: usize) -> std::io::Result<LogFile> {
+        std::fs::create_dir_all(dir)?;
+        let path = dir.join("gas-miner.log");
+        let file = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(&path)?;
+        let size = file.metadata()?.len();
+        Ok(LogFile {
+            inner: Arc::new(Mutex::new(LogFileInner {
+                path,
+                file: Some(file),
+                size,
+                max_bytes,
+                keep,
+            })),
+        })
+    }
+
+    /// The files, newest first (`gas-miner.log`, `.1`, `.2`, …) that exist.
+    pub fn files(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
+        let base = dir.join("gas-miner.log");
+        std::iter::once(base.clone())
+            .chain((1..100).map(|i| dir.join(format!("gas-miner.log.{i}"))))
+            .take_while(|p| p.exists() || *p == base)
+            .filter(|p| p.exists())
+            .collect()
+    }
+}
+
+impl LogFileInner {
+    fn rotate(&mut self) -> std::io::Result<()> {
+        self.file = None;
+        let name = |i: usize| {
+            if i == 0 {
+                self.path.clone()
+            } else {
+                self.path.with_extension(format!("log.{i}"))
+            }
+        };
+        let _ = std::fs::remove_file(name(self.keep));
+        for i in (0..self.keep).rev() {
+            let _ = std::fs::rename(name(i), name(i + 1));
+        }
+        self.file = Some(
+            std::fs::OpenOptions::new()
+                .create(true)
+                .append(true)
+                .open(&self.path)?,
+        );
+        self.size = 0;
+        Ok(())
+    }
+}
+
+pub struct LogFileWriter(LogFile);
+
+impl std::io::Write for LogFileWriter {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        let mut inner = self.0.inner.lock().unwrap_or_else(|p| p.into_inner());
+        if inner.size + buf.len() as u64 > inner.max_bytes {
+            // A full disk must not take the miner down with it: logging is best effort.
+            let _ = inner.rotate();
+        }
+        if let Some(f) = inner.file.as_mut()
+            && f.write_all(buf).is_ok()
+        {
+            inner.size += buf.len() as u64;
+        }
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+impl<'a> tracing_subscriber::fmt::MakeWriter<'a> for LogFile {
+    type Writer = LogFileWriter;
+
+    fn make_writer(&'a self) -> LogFileWriter {
+        LogFileWriter(self.clone())
+    }
+}
+
+#[cfg(test)]
+mod file_tests {
+    use super::*;
+    use std::io::Write;
+
+    #[test]
+    fn the_file_rotates_by_size_and_keeps_a_few() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let log = LogFile::open(dir.path(), 100, 2).expect("open");
+        for i in 0..20 {
+            LogFileWriter(log.clone())
+                .write_all(format!("line {i:02} padding padding\n").as_bytes())
+                .expect("write");
+        }
+        let files = LogFile::files(dir.path());
+        assert_eq!(files.len(), 3, "{files:?}");
+        let newest = std::fs::read_to_string(&files[0]).expect("read");
+        assert!(newest.contains("line 19"), "{newest}");
+        assert!(std::fs::metadata(&files[0]).expect("meta").len() <= 100);
+    }
+}

@@ -149,6 +149,20 @@ fn run(settings: &Settings) -> ExitCode {
         ))
     });
     let logs = gas_miner::logs::LogRing::default();
+    let log_file = match gas_miner::logs::LogFile::open(
+        &config.state_dir.join("logs"),
+        20 * 1024 * 1024,
+        5,
+    ) {
+        Ok(f) => Some(f),
+        Err(e) => {
+            eprintln!(
+                "gas-miner: state directory {} is not writable ({e}); fix its permissions or set MINER_STATE_DIR elsewhere",
+                config.state_dir.display()
+            );
+            return ExitCode::from(2);
+        }
+    };
     {
         use tracing_subscriber::layer::SubscriberExt;
         use tracing_subscriber::util::SubscriberInitExt;
@@ -164,6 +178,11 @@ fn run(settings: &Settings) -> ExitCode {
                     .with_writer(logs.clone())
                     .with_ansi(false),
             )
+            .with(log_file.map(|f| {
+                tracing_subscriber::fmt::layer()
+                    .with_writer(f)
+                    .with_ansi(false)
+            }))
             .init();
     }
     let _ = rustls::crypto::ring::default_provider().install_default();

@@ -14,6 +14,7 @@ use std::collections::HashMap;
 use std::io::Read;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::time::Duration;
 use tokio::sync::{Notify, Semaphore};
 
@@ -31,6 +32,8 @@ pub struct Pipeline {
     timeouts: (Duration, Duration),
     outbox_wake: Arc<Notify>,
     save_to: Option<PathBuf>,
+    draining: AtomicBool,
+    running: AtomicUsize,
 }
 
 impl Pipeline {
@@ -54,6 +57,8 @@ impl Pipeline {
             timeouts,
             outbox_wake,
             save_to,
+            draining: AtomicBool::new(false),
+            running: AtomicUsize::new(0),
         })
     }
 
@@ -85,15 +90,44 @@ impl Pipeline {
 
     /// Queues a task; it runs when a slot frees (first come, first served).
     pub fn enqueue(self: &Arc<Self>, task_id: String) {
+        if self.draining.load(Ordering::SeqCst) {
+            // Stays queued on disk; the next start runs it.
+            return;
+        }
         let this = self.clone();
         tokio::spawn(async move {
             let Ok(_slot) = this.slots.clone().acquire_owned().await else {
                 return;
             };
+            if this.draining.load(Ordering::SeqCst) {
+                return;
+            }
+            this.running.fetch_add(1, Ordering::SeqCst);
             if let Err(e) = this.run(&task_id).await {
                 tracing::error!(task_id = %task_id, error = %e, "task could not be processed; it stays queued for the next start");
             }
+            this.running.fetch_sub(1, Ordering::SeqCst);
         });
+    }
+
+    /// Stops starting tasks and waits (up to `limit`) for those running to finish; returns how
+    /// many were still running. They are safe either way: queued ones stay queued, video jobs
+    /// are checkpointed, and the next start picks everything up.
+    pub async fn drain(&self, limit: Duration) -> usize {
+        self.draining.store(true, Ordering::SeqCst);
+        let until = tokio::time::Instant::now() + limit;
+        loop {
+            let n = self.running.load(Ordering::SeqCst);
+            if n == 0 || tokio::time::Instant::now() >= until {
+                return n;
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+
+    /// Generations in progress.
+    pub fn running(&self) -> usize {
+        self.running.load(Ordering::SeqCst)
     }
 
     /// Picks up everything a previous run left unfinished: queued and interrupted tasks run

@@ -855,6 +855,67 @@ impl Store {
         Ok(())
     }
 
+    /// Forgets finished tasks created before `cutoff_ms`: their records, calls, verdicts,
+    /// deliveries, checkpoints and media files, and validators' replies older than that.
+    /// Counters (provider usage, statistics) are kept. Returns how many tasks went.
+    pub fn prune(&self, cutoff_ms: i64) -> Result<usize, StoreError> {
+        let end = (cutoff_ms.max(0) as u64).to_be_bytes();
+        let mut pruned = 0;
+        let old: Vec<sled::IVec> = self
+            .by_time
+            .range(..end.as_slice())
+            .keys()
+            .collect::<Result<_, _>>()?;
+        for k in old {
+            let id = String::from_utf8_lossy(&k[8..]).into_owned();
+            let Some(task) = self.get(&id)? else {
+                self.by_time.remove(&k)?;
+                continue;
+            };
+            if !task.state.is_final() {
+                continue;
+            }
+            if let Some(m) = &task.media {
+                let _ = std::fs::remove_file(self.media_dir.join(&m.file));
+            }
+            for tree in [&self.attempts, &self.verdicts, &self.deliveries, &self.jobs] {
+                let keys: Vec<sled::IVec> = tree
+                    .scan_prefix(format!("{id}/").as_bytes())
+                    .keys()
+                    .collect::<Result<_, _>>()?;
+                for key in keys {
+                    tree.remove(key)?;
+                }
+            }
+            self.queue.remove(queue_key(&task))?;
+            self.by_time.remove(&k)?;
+            self.tasks.remove(id.as_bytes())?;
+            let mut counts = self.counts.lock().unwrap_or_else(|p| p.into_inner());
+            if let Some(n) = counts.get_mut(&(task.state, task.modality)) {
+                *n = n.saturating_sub(1);
+            }
+            pruned += 1;
+        }
+        // Replies are keyed validator/time/…: drop the old ones.
+        let stale: Vec<sled::IVec> = self
+            .feedback
+            .iter()
+            .keys()
+            .filter_map(Result::ok)
+            .filter(|k| {
+                String::from_utf8_lossy(k)
+                    .split('/')
+                    .nth(1)
+                    .and_then(|t| t.parse::<i64>().ok())
+                    .is_some_and(|t| t < cutoff_ms)
+            })
+            .collect();
+        for k in stale {
+            self.feedback.remove(k)?;
+        }
+        Ok(pruned)
+    }
+
     /// A page of tasks, newest first, matching `q`.
     pub fn list_tasks(
         &self,

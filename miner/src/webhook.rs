@@ -24,6 +24,7 @@ pub struct Outbox {
     pub wake: Arc<Notify>,
     stats: Arc<crate::stats::Stats>,
     in_flight: Mutex<HashSet<String>>,
+    draining: std::sync::atomic::AtomicBool,
     slots: Arc<Semaphore>,
 }
 
@@ -88,13 +89,41 @@ impl Outbox {
             wake,
             stats,
             in_flight: Mutex::default(),
+            draining: std::sync::atomic::AtomicBool::new(false),
             slots: Arc::new(Semaphore::new(PARALLEL)),
         })
     }
 
-    /// Runs forever: dispatches due entries, sleeps until the next one or a wake-up.
+    /// Stops sending new attempts and waits (up to `limit`) for those in flight; returns how
+    /// many were still in flight. Pending deliveries stay in the durable outbox.
+    pub async fn drain(&self, limit: std::time::Duration) -> usize {
+        self.draining
+            .store(true, std::sync::atomic::Ordering::SeqCst);
+        self.wake.notify_one();
+        let until = tokio::time::Instant::now() + limit;
+        loop {
+            let n = self.in_flight();
+            if n == 0 || tokio::time::Instant::now() >= until {
+                return n;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        }
+    }
+
+    /// Webhook attempts in progress.
+    pub fn in_flight(&self) -> usize {
+        self.in_flight
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .len()
+    }
+
+    /// Runs until drained: dispatches due entries, sleeps until the next one or a wake-up.
     pub async fn run(self: Arc<Self>) {
         loop {
+            if self.draining.load(std::sync::atomic::Ordering::SeqCst) {
+                return;
+            }
             let mut next_due = None;
             let now = now_ms();
             // Only the due head of the outbox is read; a long tail of future retries costs nothing.

@@ -29,6 +29,11 @@ pub struct Status {
     pub services: Services,
     pub trust_anchors: usize,
     pub admin_socket: String,
+    /// This is `gas-miner demo`: nothing in it is real.
+    #[serde(default)]
+    pub demo: bool,
+    #[serde(default)]
+    pub pid: u32,
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
