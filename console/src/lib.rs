@@ -1,6 +1,6 @@
 //! gas-console: the operator's terminal console for a running gas-miner. It attaches to the
 //! miner's admin socket (`GAS_ADMIN_SOCKET`, else `<MINER_STATE_DIR>/admin.sock`, found the
-//! way the miner finds it), shows what the headless miner is doing, and steers it.
+//! way the miner finds it, else a running `gas-miner demo`'s), shows what the headless miner is doing, and steers it.
 //!
 //! `app` holds the state and turns keys and network events into state changes; `ui` draws
 //! that state (a pure function of it); `net` does all I/O on background tasks.
@@ -36,12 +36,22 @@ pub fn find_socket(socket: Option<&str>, state_dir: Option<&str>, env_file: &Pat
     {
         return expand(s.trim());
     }
-    let state = state_dir
+    match state_dir
         .map(str::to_string)
         .or_else(|| from_file("MINER_STATE_DIR"))
-        .map(|s| expand(s.trim()))
-        .unwrap_or_else(|| home.join(".local/share/gas-miner"));
-    state.join("admin.sock")
+    {
+        Some(state) => expand(state.trim()).join("admin.sock"),
+        None => {
+            // Nothing configured: the usual place, unless only a demo runs here.
+            let usual = home.join(".local/share/gas-miner/admin.sock");
+            let demo = gas_shared::admin::demo_state_dir().join("admin.sock");
+            if !usual.exists() && demo.exists() {
+                demo
+            } else {
+                usual
+            }
+        }
+    }
 }
 
 #[cfg(test)]

@@ -134,6 +134,9 @@ pub struct Settings {
     /// Seconds after the 201 during which a webhook is retried (default 7200)
     #[arg(long, env = "MINER_WEBHOOK_DEADLINE")]
     pub webhook_deadline: Option<String>,
+    /// `gas-miner demo` brings its own studios: no service needs configuring.
+    #[arg(skip)]
+    pub demo: bool,
 }
 
 /// The reference's service names.
@@ -166,7 +169,7 @@ impl Service {
         Service::ORDER.into_iter().find(|s| s.name() == text)
     }
 
-    fn key_var(self) -> &'static str {
+    pub fn key_var(self) -> &'static str {
         match self {
             Service::OpenAi => "OPENAI_API_KEY",
             Service::OpenRouter => "OPEN_ROUTER_API_KEY",
@@ -712,7 +715,7 @@ impl Settings {
             1,
             "a number of seconds",
         );
-        if image_chain.is_empty() && video_chain.is_empty() && p.0.is_empty() {
+        if image_chain.is_empty() && video_chain.is_empty() && p.0.is_empty() && !self.demo {
             p.0.push("no generation service is configured: set IMAGE_SERVICE and VIDEO_SERVICE (e.g. openrouter) and the service's API key (e.g. OPEN_ROUTER_API_KEY) in .env.gen_miner".into());
         }
         if !p.0.is_empty() {
@@ -757,7 +760,7 @@ impl Settings {
             webhook_deadline: Duration::from_secs(webhook_deadline),
             provider_timeout: Duration::from_secs(provider_timeout),
             video_poll_interval,
-            demo: false,
+            demo: self.demo,
             retention: Duration::from_secs(retention_days * 86_400),
             metrics_addr,
         })

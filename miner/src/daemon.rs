@@ -81,19 +81,21 @@ pub fn build_chain(
 
 pub async fn run(config: Config, key: Hotkey, logs: LogRing) -> Result<(), Fatal> {
     let chains = build_chains(&config);
-    run_with(config, key, logs, chains).await
+    run_with(config, key, logs, chains, None).await
 }
 
 /// How long a stop waits for the work in flight (generations, webhooks) before it leaves the
 /// rest to the next start.
 const DRAIN: Duration = Duration::from_secs(30);
 
-/// `run` with the provider chains given (the demo brings its own).
+/// `run` with the provider chains given (the demo brings its own), stopping by itself after
+/// `until` if given.
 pub async fn run_with(
     config: Config,
     key: Hotkey,
     logs: LogRing,
     chains: Chains,
+    until: Option<Duration>,
 ) -> Result<(), Fatal> {
     let preflight = Arc::new(Preflight::new(&config.trust_anchors).map_err(|e| fatal(2, e))?);
     tracing::info!(anchors = preflight.trusted().anchors.count(), dir = %config.trust_anchors.display(), "trust anchors loaded");
@@ -238,7 +240,15 @@ pub async fn run_with(
     let signal = stop_tx.clone();
     let _ = &metrics_admin;
     tokio::spawn(async move {
-        shutdown_signal().await;
+        match until {
+            Some(after) => {
+                tokio::select! {
+                    () = shutdown_signal() => {}
+                    () = tokio::time::sleep(after) => tracing::info!("the demo's time is up"),
+                }
+            }
+            None => shutdown_signal().await,
+        }
         let _ = signal.send(true);
     });
     let stopped = |mut rx: tokio::sync::watch::Receiver<bool>| async move {

@@ -5,9 +5,12 @@
 pub mod admin;
 pub mod api;
 pub mod chain;
+pub mod cli;
+pub mod client;
 pub mod commands;
 pub mod config;
 pub mod daemon;
+pub mod demo;
 pub mod epistula;
 pub mod identity;
 pub mod logs;

@@ -140,6 +140,12 @@ impl LogFile {
         })
     }
 
+    /// Writes one line straight to the file (for what must be there even without tracing).
+    pub fn append(&self, line: &str) {
+        use std::io::Write;
+        let _ = LogFileWriter(self.clone()).write_all(format!("{}\n", line.trim_end()).as_bytes());
+    }
+
     /// The files, newest first (`gas-miner.log`, `.1`, `.2`, …) that exist.
     pub fn files(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
         let base = dir.join("gas-miner.log");
@@ -225,5 +231,26 @@ mod file_tests {
         let newest = std::fs::read_to_string(&files[0]).expect("read");
         assert!(newest.contains("line 19"), "{newest}");
         assert!(std::fs::metadata(&files[0]).expect("meta").len() <= 100);
+    }
+}
+
+/// A log line format with a fixed prefix (`[DEMO] ` for the demo, so that no line of it can be
+/// mistaken for a real miner's).
+pub struct Tagged<F>(pub &'static str, pub F);
+
+impl<S, N, F> tracing_subscriber::fmt::FormatEvent<S, N> for Tagged<F>
+where
+    F: tracing_subscriber::fmt::FormatEvent<S, N>,
+    S: tracing::Subscriber + for<'a> tracing_subscriber::registry::LookupSpan<'a>,
+    N: for<'a> tracing_subscriber::fmt::FormatFields<'a> + 'static,
+{
+    fn format_event(
+        &self,
+        ctx: &tracing_subscriber::fmt::FmtContext<'_, S, N>,
+        mut writer: tracing_subscriber::fmt::format::Writer<'_>,
+        event: &tracing::Event<'_>,
+    ) -> std::fmt::Result {
+        writer.write_str(self.0)?;
+        self.1.format_event(ctx, writer, event)
     }
 }

@@ -272,3 +272,9 @@ pub enum Event {
 pub struct ErrorReply {
     pub error: String,
 }
+
+/// Where `gas-miner demo` keeps its state (and its admin socket) unless told otherwise:
+/// `$TMPDIR/gas-miner-demo`. gas-console attaches there when no miner is configured.
+pub fn demo_state_dir() -> std::path::PathBuf {
+    std::env::temp_dir().join("gas-miner-demo")
+}
