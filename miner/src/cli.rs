@@ -296,9 +296,11 @@ pub fn start(settings: &Settings, env_file: &Path) -> i32 {
             println!("  stop it:    gas-miner stop");
             return 0;
         }
-        if session_exists() != Some(true) {
+        let said = log_since(&place, offset, 20);
+        if said.iter().any(|l| l.starts_with("gas-miner: ")) || session_exists() != Some(true) {
+            let _ = tmux(&["kill-session", "-t", &format!("={SESSION}")]);
             eprintln!("gas-miner: the miner stopped while starting; its last words:");
-            for line in log_since(&place, offset, 20) {
+            for line in said {
                 eprintln!("  {line}");
             }
             eprintln!("  (all of it: gas-miner logs)");

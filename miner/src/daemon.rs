@@ -479,7 +479,8 @@ async fn watch_anchors(preflight: Arc<Preflight>) {
 
 /// Prunes finished tasks older than `keep`, now (after a minute) and then hourly.
 async fn prune_old(store: Store, keep: Duration) {
-    tokio::time::sleep(Duration::from_secs(60)).await;
+    // Soon after start (recovery first), then hourly.
+    tokio::time::sleep(Duration::from_secs(5)).await;
     loop {
         let cutoff = now_ms() - keep.as_millis() as i64;
         let s = store.clone();

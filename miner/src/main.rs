@@ -361,7 +361,7 @@ fn demo(options: gas_miner::demo::DemoOptions) -> ExitCode {
         "=== gas-miner DEMO: a made-up validator, local studios and a demo CA; nothing is real and nothing leaves this machine ==="
     );
     eprintln!(
-        "=== watch it:  gas-console --socket {}   (or just gas-console)   ·   stop: Ctrl-C ===",
+        "=== DEMO: watch it with  gas-console --socket {}   (or just gas-console)   ·   stop: Ctrl-C ===",
         socket.display()
     );
     match runtime.block_on(gas_miner::demo::run(options, logs)) {

@@ -186,6 +186,12 @@ pub fn render(s: &Status, running: usize) -> String {
         vec![(String::new(), u8::from(s.registered).to_string())],
     );
     push(
+        "gas_demo",
+        "gauge",
+        "1 when this is `gas-miner demo`: nothing in it is real.",
+        vec![(String::new(), u8::from(s.demo).to_string())],
+    );
+    push(
         "gas_trust_anchors",
         "gauge",
         "Trust anchors loaded.",

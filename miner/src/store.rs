@@ -198,6 +198,11 @@ impl OutboxEntry {
     }
 }
 
+/// Where the number of pruned tasks of a state and modality is kept (`meta`).
+fn pruned_key(state: TaskState, modality: Modality) -> String {
+    format!("pruned/{}/{modality}", state.as_str())
+}
+
 /// `state ‖ modality ‖ created ‖ id`: tasks of a state, oldest first, and counts by modality
 /// from the keys alone.
 fn queue_key(task: &TaskRecord) -> Vec<u8> {
@@ -419,6 +424,15 @@ impl Store {
                 *counts.entry((state, modality)).or_insert(0) += 1;
             }
         }
+        for state in TaskState::ALL {
+            for modality in Modality::ALL {
+                if let Some(v) = self.meta.get(pruned_key(state, modality))?
+                    && let Ok(n) = <[u8; 8]>::try_from(v.as_ref())
+                {
+                    *counts.entry((state, modality)).or_insert(0) += u64::from_be_bytes(n);
+                }
+            }
+        }
         *self.counts.lock().unwrap_or_else(|p| p.into_inner()) = counts;
         Ok(())
     }
@@ -442,7 +456,8 @@ impl Store {
             .clone()
     }
 
-    /// Tasks per state, kept in memory and rebuilt from the index at start.
+    /// Tasks per state (pruned ones included), kept in memory and rebuilt from the index at
+    /// start.
     pub fn counts(&self) -> HashMap<TaskState, u64> {
         let mut out = HashMap::new();
         for ((state, _), n) in self.counts.lock().unwrap_or_else(|p| p.into_inner()).iter() {
@@ -890,10 +905,15 @@ impl Store {
             self.queue.remove(queue_key(&task))?;
             self.by_time.remove(&k)?;
             self.tasks.remove(id.as_bytes())?;
-            let mut counts = self.counts.lock().unwrap_or_else(|p| p.into_inner());
-            if let Some(n) = counts.get_mut(&(task.state, task.modality)) {
-                *n = n.saturating_sub(1);
-            }
+            // The task still counts: its state's total lives on in `meta`.
+            let key = pruned_key(task.state, task.modality);
+            let before = self
+                .meta
+                .get(&key)?
+                .and_then(|v| <[u8; 8]>::try_from(v.as_ref()).ok())
+                .map(u64::from_be_bytes)
+                .unwrap_or(0);
+            self.meta.insert(key, &(before + 1).to_be_bytes())?;
             pruned += 1;
         }
         // Replies are keyed validator/time/…: drop the old ones.
@@ -1159,5 +1179,85 @@ mod tests {
             (1, Some(400), "duplicate")
         );
         assert!(store.feedback_for("5Other").expect("none").is_empty());
+    }
+
+    #[tokio::test]
+    async fn pruning_forgets_old_finished_tasks_and_their_media_but_keeps_the_counts() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        {
+            let store = Store::open(dir.path()).expect("open");
+            let old = |id: &str, state: TaskState| {
+                let mut t = task(id);
+                t.created_ms = 1_000;
+                store.insert_new(&t).expect("insert");
+                std::fs::write(store.media_dir().join(format!("{id}.png")), b"png").expect("media");
+                store
+                    .update(id, OutboxChange::None, |t| {
+                        t.state = state;
+                        t.media = Some(MediaInfo {
+                            file: format!("{id}.png"),
+                            content_type: "image/png".into(),
+                            bytes: 3,
+                            sha256: String::new(),
+                            provider: "openai".into(),
+                            model: "m".into(),
+                        });
+                    })
+                    .expect("update");
+                store
+                    .record_call(&CallRecord {
+                        task_id: id.into(),
+                        ..call("openai", 100, Some(0.04), false)
+                    })
+                    .expect("call");
+            };
+            old("old-delivered", TaskState::Delivered);
+            old("old-failed", TaskState::Failed);
+            old("old-but-generating", TaskState::Generating);
+            let mut fresh = task("fresh");
+            fresh.created_ms = 50_000;
+            store.insert_new(&fresh).expect("insert fresh");
+            let before = store.counts_by_modality();
+
+            assert_eq!(store.prune(10_000).expect("prune"), 2);
+            for id in ["old-delivered", "old-failed"] {
+                assert!(store.get(id).expect("get").is_none(), "{id} kept");
+                assert!(
+                    store.calls(id).expect("calls").is_empty(),
+                    "{id}'s calls kept"
+                );
+                assert!(
+                    !store.media_dir().join(format!("{id}.png")).exists(),
+                    "{id}'s media kept"
+                );
+            }
+            assert!(
+                store.get("old-but-generating").expect("get").is_some(),
+                "unfinished work is never pruned"
+            );
+            assert!(store.media_dir().join("old-but-generating.png").exists());
+            assert!(store.get("fresh").expect("get").is_some());
+            assert_eq!(
+                store.counts_by_modality(),
+                before,
+                "the totals did not move"
+            );
+            assert_eq!(
+                store.provider_usage()["openai"].calls,
+                3,
+                "usage counters kept"
+            );
+            assert_eq!(store.prune(10_000).expect("prune again"), 0);
+            store.commit().await.expect("commit");
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+        let store = Store::open(dir.path()).expect("reopen");
+        assert_eq!(
+            store.counts().get(&TaskState::Delivered),
+            Some(&1),
+            "totals outlive a restart"
+        );
+        assert_eq!(store.counts().get(&TaskState::Failed), Some(&1));
+        assert_eq!(store.counts().get(&TaskState::Generating), Some(&1));
     }
 }

@@ -5,8 +5,10 @@
 pub mod fakes;
 pub mod fixtures;
 pub mod subtensor;
+pub mod term;
 
 pub use fakes::*;
+pub use term::{Tmux, available, console_bin};
 
 use axum::Router;
 use axum::body::Body;
@@ -415,6 +417,21 @@ impl Miner {
             let _ = c.kill();
             let _ = c.wait();
         }
+    }
+
+    /// SIGTERM, without waiting.
+    pub fn send_term(&self) {
+        if let Some(pid) = self.pid() {
+            let _ = Command::new("kill")
+                .arg("-TERM")
+                .arg(pid.to_string())
+                .status();
+        }
+    }
+
+    /// Waits for the exit status.
+    pub fn wait_exit(&mut self) -> Option<i32> {
+        self.child.take()?.wait().ok().and_then(|s| s.code())
     }
 
     /// SIGTERM, then waits for the exit status.
