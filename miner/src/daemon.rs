@@ -128,6 +128,8 @@ pub async fn run_with(
         config.save_locally.then(|| config.output_dir.clone()),
     );
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
+    let (broken_tx, broken_rx) = tokio::sync::watch::channel(None::<String>);
+    tokio::spawn(watch_store(store.clone(), broken_tx, stop_tx.clone()));
     let admin = Arc::new(Admin {
         stop: stop_tx.clone(),
         demo: config.demo,
@@ -261,6 +263,15 @@ pub async fn run_with(
         .with_graceful_shutdown(stopped(stop_rx))
         .await
         .map_err(|e| fatal(1, format!("server stopped: {e}")))?;
+    if let Some(why) = broken_rx.borrow().clone() {
+        return Err(fatal(
+            1,
+            format!(
+                "the state database in {} can no longer be written ({why}); stopped so that a restart recovers every accepted task from disk: free space or fix the disk (gas-miner start and systemd restart it by themselves)",
+                config.state_dir.display()
+            ),
+        ));
+    }
     let started = Instant::now();
     tracing::info!(
         generations = drain_pipeline.running(),
@@ -280,6 +291,26 @@ pub async fn run_with(
     let _ = done_tx.send(true);
     let _ = tokio::time::timeout(Duration::from_secs(5), admin_task).await;
     Ok(())
+}
+
+/// Watches that the state database can still write. sled stops for good after a failed
+/// write (a full disk, an I/O error): the miner then stops at once, and a restart recovers
+/// everything that was durable, which includes every challenge answered 201.
+async fn watch_store(
+    store: Store,
+    broken: tokio::sync::watch::Sender<Option<String>>,
+    stop: tokio::sync::watch::Sender<bool>,
+) {
+    loop {
+        tokio::time::sleep(Duration::from_secs(1)).await;
+        let s = store.clone();
+        if let Ok(Err(e)) = tokio::task::spawn_blocking(move || s.flush()).await {
+            tracing::error!(error = %e, "the state database can no longer be written; stopping");
+            let _ = broken.send(Some(e.to_string()));
+            let _ = stop.send(true);
+            return;
+        }
+    }
 }
 
 /// The first metagraph: from the file, or the chain; with the chain unreachable, the last good

@@ -38,9 +38,12 @@ enum Command {
         /// Challenges per minute
         #[arg(long, default_value_t = 20.0)]
         rate: f64,
-        /// Stop after this many seconds (default: run until Ctrl-C)
+        /// Stop after this many seconds (default: run until Ctrl-C, or until the console is closed)
         #[arg(long)]
         duration: Option<u64>,
+        /// Do not open gas-console in this terminal; print the log instead
+        #[arg(long)]
+        no_console: bool,
     },
     /// Start the miner in a detached tmux session named gas-miner (checks the configuration first)
     Start(Box<Settings>),
@@ -182,11 +185,15 @@ fn main() -> ExitCode {
             state_dir,
             rate,
             duration,
-        } => demo(gas_miner::demo::DemoOptions {
-            state_dir,
-            rate,
-            duration: duration.map(std::time::Duration::from_secs),
-        }),
+            no_console,
+        } => demo(
+            gas_miner::demo::DemoOptions {
+                state_dir,
+                rate,
+                duration: duration.map(std::time::Duration::from_secs),
+            },
+            no_console,
+        ),
         Command::Start(settings) => exit(gas_miner::cli::start(&settings, &env_file)),
         Command::Stop(place) => exit(gas_miner::cli::stop(&place.place())),
         Command::Restart(settings) => exit(gas_miner::cli::restart(&settings, &env_file)),
@@ -233,7 +240,8 @@ fn run(settings: &Settings) -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    let Some((logs, log_file)) = init_logging(&config.state_dir, config.log_filter, "") else {
+    let Some((logs, log_file)) = init_logging(&config.state_dir, config.log_filter, "", true)
+    else {
         return ExitCode::from(2);
     };
     let _ = rustls::crypto::ring::default_provider().install_default();
@@ -286,6 +294,7 @@ fn init_logging(
     state_dir: &std::path::Path,
     level: &str,
     tag: &'static str,
+    to_terminal: bool,
 ) -> Option<(gas_miner::logs::LogRing, gas_miner::logs::LogFile)> {
     use gas_miner::logs::Tagged;
     use tracing_subscriber::layer::SubscriberExt;
@@ -313,12 +322,12 @@ fn init_logging(
     let format = || Tagged(tag, tracing_subscriber::fmt::format());
     tracing_subscriber::registry()
         .with(filter)
-        .with(
+        .with(to_terminal.then(|| {
             tracing_subscriber::fmt::layer()
                 .event_format(format())
                 .with_writer(std::io::stderr)
-                .with_ansi(std::io::stderr().is_terminal()),
-        )
+                .with_ansi(std::io::stderr().is_terminal())
+        }))
         .with(
             tracing_subscriber::fmt::layer()
                 .event_format(format())
@@ -340,12 +349,26 @@ fn init_logging(
     Some((logs, log_file))
 }
 
-fn demo(options: gas_miner::demo::DemoOptions) -> ExitCode {
+/// The console to open in this terminal for the demo: gas-console beside this binary, when
+/// both ends are a terminal.
+fn demo_console(no_console: bool) -> Option<PathBuf> {
+    if no_console || !std::io::stdin().is_terminal() || !std::io::stdout().is_terminal() {
+        return None;
+    }
+    let console = std::env::current_exe().ok()?.with_file_name("gas-console");
+    console.exists().then_some(console)
+}
+
+fn demo(options: gas_miner::demo::DemoOptions, no_console: bool) -> ExitCode {
     if let Err(f) = gas_miner::demo::prepare(&options.state_dir) {
         eprintln!("gas-miner demo: {}", f.message);
         return ExitCode::from(f.code.clamp(1, 255) as u8);
     }
-    let Some((logs, log_file)) = init_logging(&options.state_dir, "info", "[DEMO] ") else {
+    let console = demo_console(no_console);
+    // With the console in this terminal, the log goes to the file (and the console's Logs).
+    let Some((logs, log_file)) =
+        init_logging(&options.state_dir, "info", "[DEMO] ", console.is_none())
+    else {
         return ExitCode::from(2);
     };
     let _ = rustls::crypto::ring::default_provider().install_default();
@@ -360,18 +383,56 @@ fn demo(options: gas_miner::demo::DemoOptions) -> ExitCode {
     eprintln!(
         "=== gas-miner DEMO: a made-up validator, local studios and a demo CA; nothing is real and nothing leaves this machine ==="
     );
-    eprintln!(
-        "=== DEMO: watch it with  gas-console --socket {}   (or just gas-console)   ·   stop: Ctrl-C ===",
-        socket.display()
-    );
-    match runtime.block_on(gas_miner::demo::run(options, logs)) {
-        Ok(tally) => {
+    if console.is_none() {
+        eprintln!(
+            "=== DEMO: watch it with  gas-console --socket {}   (or just gas-console)   ·   stop: Ctrl-C ===",
+            socket.display()
+        );
+    }
+    let outcome = runtime.block_on(async {
+        let demo = tokio::spawn(gas_miner::demo::run(options, logs));
+        if let Some(console) = console {
+            let socket = socket.clone();
+            let _ = tokio::task::spawn_blocking(move || {
+                let began = std::time::Instant::now();
+                while std::os::unix::net::UnixStream::connect(&socket).is_err() {
+                    if began.elapsed() > std::time::Duration::from_secs(30) {
+                        return;
+                    }
+                    std::thread::sleep(std::time::Duration::from_millis(50));
+                }
+                let _ = std::process::Command::new(console)
+                    .arg("--socket")
+                    .arg(&socket)
+                    .status();
+                eprintln!("=== DEMO: console closed; stopping the demo… (log: gas-miner logs --state-dir {}) ===", socket.parent().map(|p| p.display().to_string()).unwrap_or_default());
+                let _ = gas_miner::client::request(
+                    &socket,
+                    "POST",
+                    "/shutdown",
+                    None,
+                    std::time::Duration::from_secs(5),
+                );
+            })
+            .await;
+        }
+        demo.await
+    });
+    match outcome {
+        Ok(Ok(tally)) => {
             eprintln!(
                 "=== gas-miner DEMO finished: {} challenges, {} passed, {} rejected, {} failure webhooks ===",
                 tally.sent, tally.passed, tally.rejected, tally.failures
             );
             ExitCode::SUCCESS
         }
-        Err(f) => failed(&f, &log_file),
+        Ok(Err(f)) => failed(&f, &log_file),
+        Err(e) => failed(
+            &gas_miner::daemon::Fatal {
+                code: 1,
+                message: format!("the demo stopped: {e}"),
+            },
+            &log_file,
+        ),
     }
 }

@@ -90,23 +90,34 @@ impl Pipeline {
 
     /// Queues a task; it runs when a slot frees (first come, first served).
     pub fn enqueue(self: &Arc<Self>, task_id: String) {
+        self.enqueue_try(task_id, 0);
+    }
+
+    /// Runs a task; when the state database fails under it (a full disk, say), it is tried
+    /// again later with growing pauses, so it still ends in a webhook once the disk has room.
+    fn enqueue_try(self: &Arc<Self>, task_id: String, tries: u32) {
         if self.draining.load(Ordering::SeqCst) {
             // Stays queued on disk; the next start runs it.
             return;
         }
         let this = self.clone();
         tokio::spawn(async move {
-            let Ok(_slot) = this.slots.clone().acquire_owned().await else {
+            let Ok(slot) = this.slots.clone().acquire_owned().await else {
                 return;
             };
             if this.draining.load(Ordering::SeqCst) {
                 return;
             }
             this.running.fetch_add(1, Ordering::SeqCst);
-            if let Err(e) = this.run(&task_id).await {
-                tracing::error!(task_id = %task_id, error = %e, "task could not be processed; it stays queued for the next start");
-            }
+            let result = this.run(&task_id).await;
             this.running.fetch_sub(1, Ordering::SeqCst);
+            drop(slot);
+            if let Err(e) = result {
+                let pause = Duration::from_secs(2u64 << tries.min(6));
+                tracing::error!(task_id = %task_id, error = %e, retry_in_s = pause.as_secs(), "task could not be processed; trying again (and at the next start)");
+                tokio::time::sleep(pause).await;
+                this.enqueue_try(task_id, tries + 1);
+            }
         });
     }
 

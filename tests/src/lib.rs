@@ -494,13 +494,36 @@ impl Challenger {
         for (k, v) in headers {
             req = req.header(k, v);
         }
-        let resp = req.send().await.expect("request reached the miner");
+        self.try_send(req).await.expect("request reached the miner")
+    }
+
+    async fn try_send(&self, req: reqwest::RequestBuilder) -> Result<(u16, Value), reqwest::Error> {
+        let resp = req.send().await?;
         let status = resp.status().as_u16();
-        let text = resp.text().await.expect("body");
-        (
+        let text = resp.text().await?;
+        Ok((
             status,
             serde_json::from_str(&text).unwrap_or(Value::String(text)),
-        )
+        ))
+    }
+
+    /// A correctly signed challenge, or the transport error (a miner that is stopping).
+    pub async fn try_challenge(
+        &self,
+        path: &str,
+        body: &Value,
+        webhook: &str,
+    ) -> Result<(u16, Value), reqwest::Error> {
+        let bytes = python_json(body);
+        let mut req = self
+            .client
+            .post(format!("{}{path}", self.base))
+            .header("Content-Type", "application/json")
+            .header("X-Webhook-URL", webhook);
+        for (k, v) in self.headers(&bytes, now_ms()) {
+            req = req.header(k, v);
+        }
+        self.try_send(req.body(bytes)).await
     }
 
     /// A correctly signed challenge with the webhook header.

@@ -633,3 +633,218 @@ async fn the_demo_runs_the_whole_loop_and_the_console_shows_it() {
         .unwrap_or(0);
     assert!(passed >= 8, "{finished}");
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_readme_s_first_command_opens_the_demo_in_the_console() {
+    if !tmux_or_skip() {
+        return;
+    }
+    let dir = tempfile::tempdir().expect("tempdir");
+    // In a terminal, `gas-miner demo` alone: the console opens on the demo at once.
+    let term = Tmux::start(&format!(
+        "env TMPDIR={} {} demo --rate 60; sleep 60",
+        dir.path().display(),
+        miner_bin().display()
+    ));
+    let began = Instant::now();
+    let pane = term
+        .wait_for("the demo in the console, tasks passing", |p| {
+            p.contains(" DEMO ") && p.contains("validators  100%")
+        })
+        .await;
+    assert!(began.elapsed() < Duration::from_secs(60), "{pane}");
+    term.keys(&["q"]);
+    let pane = term
+        .wait_for("the demo stopping with the console", |p| {
+            p.contains("DEMO finished")
+        })
+        .await;
+    assert!(pane.contains("console closed"), "{pane}");
+}
+
+#[test]
+fn the_annotated_example_env_file_is_understood_as_written() {
+    let example =
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../assets/.env.gen_miner.example");
+    let dir = tempfile::tempdir().expect("tempdir");
+    std::fs::copy(&example, dir.path().join(".env.gen_miner")).expect("copy the example");
+    let out = Command::new(miner_bin())
+        .arg("info")
+        .env_clear()
+        .env("PATH", std::env::var("PATH").unwrap_or_default())
+        .env("HOME", dir.path())
+        .env("OPEN_ROUTER_API_KEY", OPEN_ROUTER_KEY)
+        .current_dir(dir.path())
+        .output()
+        .expect("info runs");
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_ne!(out.status.code(), Some(2), "{text}");
+    for want in [
+        "(read)",
+        "image      openrouter",
+        "video      openrouter",
+        "OPEN_ROUTER_API_KEY  set",
+        "chain      wss://entrypoint-finney.opentensor.ai:443  netuid 34",
+        "listens on 0.0.0.0:8091",
+        "5 tasks at once",
+        "keeping    14 days",
+        // Nothing installed yet: said plainly, exit 1.
+        "hotkey     PROBLEM",
+        "trust      PROBLEM",
+    ] {
+        assert!(text.contains(want), "info lacks {want:?}:\n{text}");
+    }
+    assert_eq!(out.status.code(), Some(1), "{text}");
+    assert!(!text.contains(OPEN_ROUTER_KEY));
+}
+
+/// A small tmpfs mounted for one test (needs the right to mount: root in CI).
+struct SmallDisk {
+    path: PathBuf,
+    _dir: tempfile::TempDir,
+}
+
+impl SmallDisk {
+    fn mount(megabytes: u32) -> Option<SmallDisk> {
+        let dir = tempfile::tempdir().ok()?;
+        let path = dir.path().join("disk");
+        std::fs::create_dir_all(&path).ok()?;
+        let ok = Command::new("mount")
+            .args(["-t", "tmpfs", "-o", &format!("size={megabytes}m"), "tmpfs"])
+            .arg(&path)
+            .output()
+            .is_ok_and(|o| o.status.success());
+        ok.then_some(SmallDisk { path, _dir: dir })
+    }
+
+    /// Fills the disk to the last byte; returns the filler to delete.
+    fn fill(&self) -> PathBuf {
+        use std::io::Write;
+        let filler = self.path.join("filler");
+        let mut f = std::fs::File::create(&filler).expect("filler");
+        let chunk = vec![0u8; 64 * 1024];
+        while f.write_all(&chunk).is_ok() {}
+        let mut byte = [0u8; 1];
+        while f.write_all(&byte[..]).is_ok() {
+            byte[0] = 1;
+        }
+        filler
+    }
+}
+
+impl Drop for SmallDisk {
+    fn drop(&mut self) {
+        let _ = Command::new("umount").arg("-l").arg(&self.path).status();
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_full_disk_gives_clear_errors_loses_no_accepted_task_and_corrupts_nothing() {
+    let Some(disk) = SmallDisk::mount(64) else {
+        println!("SKIPPED: mounting a small tmpfs needs root (CI has it)");
+        return;
+    };
+    install_crypto();
+    let providers = FakeProviders::start().await;
+    let validator = FakeValidator::start(&key(VALIDATOR_PHRASE), &key(MINER_PHRASE)).await;
+    let mut fixture = Fixture::new(&providers);
+    fixture.set(
+        "MINER_STATE_DIR",
+        &disk.path.join("state").display().to_string(),
+    );
+    let mut miner = fixture.start();
+    let v = Challenger::new(&fixture.base(), VALIDATOR_PHRASE);
+    let (code, _) = v
+        .challenge("/gen_image", &json!({"prompt": "before"}), &validator.url())
+        .await;
+    assert_eq!(code, 201);
+    validator
+        .wait_for(WAIT, "the first webhook", |h| h.len() == 1)
+        .await;
+
+    let filler = disk.fill();
+    let mut accepted = Vec::new();
+    for i in 0..6 {
+        let Ok((code, r)) = v
+            .try_challenge(
+                "/gen_image",
+                &json!({"prompt": format!("full {i}")}),
+                &validator.url(),
+            )
+            .await
+        else {
+            break; // the miner has stopped (below)
+        };
+        match code {
+            201 => accepted.push(r["task_id"].as_str().expect("id").to_string()),
+            500 | 503 => {
+                let text = r.to_string();
+                assert!(
+                    text.contains("space")
+                        || text.contains("No space")
+                        || text.contains("os error 28"),
+                    "a refusal says the disk is full: {text}"
+                );
+            }
+            other => panic!("unexpected {other}: {r}"),
+        }
+    }
+    // sled cannot write again after a failed write: the miner stops at once, saying why
+    // (a supervisor, tmux's or systemd's, starts it again).
+    let (code, log) = tokio::task::spawn_blocking(move || (miner.wait_exit(), miner.log()))
+        .await
+        .expect("join");
+    assert_eq!(code, Some(1), "{log}");
+    assert!(
+        log.contains("can no longer be written") && log.contains("No space left on device"),
+        "{log}"
+    );
+    assert!(!log.contains("panicked"), "{log}");
+    // Once there is room, the restarted miner finishes every challenge that got its 201.
+    std::fs::remove_file(filler).expect("free the disk");
+    let mut miner = fixture.start();
+    let expected = 1 + accepted.len();
+    let began = Instant::now();
+    while validator.webhooks().len() < expected {
+        if began.elapsed() > WAIT {
+            let log = miner.log();
+            panic!(
+                "no webhook for some of {accepted:?}; the miner said:\n{}",
+                &log[log.len().saturating_sub(6000)..]
+            );
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let hooks = validator.webhooks();
+    for id in &accepted {
+        let hook = hooks
+            .iter()
+            .find(|h| &h.task_id == id)
+            .expect("its webhook");
+        assert_eq!(hook.status_header, "completed", "made once there was room");
+    }
+    let (code, r) = v
+        .challenge("/gen_image", &json!({"prompt": "after"}), &validator.url())
+        .await;
+    assert_eq!(code, 201, "working again once there is room: {r}");
+    validator
+        .wait_for(WAIT, "the webhook after", |h| h.len() > expected)
+        .await;
+    assert_eq!(miner.terminate(), Some(0), "{}", miner.log());
+    // The database opens again, with every task in a final state.
+    let store = fixture.open_store().await;
+    let unfinished: Vec<_> = [
+        gas_shared::TaskState::Queued,
+        gas_shared::TaskState::Generating,
+        gas_shared::TaskState::Preflight,
+        gas_shared::TaskState::Delivering,
+    ]
+    .into_iter()
+    .flat_map(|s| store.in_state(s).expect("index"))
+    .collect();
+    assert!(unfinished.is_empty(), "{unfinished:?}");
+}
