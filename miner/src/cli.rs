@@ -56,6 +56,17 @@ fn say_problems(problems: &[String]) -> i32 {
     2
 }
 
+/// The configuration and where its miner answers, or the exit status after the problems
+/// are printed.
+fn resolve(settings: &Settings) -> Result<(Config, Place), i32> {
+    let config = settings.resolve().map_err(|p| say_problems(&p))?;
+    let place = Place {
+        state_dir: config.state_dir.clone(),
+        socket: config.admin_socket.clone(),
+    };
+    Ok((config, place))
+}
+
 fn tmux(args: &[&str]) -> std::io::Result<std::process::Output> {
     Command::new("tmux").args(args).output()
 }
@@ -184,13 +195,9 @@ fn log_since(place: &Place, offset: u64, max: usize) -> Vec<String> {
 /// `gas-miner start`: checks the configuration here (where errors can be read), then runs
 /// `gas-miner run` in a detached tmux session and waits until it answers on its socket.
 pub fn start(settings: &Settings, env_file: &Path) -> i32 {
-    let config = match settings.resolve() {
-        Ok(c) => c,
-        Err(problems) => return say_problems(&problems),
-    };
-    let place = Place {
-        state_dir: config.state_dir.clone(),
-        socket: config.admin_socket.clone(),
+    let (config, place) = match resolve(settings) {
+        Ok(x) => x,
+        Err(code) => return code,
     };
     match session_exists() {
         None => {
@@ -298,7 +305,7 @@ pub fn start(settings: &Settings, env_file: &Path) -> i32 {
         }
         let said = log_since(&place, offset, 20);
         if said.iter().any(|l| l.starts_with("gas-miner: ")) || session_exists() != Some(true) {
-            let _ = tmux(&["kill-session", "-t", &format!("={SESSION}")]);
+            end_session();
             eprintln!("gas-miner: the miner stopped while starting; its last words:");
             for line in said {
                 eprintln!("  {line}");
@@ -367,9 +374,9 @@ pub fn stop(place: &Place) -> i32 {
         Ok(s) => s,
         Err(e) => {
             if session_exists() == Some(true) {
-                let _ = tmux(&["kill-session", "-t", &format!("={SESSION}")]);
+                end_session();
                 println!(
-                    "gas-miner: the miner did not answer ({e}); its tmux session {SESSION} is closed"
+                    "gas-miner: the miner did not answer ({e}); it was sent SIGTERM and its tmux session {SESSION} is closed"
                 );
                 return 0;
             }
@@ -421,15 +428,41 @@ pub fn stop(place: &Place) -> i32 {
     0
 }
 
+/// Ends the tmux session of a miner that does not answer: SIGTERM to its process group
+/// (the supervisor and the miner, which drains as it can), then the session itself. Closing
+/// the session alone would only send SIGHUP, which the miner takes as "reload the anchors".
+fn end_session() {
+    let pane = tmux(&[
+        "list-panes",
+        "-t",
+        &format!("={SESSION}"),
+        "-F",
+        "#{pane_pid}",
+    ])
+    .ok()
+    .and_then(|o| {
+        String::from_utf8_lossy(&o.stdout)
+            .trim()
+            .parse::<u32>()
+            .ok()
+    });
+    if let Some(pid) = pane {
+        let _ = Command::new("kill")
+            .args(["-TERM", "--", &format!("-{pid}")])
+            .status();
+        let began = Instant::now();
+        while Path::new(&format!("/proc/{pid}")).exists() && began.elapsed() < STOP_WAIT {
+            std::thread::sleep(Duration::from_millis(200));
+        }
+    }
+    let _ = tmux(&["kill-session", "-t", &format!("={SESSION}")]);
+}
+
 /// `gas-miner restart`: stop (if running), then start, reading the env file again.
 pub fn restart(settings: &Settings, env_file: &Path) -> i32 {
-    let config = match settings.resolve() {
-        Ok(c) => c,
-        Err(problems) => return say_problems(&problems),
-    };
-    let place = Place {
-        state_dir: config.state_dir.clone(),
-        socket: config.admin_socket.clone(),
+    let place = match resolve(settings) {
+        Ok((_, place)) => place,
+        Err(code) => return code,
     };
     if (place.status().is_ok() || session_exists() == Some(true)) && stop(&place) != 0 {
         return 1;
@@ -790,10 +823,10 @@ pub fn info(settings: &Settings, env_file: &Path) -> i32 {
             .map(|a| format!("http://{a}/metrics and on the socket"))
             .unwrap_or_else(|| "on the socket (GET /metrics)".into())
     );
-    let place = Place {
-        state_dir: config.state_dir.clone(),
-        socket: config.admin_socket.clone(),
-    };
+    let place = Place::new(
+        Some(&config.state_dir.display().to_string()),
+        Some(&config.admin_socket.display().to_string()),
+    );
     match place.status() {
         Ok(s) => println!(
             "running    yes: pid {}; serving image {} · video {}{}",

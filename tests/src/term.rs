@@ -16,7 +16,13 @@ pub struct Tmux {
 
 impl Tmux {
     pub fn start(cmd: &str) -> Tmux {
+        Tmux::start_sized(cmd, 100, 32)
+    }
+
+    /// `cmd` in a pane of `width`×`height`.
+    pub fn start_sized(cmd: &str, width: u16, height: u16) -> Tmux {
         let server = format!("gas-test-{}", uuid::Uuid::new_v4().simple());
+        let (w, h) = (width.to_string(), height.to_string());
         let ok = Command::new("tmux")
             .args([
                 "-L",
@@ -26,9 +32,9 @@ impl Tmux {
                 "-s",
                 "console",
                 "-x",
-                "100",
+                &w,
                 "-y",
-                "32",
+                &h,
                 cmd,
             ])
             .status()
@@ -82,6 +88,7 @@ impl Drop for Tmux {
     fn drop(&mut self) {
         let _ = Command::new("tmux")
             .args(["-L", &self.server, "kill-server"])
+            .stderr(std::process::Stdio::null())
             .status();
     }
 }

@@ -125,10 +125,15 @@ impl Operator {
 
 impl Drop for Operator {
     fn drop(&mut self) {
+        // A test that failed half-way leaves no miner behind.
+        if self.session_exists() {
+            let _ = self.command(&["stop"]).output();
+        }
         let _ = Command::new("tmux")
             .arg("kill-server")
             .env("TMUX_TMPDIR", &self.tmux_dir)
             .env_remove("TMUX")
+            .stderr(std::process::Stdio::null())
             .status();
     }
 }

@@ -15,7 +15,6 @@ use gas_shared::{Modality, TaskState, Tier};
 use gas_tests::*;
 use ratatui::Terminal;
 use ratatui::backend::TestBackend;
-use std::process::Command;
 use std::time::{Duration, Instant};
 
 #[derive(Parser)]
@@ -185,34 +184,15 @@ async fn main() -> anyhow::Result<()> {
     // (1) Opening the real console in tmux, to a dashboard with the miner's numbers.
     let console = miner_bin().with_file_name("gas-console");
     let mut opens = Vec::new();
-    for i in 0..args.opens.max(1) {
-        let server = format!("gas-bench-{}-{i}", std::process::id());
+    for _ in 0..args.opens.max(1) {
         let started = Instant::now();
-        let ok = Command::new("tmux")
-            .args([
-                "-L",
-                &server,
-                "new-session",
-                "-d",
-                "-s",
-                "c",
-                "-x",
-                "120",
-                "-y",
-                "40",
-            ])
-            .arg(format!(
-                "{} --socket {}",
-                console.display(),
-                socket.display()
-            ))
-            .status()?;
-        anyhow::ensure!(ok.success(), "tmux failed to start (is tmux installed?)");
+        let term = gas_tests::Tmux::start_sized(
+            &format!("{} --socket {}", console.display(), socket.display()),
+            120,
+            40,
+        );
         loop {
-            let pane = Command::new("tmux")
-                .args(["-L", &server, "capture-pane", "-p", "-t", "c"])
-                .output()?;
-            let text = String::from_utf8_lossy(&pane.stdout);
+            let text = term.pane();
             let biggest = status.queue.iter().map(|q| q.count).max().unwrap_or(0);
             if text.contains("uid 2") && text.contains(&gas_console::ui::compact(biggest)) {
                 break;
@@ -224,9 +204,7 @@ async fn main() -> anyhow::Result<()> {
             std::thread::sleep(Duration::from_millis(5));
         }
         opens.push(started.elapsed());
-        let _ = Command::new("tmux")
-            .args(["-L", &server, "kill-server"])
-            .status();
+        drop(term);
     }
     let runs: Vec<String> = opens.iter().map(|d| ms(*d)).collect();
     let open = percentile(&mut opens, 0.5);
