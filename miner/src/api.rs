@@ -36,6 +36,7 @@ pub struct ApiState {
     pub max_concurrent_tasks: usize,
     pub task_timeout: Duration,
     pub started: Instant,
+    pub webhook_guard: crate::netguard::WebhookGuard,
 }
 
 pub fn router(state: Arc<ApiState>) -> Router {
@@ -205,14 +206,11 @@ async fn accept(
             "Missing required header: X-Webhook-URL",
         );
     };
-    match reqwest::Url::parse(webhook_url) {
-        Ok(u) if matches!(u.scheme(), "http" | "https") && u.host().is_some() => {}
-        _ => {
-            return error(
-                StatusCode::BAD_REQUEST,
-                format!("Invalid X-Webhook-URL: {webhook_url:?} is not an absolute http(s) URL"),
-            );
-        }
+    if let Err(why) = state.webhook_guard.check_url(webhook_url) {
+        return error(
+            StatusCode::BAD_REQUEST,
+            format!("Invalid X-Webhook-URL: {why}"),
+        );
     }
     let parameters = match doc.get("parameters") {
         None | Some(Value::Null) => json!({}),

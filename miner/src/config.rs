@@ -15,7 +15,9 @@ pub const DEFAULT_RUNWAY_BASE_URL: &str = "https://api.dev.runwayml.com";
 
 /// Raw settings as given. Values stay strings here so that every bad one can be reported at
 /// once instead of clap stopping at the first.
-#[derive(Debug, Clone, Default, Args)]
+///
+/// No Debug: the API keys are here as given.
+#[derive(Clone, Default, Args)]
 pub struct Settings {
     /// Image service or fallback chain: openai | openrouter | stabilityai | none (e.g. "openrouter,stabilityai")
     #[arg(long, env = "IMAGE_SERVICE")]
@@ -92,6 +94,9 @@ pub struct Settings {
     /// Also serve Prometheus /metrics on this TCP address, e.g. 127.0.0.1:9108 (default off)
     #[arg(long, env = "MINER_METRICS_ADDR")]
     pub metrics_addr: Option<String>,
+    /// Networks webhooks may reach although not public, e.g. 10.0.0.0/8,127.0.0.1 (default none)
+    #[arg(long, env = "MINER_WEBHOOK_ALLOW")]
+    pub webhook_allow: Option<String>,
     /// Days finished tasks, their media and records are kept (default 14; counters are kept forever)
     #[arg(long, env = "MINER_RETENTION_DAYS")]
     pub retention_days: Option<String>,
@@ -237,6 +242,12 @@ impl Service {
 pub struct Secret(String);
 
 impl Secret {
+    /// Wraps `value`, which from now on no log line of this process shows.
+    pub fn new(value: &str) -> Secret {
+        crate::logs::keep_secret(value);
+        Secret(value.to_string())
+    }
+
     pub fn expose(&self) -> &str {
         &self.0
     }
@@ -386,6 +397,8 @@ pub struct Config {
     /// Finished tasks, their media and records are pruned after this long.
     pub retention: Duration,
     pub metrics_addr: Option<std::net::SocketAddr>,
+    /// Where webhooks may go: public addresses and the networks in `MINER_WEBHOOK_ALLOW`.
+    pub webhook_guard: crate::netguard::WebhookGuard,
 }
 
 impl Config {
@@ -545,7 +558,7 @@ impl Settings {
             } else {
                 None
             });
-            providers.push((service, key.map(|k| Secret(k.to_string())), base_url));
+            providers.push((service, key.map(Secret::new), base_url));
         }
         let models = [
             ("OPENAI_IMAGE_MODEL", &self.openai_image_model),
@@ -673,6 +686,15 @@ impl Settings {
                 })
                 .ok()
         });
+        let webhook_allow = crate::netguard::parse_allow(
+            non_empty(&self.webhook_allow).unwrap_or_default(),
+        )
+        .unwrap_or_else(|e| {
+            p.0.push(format!(
+                "MINER_WEBHOOK_ALLOW: {e}; list networks or addresses separated by commas, e.g. 10.0.0.0/8,127.0.0.1"
+            ));
+            vec![]
+        });
         let save_locally = p.flag("MINER_SAVE_LOCALLY", &self.save_locally);
         let no_force = p.flag(
             "MINER_NO_FORCE_VALIDATOR_PERMIT",
@@ -763,6 +785,7 @@ impl Settings {
             demo: self.demo,
             retention: Duration::from_secs(retention_days * 86_400),
             metrics_addr,
+            webhook_guard: crate::netguard::WebhookGuard::new(webhook_allow),
         })
     }
 }

@@ -116,7 +116,13 @@ pub async fn run_with(
     if let Some(chain) = chain {
         tokio::spawn(keep_axon_served(chain, key.clone(), config.clone()));
     }
-    let outbox = Outbox::new(store.clone(), key.clone(), Arc::default(), stats.clone());
+    let outbox = Outbox::new(
+        store.clone(),
+        key.clone(),
+        Arc::default(),
+        stats.clone(),
+        config.webhook_guard.clone(),
+    );
     let pipeline = Pipeline::new(
         store.clone(),
         chains,
@@ -199,6 +205,7 @@ pub async fn run_with(
         max_concurrent_tasks: config.max_concurrent_tasks,
         task_timeout: config.task_timeout,
         started: Instant::now(),
+        webhook_guard: config.webhook_guard.clone(),
     });
     tokio::spawn(log_usage(store.clone(), Duration::from_secs(3600)));
     tokio::spawn(prune_old(store.clone(), config.retention));
@@ -241,15 +248,17 @@ pub async fn run_with(
     tracing::info!(%addr, hotkey = %key.ss58(), admin_socket = %config.admin_socket.display(), "gas-miner listening");
     let signal = stop_tx.clone();
     let _ = &metrics_admin;
+    // A closed terminal ends the demo; a real miner takes SIGHUP as "reload the anchors".
+    let hangup_stops = config.demo;
     tokio::spawn(async move {
         match until {
             Some(after) => {
                 tokio::select! {
-                    () = shutdown_signal() => {}
+                    () = shutdown_signal(hangup_stops) => {}
                     () = tokio::time::sleep(after) => tracing::info!("the demo's time is up"),
                 }
             }
-            None => shutdown_signal().await,
+            None => shutdown_signal(hangup_stops).await,
         }
         let _ = signal.send(true);
     });
@@ -553,17 +562,26 @@ async fn log_usage(store: Store, every: Duration) {
     }
 }
 
-async fn shutdown_signal() {
-    let term = async {
-        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+async fn shutdown_signal(hangup_stops: bool) {
+    use tokio::signal::unix::SignalKind;
+    let wait_for = |kind: SignalKind| async move {
+        match tokio::signal::unix::signal(kind) {
             Ok(mut s) => {
                 s.recv().await;
             }
             Err(_) => std::future::pending::<()>().await,
         }
     };
+    let hangup = async {
+        if hangup_stops {
+            wait_for(SignalKind::hangup()).await
+        } else {
+            std::future::pending::<()>().await
+        }
+    };
     tokio::select! {
         _ = tokio::signal::ctrl_c() => {}
-        _ = term => {}
+        _ = wait_for(SignalKind::terminate()) => {}
+        _ = hangup => {}
     }
 }

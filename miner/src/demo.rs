@@ -171,6 +171,8 @@ pub async fn run(options: DemoOptions, logs: LogRing) -> Result<Tally, Fatal> {
         axon_ip: Some("127.0.0.1".into()),
         axon_port: Some(port.to_string()),
         output_dir: Some(dir.join("output").display().to_string()),
+        // The made-up validator listens on this machine.
+        webhook_allow: Some("127.0.0.1".into()),
         demo: true,
         ..Settings::default()
     };

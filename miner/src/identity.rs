@@ -138,6 +138,7 @@ impl Hotkey {
         let json = if let Some(sealed) = raw.strip_prefix(b"$NACL") {
             let password =
                 password().ok_or_else(|| IdentityError::NoPassword { path: path.clone() })?;
+            crate::logs::keep_secret(&password);
             nacl_open(sealed, &password)
                 .ok_or_else(|| IdentityError::WrongPassword { path: path.clone() })?
         } else if raw.starts_with(b"$ANSIBLE_VAULT") {
@@ -191,6 +192,13 @@ fn keyfile_to_hotkey(path: &Path, json: &[u8]) -> Result<Hotkey, IdentityError> 
             .and_then(|v| v.as_str())
             .filter(|s| !s.is_empty())
     };
+    for secret in ["secretPhrase", "secretSeed", "privateKey"]
+        .into_iter()
+        .filter_map(field)
+    {
+        crate::logs::keep_secret(secret);
+        crate::logs::keep_secret(secret.trim_start_matches("0x"));
+    }
     let hex_field = |name: &str| -> Result<Option<Vec<u8>>, IdentityError> {
         field(name)
             .map(|s| decode_hex(s).map_err(|e| bad(format!("{name}: {e}"))))

@@ -15,6 +15,7 @@ pub mod epistula;
 pub mod identity;
 pub mod logs;
 pub mod metrics;
+pub mod netguard;
 pub mod pipeline;
 pub mod preflight;
 pub mod providers;

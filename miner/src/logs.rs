@@ -8,6 +8,76 @@ use tokio::sync::broadcast;
 /// Lines kept for `GET /logs`.
 const KEEP: usize = 5000;
 
+/// Secrets this process holds (API keys, the hotkey's phrase and seed, its password). Every
+/// log writer replaces them with `***` before a byte leaves the process, so that no message,
+/// however it was built (a provider echoing a key, a panic, a Debug print), can leak one.
+static SECRETS: std::sync::RwLock<Vec<String>> = std::sync::RwLock::new(Vec::new());
+
+/// Shorter values are not treated as secrets: scrubbing them would mangle ordinary text.
+const SHORTEST_SECRET: usize = 8;
+
+/// Adds `secret` to what log lines never show.
+pub fn keep_secret(secret: &str) {
+    let secret = secret.trim();
+    if secret.len() < SHORTEST_SECRET {
+        return;
+    }
+    let mut all = SECRETS.write().unwrap_or_else(|p| p.into_inner());
+    if !all.iter().any(|s| s == secret) {
+        all.push(secret.to_string());
+        // Longest first, so a secret containing another is replaced whole.
+        all.sort_by_key(|s| std::cmp::Reverse(s.len()));
+    }
+}
+
+/// `text` with every kept secret replaced by `***`.
+pub fn scrub(text: &str) -> std::borrow::Cow<'_, str> {
+    let all = SECRETS.read().unwrap_or_else(|p| p.into_inner());
+    let mut out = std::borrow::Cow::Borrowed(text);
+    for secret in all.iter() {
+        if out.contains(secret.as_str()) {
+            out = std::borrow::Cow::Owned(out.replace(secret.as_str(), "***"));
+        }
+    }
+    out
+}
+
+/// `scrub` for bytes a writer was handed (formatted log lines are UTF-8).
+fn scrub_bytes(buf: &[u8]) -> std::borrow::Cow<'_, [u8]> {
+    match std::str::from_utf8(buf) {
+        Ok(text) => match scrub(text) {
+            std::borrow::Cow::Borrowed(_) => std::borrow::Cow::Borrowed(buf),
+            std::borrow::Cow::Owned(s) => std::borrow::Cow::Owned(s.into_bytes()),
+        },
+        Err(_) => {
+            let text = String::from_utf8_lossy(buf);
+            std::borrow::Cow::Owned(scrub(&text).into_owned().into_bytes())
+        }
+    }
+}
+
+/// Standard error, scrubbed: the terminal's copy of the log.
+pub struct Stderr;
+
+impl std::io::Write for Stderr {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        std::io::stderr().write_all(&scrub_bytes(buf))?;
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        std::io::stderr().flush()
+    }
+}
+
+impl<'a> tracing_subscriber::fmt::MakeWriter<'a> for Stderr {
+    type Writer = Stderr;
+
+    fn make_writer(&'a self) -> Stderr {
+        Stderr
+    }
+}
+
 #[derive(Clone)]
 pub struct LogRing {
     lines: Arc<Mutex<VecDeque<String>>>,
@@ -61,7 +131,7 @@ pub struct RingWriter(LogRing);
 
 impl std::io::Write for RingWriter {
     fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        for line in String::from_utf8_lossy(buf).lines() {
+        for line in String::from_utf8_lossy(&scrub_bytes(buf)).lines() {
             self.0.push(line);
         }
         Ok(buf.len())
@@ -100,6 +170,29 @@ mod tests {
             ]
         );
         assert_eq!(ring.tail(100_000).len(), KEEP);
+    }
+
+    #[test]
+    fn kept_secrets_never_reach_a_log_line() {
+        use std::io::Write;
+        keep_secret("sk-logs-test-secret-1234");
+        keep_secret("short");
+        let ring = LogRing::default();
+        RingWriter(ring.clone())
+            .write_all(
+                b"provider said: Incorrect API key provided: sk-logs-test-secret-1234 (short)\n",
+            )
+            .expect("write");
+        let line = ring.tail(1).remove(0);
+        assert_eq!(
+            line,
+            "provider said: Incorrect API key provided: *** (short)"
+        );
+        let dir = tempfile::tempdir().expect("tempdir");
+        let file = LogFile::open(dir.path(), 1 << 20, 1).expect("open");
+        file.append("panic: key=sk-logs-test-secret-1234 in a message");
+        let text = std::fs::read_to_string(dir.path().join("gas-miner.log")).expect("read");
+        assert_eq!(text, "panic: key=*** in a message\n");
     }
 }
 
@@ -185,7 +278,8 @@ impl LogFileInner {
 pub struct LogFileWriter(LogFile);
 
 impl std::io::Write for LogFileWriter {
-    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+    fn write(&mut self, given: &[u8]) -> std::io::Result<usize> {
+        let buf = &*scrub_bytes(given);
         let mut inner = self.0.inner.lock().unwrap_or_else(|p| p.into_inner());
         if inner.size + buf.len() as u64 > inner.max_bytes {
             // A full disk must not take the miner down with it: logging is best effort.
@@ -196,7 +290,7 @@ impl std::io::Write for LogFileWriter {
         {
             inner.size += buf.len() as u64;
         }
-        Ok(buf.len())
+        Ok(given.len())
     }
 
     fn flush(&mut self) -> std::io::Result<()> {

@@ -325,7 +325,7 @@ fn init_logging(
         .with(to_terminal.then(|| {
             tracing_subscriber::fmt::layer()
                 .event_format(format())
-                .with_writer(std::io::stderr)
+                .with_writer(gas_miner::logs::Stderr)
                 .with_ansi(std::io::stderr().is_terminal())
         }))
         .with(
@@ -341,10 +341,15 @@ fn init_logging(
                 .with_ansi(false),
         )
         .init();
-    let default_hook = std::panic::take_hook();
+    // Not the default hook: it would print the message to stderr unscrubbed.
     std::panic::set_hook(Box::new(move |info| {
         tracing::error!("panic: {info}");
-        default_hook(info);
+        if !to_terminal {
+            eprintln!(
+                "{}",
+                gas_miner::logs::scrub(&format!("gas-miner panicked: {info}"))
+            );
+        }
     }));
     Some((logs, log_file))
 }

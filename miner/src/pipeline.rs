@@ -34,6 +34,9 @@ pub struct Pipeline {
     save_to: Option<PathBuf>,
     draining: AtomicBool,
     running: AtomicUsize,
+    /// Tasks queued or running in this process: a task is never run twice at once, whatever
+    /// asks for it again (a second index entry left by a crash, a retry after an error).
+    active: std::sync::Mutex<std::collections::HashSet<String>>,
 }
 
 impl Pipeline {
@@ -59,6 +62,7 @@ impl Pipeline {
             save_to,
             draining: AtomicBool::new(false),
             running: AtomicUsize::new(0),
+            active: std::sync::Mutex::default(),
         })
     }
 
@@ -90,7 +94,25 @@ impl Pipeline {
 
     /// Queues a task; it runs when a slot frees (first come, first served).
     pub fn enqueue(self: &Arc<Self>, task_id: String) {
+        if !self.claim(&task_id) {
+            tracing::debug!(task_id = %task_id, "already queued or running");
+            return;
+        }
         self.enqueue_try(task_id, 0);
+    }
+
+    fn claim(&self, task_id: &str) -> bool {
+        self.active
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .insert(task_id.to_string())
+    }
+
+    fn release(&self, task_id: &str) {
+        self.active
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .remove(task_id);
     }
 
     /// Runs a task; when the state database fails under it (a full disk, say), it is tried
@@ -98,20 +120,26 @@ impl Pipeline {
     fn enqueue_try(self: &Arc<Self>, task_id: String, tries: u32) {
         if self.draining.load(Ordering::SeqCst) {
             // Stays queued on disk; the next start runs it.
+            self.release(&task_id);
             return;
         }
         let this = self.clone();
         tokio::spawn(async move {
             let Ok(slot) = this.slots.clone().acquire_owned().await else {
+                this.release(&task_id);
                 return;
             };
             if this.draining.load(Ordering::SeqCst) {
+                this.release(&task_id);
                 return;
             }
             this.running.fetch_add(1, Ordering::SeqCst);
             let result = this.run(&task_id).await;
             this.running.fetch_sub(1, Ordering::SeqCst);
             drop(slot);
+            if result.is_ok() {
+                this.release(&task_id);
+            }
             if let Err(e) = result {
                 let pause = Duration::from_secs(2u64 << tries.min(6));
                 tracing::error!(task_id = %task_id, error = %e, retry_in_s = pause.as_secs(), "task could not be processed; trying again (and at the next start)");

@@ -593,14 +593,26 @@ impl Store {
         Ok(result)
     }
 
-    /// Tasks in `state`, oldest first.
+    /// Tasks in `state`, oldest first. An index entry that disagrees with its task (left by a
+    /// crash in the middle of a write) is dropped, so no task is ever found in two states.
     pub fn in_state(&self, state: TaskState) -> Result<Vec<TaskRecord>, StoreError> {
         let mut out = Vec::new();
         for item in self.queue.scan_prefix([state.code()]) {
             let (k, _) = item?;
             let id = &k[QUEUE_ID_AT..];
-            if let Some(v) = self.tasks.get(id)? {
-                out.push(Self::decode(id, &v)?);
+            match self.tasks.get(id)? {
+                Some(v) => {
+                    let task = Self::decode(id, &v)?;
+                    if task.state == state {
+                        out.push(task);
+                    } else {
+                        tracing::warn!(task_id = %task.task_id, index = %state, actual = %task.state, "stale queue index entry removed");
+                        self.queue.remove(&k)?;
+                    }
+                }
+                None => {
+                    self.queue.remove(&k)?;
+                }
             }
         }
         Ok(out)
@@ -1095,6 +1107,26 @@ mod tests {
             cost_usd: cost,
             at_ms: 1,
         }
+    }
+
+    #[tokio::test]
+    async fn a_task_is_found_in_one_state_only_even_with_a_stale_index_entry() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let store = Store::open(dir.path()).expect("open");
+        store.insert_new(&task("a")).expect("insert");
+        let queued_key = queue_key(&task("a"));
+        store
+            .update("a", OutboxChange::None, |t| t.state = TaskState::Generating)
+            .expect("update");
+        // What a crash in the middle of the move can leave: the old entry still there.
+        store.queue.insert(&queued_key, &[]).expect("stale entry");
+        assert!(store.in_state(TaskState::Queued).expect("scan").is_empty());
+        let generating = store.in_state(TaskState::Generating).expect("scan");
+        assert_eq!(generating.len(), 1);
+        assert!(
+            store.queue.get(&queued_key).expect("get").is_none(),
+            "the stale entry is gone"
+        );
     }
 
     #[tokio::test]

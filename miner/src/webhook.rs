@@ -5,6 +5,7 @@
 
 use crate::epistula::{now_ms, sign_headers};
 use crate::identity::Hotkey;
+use crate::netguard::WebhookGuard;
 use crate::providers::truncate;
 use crate::store::{Feedback, OutboxChange, OutboxEntry, Outcome, Reply, Store, TaskRecord};
 use gas_shared::TaskState;
@@ -26,6 +27,7 @@ pub struct Outbox {
     in_flight: Mutex<HashSet<String>>,
     draining: std::sync::atomic::AtomicBool,
     slots: Arc<Semaphore>,
+    guard: WebhookGuard,
 }
 
 /// What the validator's answer means for the task.
@@ -36,11 +38,15 @@ enum Verdict {
     Refused,
     /// Anything else: try again later.
     Retry,
+    /// Never sent: the target is in the operator's own network (see `netguard`).
+    Forbidden,
 }
 
 fn judge(status: Option<u16>) -> Verdict {
     match status {
         Some(s) if (200..300).contains(&s) => Verdict::Accepted,
+        // Redirects are not followed (they could point anywhere); a receiver does not send them.
+        Some(s) if (300..400).contains(&s) => Verdict::Refused,
         Some(408 | 425 | 429) => Verdict::Retry,
         Some(s) if (400..500).contains(&s) => Verdict::Refused,
         _ => Verdict::Retry,
@@ -51,6 +57,22 @@ fn judge(status: Option<u16>) -> Verdict {
 fn backoff(n: u32) -> Duration {
     let base = Duration::from_secs(1u64 << n.min(9)).min(Duration::from_secs(300));
     base.mul_f64(rand::thread_rng().gen_range(0.75..1.25))
+}
+
+/// An error and its causes on one line ("connection refused", "invalid peer certificate"):
+/// reqwest's own message alone does not say what went wrong.
+fn error_chain(error: &(dyn std::error::Error + 'static)) -> String {
+    let mut text = error.to_string();
+    let mut cause = error.source();
+    while let Some(e) = cause {
+        let more = e.to_string();
+        if !text.contains(&more) {
+            text.push_str(": ");
+            text.push_str(&more);
+        }
+        cause = e.source();
+    }
+    text
 }
 
 /// Header values must be visible ASCII: newlines or non-ASCII in a provider's message would
@@ -75,8 +97,11 @@ impl Outbox {
         key: Arc<Hotkey>,
         wake: Arc<Notify>,
         stats: Arc<crate::stats::Stats>,
+        guard: WebhookGuard,
     ) -> Arc<Outbox> {
         let client = reqwest::Client::builder()
+            .dns_resolver(Arc::new(guard.clone()))
+            .redirect(reqwest::redirect::Policy::none())
             .connect_timeout(Duration::from_secs(10))
             .timeout(Duration::from_secs(300))
             .user_agent(concat!("gas-miner/", env!("CARGO_PKG_VERSION")))
@@ -91,6 +116,7 @@ impl Outbox {
             in_flight: Mutex::default(),
             draining: std::sync::atomic::AtomicBool::new(false),
             slots: Arc::new(Semaphore::new(PARALLEL)),
+            guard,
         })
     }
 
@@ -196,7 +222,7 @@ impl Outbox {
             return Ok(());
         }
         let attempt = task.deliveries + 1;
-        let (kind, reply) = self.send(&task).await;
+        let (kind, reply, forbidden) = self.send(&task).await;
         let status = reply.status;
         tracing::info!(task_id = %task.task_id, validator = %task.validator, kind, attempt, status = ?status, reply = %truncate(&reply.body, 200), "webhook sent");
         self.store.record_feedback(&Feedback {
@@ -214,8 +240,14 @@ impl Outbox {
         } else {
             TaskState::Delivered
         };
-        let (change, state) = match judge(status) {
+        let verdict = if forbidden {
+            Verdict::Forbidden
+        } else {
+            judge(status)
+        };
+        let (change, state) = match verdict {
             Verdict::Accepted | Verdict::Refused => (OutboxChange::Remove(entry), done_state),
+            Verdict::Forbidden => (OutboxChange::Remove(entry), TaskState::Failed),
             Verdict::Retry => {
                 let due =
                     (now_ms() + backoff(task.deliveries).as_millis() as i64).min(task.deadline_ms);
@@ -251,8 +283,26 @@ impl Outbox {
         Ok(())
     }
 
-    /// One signed POST; returns its kind and the validator's reply (status None: no answer).
-    async fn send(&self, task: &TaskRecord) -> (&'static str, Reply) {
+    /// One signed POST; returns its kind, the validator's reply (status None: no answer) and
+    /// whether the guard refused the target, in which case nothing was sent.
+    async fn send(&self, task: &TaskRecord) -> (&'static str, Reply, bool) {
+        let at_ms = now_ms();
+        if let Err(why) = self.guard.check_url(&task.webhook_url) {
+            let kind = match task.outcome {
+                Some(Outcome::Success) => "success",
+                _ => "failure",
+            };
+            let body = format!("not sent: {why}");
+            return (
+                kind,
+                Reply {
+                    status: None,
+                    body,
+                    at_ms,
+                },
+                true,
+            );
+        }
         let request = match &task.outcome {
             Some(Outcome::Success) => self.success_request(task).await.map(|r| ("success", r)),
             Some(Outcome::Failure { message }) => {
@@ -274,7 +324,6 @@ impl Outbox {
                 ("failure", self.failure_request(task, &message))
             }
         };
-        let at_ms = now_ms();
         let reply = match request.send().await {
             Ok(resp) => {
                 let status = resp.status().as_u16();
@@ -285,20 +334,34 @@ impl Outbox {
                     at_ms,
                 }
             }
-            Err(e) => Reply {
-                status: None,
-                body: format!(
-                    "no answer: {}",
-                    if e.is_timeout() {
-                        "timed out".to_string()
-                    } else {
-                        e.to_string()
-                    }
-                ),
-                at_ms,
-            },
+            Err(e) => {
+                if let Some(why) = crate::netguard::is_forbidden(&e) {
+                    let body = format!("not sent: {why}");
+                    return (
+                        kind,
+                        Reply {
+                            status: None,
+                            body,
+                            at_ms,
+                        },
+                        true,
+                    );
+                }
+                Reply {
+                    status: None,
+                    body: format!(
+                        "no answer: {}",
+                        if e.is_timeout() {
+                            "timed out".to_string()
+                        } else {
+                            error_chain(&e)
+                        }
+                    ),
+                    at_ms,
+                }
+            }
         };
-        (kind, reply)
+        (kind, reply, false)
     }
 
     fn signed(&self, task: &TaskRecord, body_sha256: &str) -> reqwest::RequestBuilder {

@@ -5,7 +5,10 @@
 //! on a storage host that must get no API key. Requests are checked against each API's
 //! allowed values and answered with its error shape when wrong, so a mapping mistake in the
 //! miner fails a test. Replies can be scripted per API: errors, 429 with `Retry-After`,
-//! hangs, malformed JSON, refusals, failing video jobs.
+//! hangs, malformed JSON, refusals, failing video jobs, bodies cut short, bodies of the wrong
+//! type; video downloads can be scripted the same way. For the validator's side of the fault
+//! matrix there is a receiver with scripted answers (`FlakyValidator`: 4xx, 5xx, slow) and an
+//! HTTPS endpoint whose certificate nobody trusts (`TlsTrap`).
 
 use axum::body::{Body, Bytes};
 use axum::extract::{Multipart, Path, State};
@@ -62,6 +65,15 @@ pub enum Reply {
     Flawed(Defect),
     /// 401 whose message repeats the key that was sent (as some APIs do).
     EchoKey,
+    /// HTTP 200 announcing the whole answer's Content-Length, but the connection drops half-way
+    /// through the body (Stability AI's image, a video download, or a JSON API's answer).
+    Truncated,
+    /// HTTP 200 with only the first half of the media and a Content-Length that matches it:
+    /// nothing at the transport level tells (Stability AI, video downloads).
+    ShortMedia,
+    /// HTTP 200 with exactly this body and content type (an HTML error page served as success,
+    /// say, whatever the header claims).
+    Body { content_type: String, body: Vec<u8> },
 }
 
 /// One request as the fake saw it.
@@ -119,6 +131,8 @@ pub struct FakeState {
     pub max_downloads: usize,
     /// Requests that broke a rule of the API (an API key sent to the storage host, say).
     pub violations: Vec<String>,
+    /// Scripted answers to the next video downloads (`Truncated`, `ShortMedia`, `Body`).
+    downloads_script: VecDeque<Reply>,
 }
 
 #[derive(Clone)]
@@ -149,6 +163,7 @@ impl FakeProviders {
             downloads: 0,
             max_downloads: 0,
             violations: Vec::new(),
+            downloads_script: VecDeque::new(),
         }));
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
             .await
@@ -221,6 +236,17 @@ impl FakeProviders {
         s.fail_polls = polls;
     }
 
+    /// Scripts the next video downloads (any API): `Reply::Truncated`, `Reply::ShortMedia` or
+    /// `Reply::Body`; other replies and unscripted downloads stream the finished video.
+    pub fn script_downloads(&self, replies: impl IntoIterator<Item = Reply>) {
+        self.lock().downloads_script.extend(replies);
+    }
+
+    /// Video downloads streaming right now.
+    pub fn downloads_in_progress(&self) -> usize {
+        self.lock().downloads
+    }
+
     /// Video jobs created so far (each holds its finished video).
     pub fn jobs_created(&self) -> usize {
         self.lock().jobs.len()
@@ -255,6 +281,11 @@ impl FakeProviders {
     /// The root certificate the miner must trust to accept this fake's media.
     pub fn anchor_pem(&self) -> String {
         self.lock().studio.root_pem.clone()
+    }
+
+    /// Everything the fake handed out, in order.
+    pub fn produced(&self) -> Vec<Produced> {
+        self.lock().produced.clone()
     }
 
     pub fn produced_hashes(&self) -> Vec<String> {
@@ -408,6 +439,9 @@ impl Studio {
             let i = signed.len() / 2;
             signed[i] ^= 0x55;
         }
+        if defect == Some(&Defect::Edited) {
+            signed = edited(signed);
+        }
         signed
     }
 }
@@ -425,6 +459,84 @@ pub enum Defect {
     Untrusted,
     /// The very image this API handed out last time.
     Repeat,
+    /// Signed, then edited so that it still decodes: a PNG gets a text chunk before `IEND`
+    /// (what a metadata editor does); other media get a byte changed, as `Tampered`.
+    Edited,
+}
+
+/// Media changed after signing in a way every decoder accepts.
+fn edited(mut media: Vec<u8>) -> Vec<u8> {
+    const IEND: usize = 12;
+    if !media.starts_with(b"\x89PNG") || media.len() < 8 + IEND {
+        let i = media.len() / 2;
+        media[i] ^= 0x55;
+        return media;
+    }
+    let data: &[u8] = b"Comment\0edited after signing";
+    let mut chunk = (data.len() as u32).to_be_bytes().to_vec();
+    chunk.extend_from_slice(b"tEXt");
+    chunk.extend_from_slice(data);
+    chunk.extend_from_slice(&crc32(&chunk[4..]).to_be_bytes());
+    let at = media.len() - IEND;
+    media.splice(at..at, chunk);
+    media
+}
+
+/// The CRC-32 PNG chunks carry (IEEE 802.3, reflected).
+fn crc32(bytes: &[u8]) -> u32 {
+    let mut crc = !0u32;
+    for &b in bytes {
+        crc ^= u32::from(b);
+        for _ in 0..8 {
+            crc = if crc & 1 == 1 {
+                (crc >> 1) ^ 0xedb8_8320
+            } else {
+                crc >> 1
+            };
+        }
+    }
+    !crc
+}
+
+/// HTTP 200 that announces all of `body` but sends only its first half, then drops the
+/// connection (the server dies, a proxy times out).
+fn cut_short(content_type: &str, body: Vec<u8>) -> Response {
+    let len = body.len();
+    let half = Bytes::from(body).slice(..len / 2);
+    let chunks: Vec<Result<Bytes, std::io::Error>> = vec![
+        Ok(half),
+        Err(std::io::Error::new(
+            std::io::ErrorKind::ConnectionReset,
+            "the fake drops the connection mid-body",
+        )),
+    ];
+    Response::builder()
+        .status(200)
+        .header("content-type", content_type)
+        .header("content-length", len)
+        .body(Body::from_stream(futures_util::stream::iter(chunks)))
+        .unwrap_or_else(|_| StatusCode::INTERNAL_SERVER_ERROR.into_response())
+}
+
+/// HTTP 200 with only the first half of `body`, its length matching what is sent.
+fn first_half(content_type: &str, mut body: Vec<u8>) -> Response {
+    body.truncate(body.len() / 2);
+    (
+        StatusCode::OK,
+        [("content-type", content_type.to_string())],
+        body,
+    )
+        .into_response()
+}
+
+/// HTTP 200 with exactly this body and content type.
+fn raw_body(content_type: &str, body: Vec<u8>) -> Response {
+    (
+        StatusCode::OK,
+        [("content-type", content_type.to_string())],
+        body,
+    )
+        .into_response()
 }
 
 /// A noise picture (distinct per call, so perceptual hashes differ), as PNG.
@@ -565,6 +677,27 @@ impl Drop for Streaming {
 fn stream_video(state: &Shared, id: &str) -> Option<Response> {
     if let Some(down) = outage(state, true) {
         return Some(down);
+    }
+    let scripted = {
+        let mut s = lock(state);
+        let ready = s
+            .jobs
+            .get(id)
+            .is_some_and(|j| j.polls_left == 0 && j.failure.is_none());
+        if ready {
+            s.downloads_script.pop_front()
+        } else {
+            None
+        }
+    };
+    if let Some(reply) = scripted {
+        let media = lock(state).jobs.get(id)?.media.to_vec();
+        match reply {
+            Reply::Truncated => return Some(cut_short("video/mp4", media)),
+            Reply::ShortMedia => return Some(first_half("video/mp4", media)),
+            Reply::Body { content_type, body } => return Some(raw_body(&content_type, body)),
+            _ => {}
+        }
     }
     let (media, sha256, pause, api) = {
         let s = lock(state);
@@ -717,6 +850,11 @@ fn scripted(reply: Reply) -> Response {
             retry_after,
         } => json_reply(status, body, retry_after),
         Reply::Malformed => malformed(),
+        Reply::Truncated => cut_short(
+            "application/json",
+            format!("{{\"data\": [{{\"b64_json\": \"{}\"}}]}}", "A".repeat(4096)).into_bytes(),
+        ),
+        Reply::Body { content_type, body } => raw_body(&content_type, body),
         _ => StatusCode::INTERNAL_SERVER_ERROR.into_response(),
     }
 }
@@ -1177,6 +1315,8 @@ async fn stability_generate(
             )
                 .into_response()
         }
+        Reply::Truncated => cut_short("image/png", make_png(&state, Api::Stability, None)),
+        Reply::ShortMedia => first_half("image/png", make_png(&state, Api::Stability, None)),
         Reply::Refuse => stability_error(
             403,
             "content_moderation",
@@ -1307,4 +1447,215 @@ async fn storage(
         });
     }
     stream_video(&state, &id).unwrap_or_else(|| StatusCode::NOT_FOUND.into_response())
+}
+
+// ---------------------------------------------------------------- Validator faults
+
+/// How a `FlakyValidator` answers one webhook.
+#[derive(Debug, Clone)]
+pub enum Answer {
+    /// Handed to the real receiver (Epistula checked, recorded), its reply returned.
+    Pass,
+    /// This status and text; the webhook is read and dropped.
+    Status(u16, &'static str),
+    /// Handed on only after this pause (a validator under load).
+    Slow(Duration),
+}
+
+/// One webhook attempt as it reached a `FlakyValidator`.
+#[derive(Debug, Clone)]
+pub struct Knock {
+    pub at: Instant,
+    pub task_id: String,
+    /// The `task-status` header: `completed` or `failed`.
+    pub status_header: String,
+    /// What the validator answered (`None`: the forward to the receiver failed).
+    pub answered: Option<u16>,
+}
+
+/// A validator whose webhook receiver misbehaves as scripted, in front of a `FakeValidator`
+/// (`inner`) that judges and records what is passed on. Unscripted webhooks pass.
+#[derive(Clone)]
+pub struct FlakyValidator {
+    pub addr: SocketAddr,
+    pub inner: crate::FakeValidator,
+    script: Arc<Mutex<VecDeque<Answer>>>,
+    knocks: Arc<Mutex<Vec<Knock>>>,
+    client: reqwest::Client,
+}
+
+impl FlakyValidator {
+    pub async fn start(
+        validator: &gas_miner::identity::Hotkey,
+        miner: &gas_miner::identity::Hotkey,
+    ) -> FlakyValidator {
+        let inner = crate::FakeValidator::start(validator, miner).await;
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind");
+        let v = FlakyValidator {
+            addr: listener.local_addr().expect("addr"),
+            inner,
+            script: Arc::default(),
+            knocks: Arc::default(),
+            client: reqwest::Client::new(),
+        };
+        let router = Router::new()
+            .route("/generative_callback", post(flaky_callback))
+            .with_state(v.clone());
+        tokio::spawn(async move {
+            let _ = axum::serve(listener, router).await;
+        });
+        v
+    }
+
+    pub fn url(&self) -> String {
+        format!("http://{}/generative_callback", self.addr)
+    }
+
+    /// Answers for the next webhooks, in order of arrival.
+    pub fn script(&self, answers: impl IntoIterator<Item = Answer>) {
+        self.script
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .extend(answers);
+    }
+
+    /// Every attempt that reached this validator, whatever it was answered.
+    pub fn knocks(&self) -> Vec<Knock> {
+        self.knocks
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone()
+    }
+}
+
+async fn flaky_callback(
+    State(v): State<FlakyValidator>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    let at = Instant::now();
+    let answer = v
+        .script
+        .lock()
+        .unwrap_or_else(|p| p.into_inner())
+        .pop_front()
+        .unwrap_or(Answer::Pass);
+    let (status, text) = match answer {
+        Answer::Status(status, text) => (Some(status), text.to_string()),
+        Answer::Pass | Answer::Slow(_) => {
+            if let Answer::Slow(pause) = answer {
+                tokio::time::sleep(pause).await;
+            }
+            let mut req = v.client.post(v.inner.url()).body(body);
+            for (name, value) in &headers {
+                if !matches!(
+                    name.as_str(),
+                    "host" | "content-length" | "transfer-encoding"
+                ) {
+                    req = req.header(name, value);
+                }
+            }
+            match req.send().await {
+                Ok(resp) => {
+                    let status = resp.status().as_u16();
+                    (Some(status), resp.text().await.unwrap_or_default())
+                }
+                Err(e) => (None, e.to_string()),
+            }
+        }
+    };
+    v.knocks
+        .lock()
+        .unwrap_or_else(|p| p.into_inner())
+        .push(Knock {
+            at,
+            task_id: header(&headers, "task-id").unwrap_or_default(),
+            status_header: header(&headers, "task-status").unwrap_or_default(),
+            answered: status,
+        });
+    let code = status
+        .and_then(|s| StatusCode::from_u16(s).ok())
+        .unwrap_or(StatusCode::BAD_GATEWAY);
+    (code, text).into_response()
+}
+
+/// A throwaway self-signed server certificate for 127.0.0.1 (P-256, CA:FALSE, valid from 2000
+/// to 2126 whatever the test machine's clock says): no verifier trusts its issuer, the point.
+const SELF_SIGNED_CERT: &str = "-----BEGIN CERTIFICATE-----
+MIIBgTCCASigAwIBAgIUd1c+d0haniVEtGMubwttWWf7LLEwCgYIKoZIzj0EAwIw
+HDEaMBgGA1UEAwwRdmFsaWRhdG9yLmludmFsaWQwIBcNMDAwMTAxMDAwMDAwWhgP
+MjEyNjAxMDEwMDAwMDBaMBwxGjAYBgNVBAMMEXZhbGlkYXRvci5pbnZhbGlkMFkw
+EwYHKoZIzj0CAQYIKoZIzj0DAQcDQgAE6Ehb5VYPYfLoCzx93AT6ebsyMB7Nuljb
+cZQSIsERFG/3gJ40v5wwa0DmwLJvuk/IgaVqUKbO46InoaAfp87A2qNGMEQwDwYD
+VR0RBAgwBocEfwAAATAMBgNVHRMBAf8EAjAAMA4GA1UdDwEB/wQEAwIHgDATBgNV
+HSUEDDAKBggrBgEFBQcDATAKBggqhkjOPQQDAgNHADBEAiAsJMpzSiCP3+he1YNj
+GV+vQXv3WrIF/v3jIuXpeeGA3wIgF19IkBrD5yL6vVfF7QN4q9dCFgn+Ux1mJ4vz
+gI0vo/g=
+-----END CERTIFICATE-----
+";
+const SELF_SIGNED_KEY: &str = "-----BEGIN PRIVATE KEY-----
+MIGHAgEAMBMGByqGSM49AgEGCCqGSM49AwEHBG0wawIBAQQgTdREl3oeZ7aPom9W
+apDdqwRwFNqE9dxHKQhkk+aQgfuhRANCAAToSFvlVg9h8ugLPH3cBPp5uzIwHs26
+WNtxlBIiwREUb/eAnjS/nDBrQObAsm+6T8iBpWpQps7joiehoB+nzsDa
+-----END PRIVATE KEY-----
+";
+
+/// An HTTPS endpoint on 127.0.0.1 with a self-signed certificate: every TLS client that checks
+/// certificates gives up during the handshake. Counts the connections it is offered.
+pub struct TlsTrap {
+    pub addr: SocketAddr,
+    connections: Arc<std::sync::atomic::AtomicUsize>,
+}
+
+impl TlsTrap {
+    pub fn start() -> TlsTrap {
+        use rustls::pki_types::pem::PemObject;
+        use rustls::pki_types::{CertificateDer, PrivateKeyDer};
+        let cert = CertificateDer::from_pem_slice(SELF_SIGNED_CERT.as_bytes()).expect("cert");
+        let key = PrivateKeyDer::from_pem_slice(SELF_SIGNED_KEY.as_bytes()).expect("key");
+        let config = rustls::ServerConfig::builder_with_provider(Arc::new(
+            rustls::crypto::ring::default_provider(),
+        ))
+        .with_safe_default_protocol_versions()
+        .expect("TLS versions")
+        .with_no_client_auth()
+        .with_single_cert(vec![cert], key)
+        .expect("TLS config");
+        let config = Arc::new(config);
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+        let addr = listener.local_addr().expect("addr");
+        let connections = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+        let counter = connections.clone();
+        std::thread::spawn(move || {
+            for stream in listener.incoming() {
+                let Ok(mut tcp) = stream else { continue };
+                counter.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+                let config = config.clone();
+                std::thread::spawn(move || {
+                    let _ = tcp.set_read_timeout(Some(Duration::from_secs(5)));
+                    let Ok(mut tls) = rustls::ServerConnection::new(config) else {
+                        return;
+                    };
+                    // Until the client gives up on our certificate (or, never, succeeds).
+                    while tls.is_handshaking() {
+                        if tls.complete_io(&mut tcp).is_err() {
+                            break;
+                        }
+                    }
+                });
+            }
+        });
+        TlsTrap { addr, connections }
+    }
+
+    pub fn url(&self) -> String {
+        format!("https://{}/generative_callback", self.addr)
+    }
+
+    /// TCP connections offered so far (one per webhook attempt).
+    pub fn connections(&self) -> usize {
+        self.connections.load(std::sync::atomic::Ordering::SeqCst)
+    }
 }

@@ -4,6 +4,7 @@
 
 pub mod fakes;
 pub mod fixtures;
+pub mod soak;
 pub mod subtensor;
 pub mod term;
 
@@ -93,6 +94,10 @@ pub struct Webhook {
 pub struct FakeValidator {
     pub addr: SocketAddr,
     pub received: Arc<Mutex<Vec<Webhook>>>,
+    /// How long each webhook is held, after it was taken, before the answer (ms).
+    reply_delay: Arc<std::sync::atomic::AtomicU64>,
+    /// Webhooks being received or held right now.
+    in_flight: Arc<std::sync::atomic::AtomicUsize>,
     hotkey: String,
     miner: String,
 }
@@ -113,6 +118,8 @@ impl FakeValidator {
         FakeValidator {
             addr,
             received: Arc::default(),
+            reply_delay: Arc::default(),
+            in_flight: Arc::default(),
             hotkey: validator.ss58().to_string(),
             miner: miner.ss58().to_string(),
         }
@@ -127,6 +134,19 @@ impl FakeValidator {
 
     pub fn url(&self) -> String {
         format!("http://{}/generative_callback", self.addr)
+    }
+
+    /// Holds each webhook this long before answering (a slow validator).
+    pub fn set_reply_delay(&self, delay: Duration) {
+        self.reply_delay.store(
+            delay.as_millis() as u64,
+            std::sync::atomic::Ordering::SeqCst,
+        );
+    }
+
+    /// Webhooks being received or held right now.
+    pub fn in_flight(&self) -> usize {
+        self.in_flight.load(std::sync::atomic::Ordering::SeqCst)
     }
 
     pub fn webhooks(&self) -> Vec<Webhook> {
@@ -192,6 +212,18 @@ impl FakeValidator {
 const KEEP_BODY: usize = 8 * 1024 * 1024;
 
 async fn callback(State(v): State<FakeValidator>, headers: HeaderMap, body: Body) -> Response {
+    use std::sync::atomic::Ordering;
+    v.in_flight.fetch_add(1, Ordering::SeqCst);
+    let reply = receive(&v, headers, body).await;
+    let delay = v.reply_delay.load(Ordering::SeqCst);
+    if delay > 0 {
+        tokio::time::sleep(Duration::from_millis(delay)).await;
+    }
+    v.in_flight.fetch_sub(1, Ordering::SeqCst);
+    reply
+}
+
+async fn receive(v: &FakeValidator, headers: HeaderMap, body: Body) -> Response {
     use futures_util::StreamExt;
     let mut hasher = Sha256::new();
     let mut kept = Vec::new();
@@ -303,6 +335,8 @@ impl Fixture {
             ("MINER_VIDEO_POLL_INTERVAL", "0.1".into()),
             ("GAS_TRUST_ANCHORS", p(&anchors)),
             ("BT_LOGGING_LEVEL", "DEBUG".into()),
+            // The fake validators listen on loopback, which webhooks may not reach by default.
+            ("MINER_WEBHOOK_ALLOW", "127.0.0.0/8".into()),
         ];
         Fixture {
             dir,

@@ -574,7 +574,7 @@ async fn the_demo_runs_the_whole_loop_and_the_console_shows_it() {
     std::fs::create_dir_all(&tmp).expect("tmp");
     let log = dir.path().join("demo.out");
     let mut demo = Command::new(miner_bin())
-        .args(["demo", "--rate", "60", "--duration", "25"])
+        .args(["demo", "--rate", "60", "--duration", "60"])
         .env_clear()
         .env("PATH", std::env::var("PATH").unwrap_or_default())
         .env("HOME", &home)
@@ -614,11 +614,24 @@ async fn the_demo_runs_the_whole_loop_and_the_console_shows_it() {
     assert!(status.demo, "the demo says it is one");
     assert!(status.acceptance.hour.passed >= 1, "{status:?}");
     console.keys(&["q"]);
+    // The terminal the demo was started in closes (an SSH session ends): the demo stops
+    // rather than running on unseen; only a real miner takes SIGHUP as "reload the anchors".
+    let hup = Command::new("kill")
+        .args(["-HUP", &demo.id().to_string()])
+        .status()
+        .expect("kill");
+    assert!(hup.success());
+    let hung_up = Instant::now();
     let code = tokio::task::spawn_blocking(move || demo.wait().expect("wait").code())
         .await
         .expect("join");
     let out = std::fs::read_to_string(&log).unwrap_or_default();
     assert_eq!(code, Some(0), "{out}");
+    assert!(
+        hung_up.elapsed() < Duration::from_secs(12),
+        "SIGHUP stopped the demo only after {:?} (its own end was 60 s after start):\n{out}",
+        hung_up.elapsed()
+    );
     let plain: Vec<&str> = out
         .lines()
         .filter(|l| !l.trim().is_empty() && !l.contains("DEMO"))
@@ -636,7 +649,7 @@ async fn the_demo_runs_the_whole_loop_and_the_console_shows_it() {
         .find_map(|p| p.strip_suffix(" passed"))
         .and_then(|n| n.trim().parse().ok())
         .unwrap_or(0);
-    assert!(passed >= 8, "{finished}");
+    assert!(passed >= 1, "{finished}");
 }
 
 #[tokio::test(flavor = "multi_thread")]

@@ -222,6 +222,18 @@ fn parse_retry_after(value: Option<&reqwest::header::HeaderValue>) -> Option<Dur
     )
 }
 
+/// The fix for a 401 on an API call, which always carries the key: the setting that holds it
+/// (the provider's own words, "No auth credentials found", do not name it).
+fn key_refused(service: &str) -> String {
+    match crate::config::Service::ORDER
+        .into_iter()
+        .find(|s| s.name() == service)
+    {
+        Some(s) => format!(" (the API key was refused: check {})", s.key_var()),
+        None => " (the API key was refused)".to_string(),
+    }
+}
+
 /// Statuses worth asking again: rate limits, timeouts and server trouble.
 fn retryable_status(status: u16) -> bool {
     matches!(status, 408 | 425 | 429) || status >= 500
@@ -315,9 +327,13 @@ impl Call<'_> {
                     let status = resp.status().as_u16();
                     let retry_after = parse_retry_after(resp.headers().get("retry-after"));
                     let body = read_limited(resp, 64 * 1024).await;
+                    let mut message = format!("HTTP {status}: {}", error_text(&body));
+                    if status == 401 && self.op != "download" {
+                        message.push_str(&key_refused(self.provider));
+                    }
                     Err(TryError {
                         status: Some(status),
-                        message: format!("HTTP {status}: {}", error_text(&body)),
+                        message,
                         retryable: retryable_status(status),
                         retry_after,
                     })
@@ -761,6 +777,15 @@ mod tests {
             "error sending request for url (https://cdn.x/v.mp4?…): reset"
         );
         assert_eq!(without_queries("no url here?"), "no url here?");
+    }
+
+    #[test]
+    fn a_refused_key_names_its_setting() {
+        assert_eq!(
+            key_refused("openrouter"),
+            " (the API key was refused: check OPEN_ROUTER_API_KEY)"
+        );
+        assert_eq!(key_refused("demo-studio"), " (the API key was refused)");
     }
 
     #[test]
