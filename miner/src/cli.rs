@@ -823,6 +823,7 @@ pub fn info(settings: &Settings, env_file: &Path) -> i32 {
             .map(|a| format!("http://{a}/metrics and on the socket"))
             .unwrap_or_else(|| "on the socket (GET /metrics)".into())
     );
+    println!("webhooks   {}", config.webhook_guard);
     let place = Place::new(
         Some(&config.state_dir.display().to_string()),
         Some(&config.admin_socket.display().to_string()),

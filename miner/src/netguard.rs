@@ -126,6 +126,17 @@ fn v6_kind(ip: Ipv6Addr) -> Option<&'static str> {
     })
 }
 
+impl std::fmt::Display for WebhookGuard {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("to public http(s) addresses only")?;
+        if !self.allow.is_empty() {
+            let nets: Vec<String> = self.allow.iter().map(Net::to_string).collect();
+            write!(f, ", and to {} (MINER_WEBHOOK_ALLOW)", nets.join(", "))?;
+        }
+        Ok(())
+    }
+}
+
 /// Why a delivery was not attempted: the target is in the operator's own network.
 #[derive(Debug)]
 pub struct Forbidden(pub String);

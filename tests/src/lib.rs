@@ -4,6 +4,7 @@
 
 pub mod fakes;
 pub mod fixtures;
+pub mod seed;
 pub mod soak;
 pub mod subtensor;
 pub mod term;

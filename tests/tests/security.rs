@@ -383,6 +383,12 @@ async fn no_key_seed_or_phrase_shows_in_logs_admin_replies_webhooks_or_info() {
         seen.contains("OPEN_ROUTER_API_KEY"),
         "info names the keys it has"
     );
+    assert!(
+        seen.contains(
+            "webhooks   to public http(s) addresses only, and to 127.0.0.0/8 (MINER_WEBHOOK_ALLOW)"
+        ),
+        "info says where webhooks may go"
+    );
     for secret in &secrets {
         assert!(
             !seen.contains(secret.as_str()),

@@ -9,9 +9,8 @@
 use clap::Parser;
 use gas_console::app::{App, Screen};
 use gas_console::net::{NetEvent, get_json};
-use gas_miner::store::{MediaInfo, Outcome, Store, TaskRecord};
-use gas_shared::admin::{Event, Status, TaskDetail, TaskPage, VerdictBrief};
-use gas_shared::{Modality, TaskState, Tier};
+use gas_miner::store::Store;
+use gas_shared::admin::{Event, Status, TaskDetail, TaskPage};
 use gas_tests::*;
 use ratatui::Terminal;
 use ratatui::backend::TestBackend;
@@ -29,79 +28,6 @@ struct Args {
     /// Times the console is opened (the median is reported)
     #[arg(long, default_value_t = 3)]
     opens: usize,
-}
-
-fn seed(store: &Store, n: usize) {
-    let now = gas_miner::epistula::now_ms();
-    let validators = [
-        key(VALIDATOR_PHRASE).ss58().to_string(),
-        key(POOR_PHRASE).ss58().to_string(),
-    ];
-    for i in 0..n {
-        let modality = if i % 3 == 0 {
-            Modality::Video
-        } else {
-            Modality::Image
-        };
-        let failed = i % 17 == 0;
-        let created = now - ((n - i) as i64) * 800;
-        let task = TaskRecord {
-            v: 1,
-            task_id: format!("{:08x}-0000-4000-8000-{:012x}", i, i),
-            modality,
-            state: TaskState::Queued,
-            prompt: format!("seeded prompt number {i}: a harbour at dawn with gulls"),
-            parameters: serde_json::json!({"resolution": if modality == Modality::Video { "720p" } else { "2K" }}),
-            tier: if modality == Modality::Video {
-                Tier::P720
-            } else {
-                Tier::K2
-            },
-            webhook_url: "http://127.0.0.1:1/generative_callback".into(),
-            validator: validators[i % 2].clone(),
-            validator_uid: (i % 2) as u16,
-            created_ms: created,
-            deadline_ms: created + 7_200_000,
-            started_ms: Some(created + 10),
-            finished_ms: Some(created + 30_000),
-            generation_runs: 1,
-            media: Some(MediaInfo {
-                file: format!("{i}.png"),
-                content_type: "image/png".into(),
-                bytes: 1_000_000,
-                sha256: "00".repeat(32),
-                provider: "openrouter".into(),
-                model: "google/gemini-3-pro-image-preview".into(),
-            }),
-            outcome: Some(if failed {
-                Outcome::Failure {
-                    message: "openrouter: pre-flight failed: c2pa: Signature validation failed"
-                        .into(),
-                }
-            } else {
-                Outcome::Success
-            }),
-            deliveries: 1,
-            last_reply: None,
-            verdict: Some(VerdictBrief {
-                passed: !failed,
-                c2pa_ok: !failed,
-                reason: failed.then(|| "c2pa: Signature validation failed".into()),
-            }),
-            c2pa_failed: failed,
-        };
-        store.insert_new(&task).expect("insert");
-        let done = if failed {
-            TaskState::Failed
-        } else {
-            TaskState::Delivered
-        };
-        store
-            .update(&task.task_id, gas_miner::store::OutboxChange::None, |t| {
-                t.state = done
-            })
-            .expect("update");
-    }
 }
 
 fn percentile(v: &mut [Duration], p: f64) -> Duration {
@@ -130,7 +56,7 @@ async fn main() -> anyhow::Result<()> {
     let t = Instant::now();
     {
         let store = Store::open(&state).map_err(|e| anyhow::anyhow!("{e}"))?;
-        seed(&store, args.tasks);
+        gas_tests::seed::finished_tasks(&store, args.tasks);
         store.flush().map_err(|e| anyhow::anyhow!("{e}"))?;
     }
     println!(
