@@ -194,14 +194,16 @@ impl Verifier<'_> {
         let uuid = get(H_UUID)
             .filter(|u| uuid::Uuid::parse_str(u).is_ok())
             .ok_or_else(|| Rejection::bad("Invalid uuid"))?;
-        if timestamp + ALLOWED_DELTA_MS < now {
-            let secs = (now - timestamp) as f64 / 1000.0;
+        // In i128: a timestamp at either end of i64 is refused, not an overflow.
+        let age_ms = i128::from(now) - i128::from(timestamp);
+        if age_ms > i128::from(ALLOWED_DELTA_MS) {
+            let secs = age_ms as f64 / 1000.0;
             return Err(Rejection::bad(format!(
                 "Request is too stale: {secs:.1}s old (limit: 15.0s)"
             )));
         }
-        if timestamp - ALLOWED_DELTA_MS > now {
-            let secs = (timestamp - now) as f64 / 1000.0;
+        if -age_ms > i128::from(ALLOWED_DELTA_MS) {
+            let secs = -age_ms as f64 / 1000.0;
             return Err(Rejection::bad(format!(
                 "Request timestamp is in the future: {secs:.1}s ahead (limit: 15.0s)"
             )));
@@ -249,7 +251,7 @@ impl Verifier<'_> {
         let (Ok(public), Ok(sig)) = (ss58_decode(by), decode_hex(sig)) else {
             return false;
         };
-        (ts - now).abs() <= ALLOWED_DELTA_MS
+        (i128::from(ts) - i128::from(now)).abs() <= i128::from(ALLOWED_DELTA_MS)
             && verify(
                 &public,
                 signed_message(&sha256_hex(body), uuid, ts, self.own_hotkey).as_bytes(),

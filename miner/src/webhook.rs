@@ -72,6 +72,9 @@ fn error_chain(error: &(dyn std::error::Error + 'static)) -> String {
         }
         cause = e.source();
     }
+    if text.contains("InvalidContentType") {
+        text.push_str(" (the receiver does not speak TLS: an https:// URL for a plain-HTTP port?)");
+    }
     text
 }
 

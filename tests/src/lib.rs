@@ -214,13 +214,20 @@ const KEEP_BODY: usize = 8 * 1024 * 1024;
 
 async fn callback(State(v): State<FakeValidator>, headers: HeaderMap, body: Body) -> Response {
     use std::sync::atomic::Ordering;
+    /// Counts the request out however it ends (a miner killed mid-request drops it).
+    struct Held(Arc<std::sync::atomic::AtomicUsize>);
+    impl Drop for Held {
+        fn drop(&mut self) {
+            self.0.fetch_sub(1, Ordering::SeqCst);
+        }
+    }
     v.in_flight.fetch_add(1, Ordering::SeqCst);
+    let _held = Held(v.in_flight.clone());
     let reply = receive(&v, headers, body).await;
     let delay = v.reply_delay.load(Ordering::SeqCst);
     if delay > 0 {
         tokio::time::sleep(Duration::from_millis(delay)).await;
     }
-    v.in_flight.fetch_sub(1, Ordering::SeqCst);
     reply
 }
 

@@ -229,6 +229,22 @@ pub async fn run(options: SoakOptions) -> SoakReport {
         }
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
+    // What the operator's dashboard says must match: nothing still in progress.
+    if let Ok(status) = gas_console::net::get_json::<Status>(&socket, "GET", "/status", None).await
+    {
+        let open: Vec<String> = status
+            .queue
+            .iter()
+            .filter(|q| !q.state.is_final() && q.count > 0)
+            .map(|q| format!("{} {:?} {:?}", q.count, q.modality, q.state))
+            .collect();
+        if !open.is_empty() {
+            report.problems.push(format!(
+                "with everything delivered, /status still counts tasks in progress: {}",
+                open.join(", ")
+            ));
+        }
+    }
     let code = miner.terminate();
     if code != Some(0) {
         report.problems.push(format!(

@@ -18,11 +18,16 @@ pub struct Measured {
     pub duration_s: Option<f64>,
 }
 
-/// Largest image accepted for decoding (pixels), so a hostile header cannot exhaust memory.
-const MAX_PIXELS: u64 = 16_384 * 16_384;
+/// Largest image decoded (pixels): validators' PIL refuses anything bigger as a decompression
+/// bomb (2 × `Image.MAX_IMAGE_PIXELS`), so no memory is spent on it.
+const MAX_PIXELS: u64 = 2 * 89_478_485;
+/// A complete JPEG spends at least one bit on every 8×8 block (progressive scans included), so
+/// it holds at most 512 pixels per byte. The decoder fills a cut-off JPEG with grey instead of
+/// failing, so without this a 200-byte file would "decode" as a huge grey picture (1.3 GiB to
+/// hash a 16384×16384 one); PIL refuses such a file as truncated.
+const MAX_JPEG_PIXELS_PER_BYTE: u64 = 1024;
 
-/// Decodes an image; returns its size and the decoded picture (for the perceptual hash).
-pub fn decode_image(path: &Path) -> Result<(Measured, image::DynamicImage), String> {
+fn image_reader(path: &Path) -> Result<image::ImageReader<BufReader<File>>, String> {
     let file = File::open(path).map_err(|e| e.to_string())?;
     let mut reader = image::ImageReader::new(BufReader::new(file))
         .with_guessed_format()
@@ -33,7 +38,31 @@ pub fn decode_image(path: &Path) -> Result<(Measured, image::DynamicImage), Stri
     limits.max_image_height = Some(16_384);
     limits.max_alloc = Some(1024 * 1024 * 1024);
     reader.limits(limits);
-    let img = reader
+    Ok(reader)
+}
+
+/// Decodes an image; returns its size and the decoded picture (for the perceptual hash).
+pub fn decode_image(path: &Path) -> Result<(Measured, image::DynamicImage), String> {
+    // The size the header claims is checked before any pixel is allocated: some decoders
+    // allocate the whole picture up front (the GIF one beyond `max_alloc`).
+    let header = image_reader(path)?;
+    let format = header.format();
+    let (width, height) = header
+        .into_dimensions()
+        .map_err(|e| format!("image does not decode: {e}"))?;
+    let pixels = u64::from(width) * u64::from(height);
+    if width == 0 || height == 0 || pixels > MAX_PIXELS {
+        return Err(format!("image has an unusable size {width}×{height}"));
+    }
+    let bytes = std::fs::metadata(path).map_err(|e| e.to_string())?.len();
+    if format == Some(image::ImageFormat::Jpeg)
+        && pixels > bytes.saturating_mul(MAX_JPEG_PIXELS_PER_BYTE)
+    {
+        return Err(format!(
+            "image does not decode: a {width}×{height} JPEG cannot fit in {bytes} bytes (the file is cut short)"
+        ));
+    }
+    let img = image_reader(path)?
         .decode()
         .map_err(|e| format!("image does not decode: {e}"))?;
     let (width, height) = (img.width(), img.height());
