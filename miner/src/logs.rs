@@ -56,6 +56,18 @@ fn scrub_bytes(buf: &[u8]) -> std::borrow::Cow<'_, [u8]> {
     }
 }
 
+/// Logs a panic (scrubbed, like every line) instead of Rust's default hook, which would print
+/// the message to stderr as it is; `echo` also prints it, scrubbed, when stderr is not
+/// already a log destination.
+pub fn install_panic_hook(echo: bool) {
+    std::panic::set_hook(Box::new(move |info| {
+        tracing::error!("panic: {info}");
+        if echo {
+            eprintln!("{}", scrub(&format!("gas-miner panicked: {info}")));
+        }
+    }));
+}
+
 /// Standard error, scrubbed: the terminal's copy of the log.
 pub struct Stderr;
 

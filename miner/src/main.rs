@@ -341,16 +341,7 @@ fn init_logging(
                 .with_ansi(false),
         )
         .init();
-    // Not the default hook: it would print the message to stderr unscrubbed.
-    std::panic::set_hook(Box::new(move |info| {
-        tracing::error!("panic: {info}");
-        if !to_terminal {
-            eprintln!(
-                "{}",
-                gas_miner::logs::scrub(&format!("gas-miner panicked: {info}"))
-            );
-        }
-    }));
+    gas_miner::logs::install_panic_hook(!to_terminal);
     Some((logs, log_file))
 }
 

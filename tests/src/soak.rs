@@ -229,21 +229,31 @@ pub async fn run(options: SoakOptions) -> SoakReport {
         }
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
-    // What the operator's dashboard says must match: nothing still in progress.
-    if let Ok(status) = gas_console::net::get_json::<Status>(&socket, "GET", "/status", None).await
-    {
-        let open: Vec<String> = status
-            .queue
-            .iter()
-            .filter(|q| !q.state.is_final() && q.count > 0)
-            .map(|q| format!("{} {:?} {:?}", q.count, q.modality, q.state))
-            .collect();
-        if !open.is_empty() {
+    // What the operator's dashboard says must agree: nothing in progress once the last
+    // answers are recorded (the validator holds each webhook a moment after taking it).
+    let settled = Instant::now() + Duration::from_secs(10);
+    loop {
+        let open: Vec<String> =
+            match gas_console::net::get_json::<Status>(&socket, "GET", "/status", None).await {
+                Ok(status) => status
+                    .queue
+                    .iter()
+                    .filter(|q| !q.state.is_final() && q.count > 0)
+                    .map(|q| format!("{} {:?} {:?}", q.count, q.modality, q.state))
+                    .collect(),
+                Err(e) => vec![format!("no status: {e}")],
+            };
+        if open.is_empty() {
+            break;
+        }
+        if Instant::now() > settled {
             report.problems.push(format!(
-                "with everything delivered, /status still counts tasks in progress: {}",
+                "with everything delivered, /status still counts tasks in progress 10 s later: {}",
                 open.join(", ")
             ));
+            break;
         }
+        tokio::time::sleep(Duration::from_millis(100)).await;
     }
     let code = miner.terminate();
     if code != Some(0) {
