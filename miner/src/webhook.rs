@@ -290,21 +290,21 @@ impl Outbox {
     /// whether the guard refused the target, in which case nothing was sent.
     async fn send(&self, task: &TaskRecord) -> (&'static str, Reply, bool) {
         let at_ms = now_ms();
+        let not_sent = |kind, why: String| {
+            let body = format!("not sent: {why}");
+            let reply = Reply {
+                status: None,
+                body,
+                at_ms,
+            };
+            (kind, reply, true)
+        };
         if let Err(why) = self.guard.check_url(&task.webhook_url) {
             let kind = match task.outcome {
                 Some(Outcome::Success) => "success",
                 _ => "failure",
             };
-            let body = format!("not sent: {why}");
-            return (
-                kind,
-                Reply {
-                    status: None,
-                    body,
-                    at_ms,
-                },
-                true,
-            );
+            return not_sent(kind, why);
         }
         let request = match &task.outcome {
             Some(Outcome::Success) => self.success_request(task).await.map(|r| ("success", r)),
@@ -339,16 +339,7 @@ impl Outbox {
             }
             Err(e) => {
                 if let Some(why) = crate::netguard::is_forbidden(&e) {
-                    let body = format!("not sent: {why}");
-                    return (
-                        kind,
-                        Reply {
-                            status: None,
-                            body,
-                            at_ms,
-                        },
-                        true,
-                    );
+                    return not_sent(kind, why);
                 }
                 Reply {
                     status: None,

@@ -476,26 +476,10 @@ fn edited(mut media: Vec<u8>) -> Vec<u8> {
     let mut chunk = (data.len() as u32).to_be_bytes().to_vec();
     chunk.extend_from_slice(b"tEXt");
     chunk.extend_from_slice(data);
-    chunk.extend_from_slice(&crc32(&chunk[4..]).to_be_bytes());
+    chunk.extend_from_slice(&crate::fixtures::crc32(&chunk[4..]).to_be_bytes());
     let at = media.len() - IEND;
     media.splice(at..at, chunk);
     media
-}
-
-/// The CRC-32 PNG chunks carry (IEEE 802.3, reflected).
-fn crc32(bytes: &[u8]) -> u32 {
-    let mut crc = !0u32;
-    for &b in bytes {
-        crc ^= u32::from(b);
-        for _ in 0..8 {
-            crc = if crc & 1 == 1 {
-                (crc >> 1) ^ 0xedb8_8320
-            } else {
-                crc >> 1
-            };
-        }
-    }
-    !crc
 }
 
 /// HTTP 200 that announces all of `body` but sends only its first half, then drops the

@@ -38,7 +38,8 @@ pub fn picture(format: image::ImageFormat, seed: u8) -> Vec<u8> {
     out.into_inner()
 }
 
-fn crc32(bytes: &[u8]) -> u32 {
+/// The CRC-32 PNG chunks carry.
+pub fn crc32(bytes: &[u8]) -> u32 {
     let mut crc = 0xFFFF_FFFFu32;
     for b in bytes {
         crc ^= u32::from(*b);

@@ -493,6 +493,37 @@ impl Drop for Miner {
     }
 }
 
+/// Everything one end-to-end test needs: fake providers and validator, a fixture with `env`
+/// set on top of its defaults, the real miner running on it, and a validator's challenger.
+pub struct Rig {
+    pub providers: FakeProviders,
+    pub validator: FakeValidator,
+    pub fixture: Fixture,
+    pub miner: Miner,
+    pub v: Challenger,
+}
+
+impl Rig {
+    pub async fn start(env: &[(&str, &str)]) -> Rig {
+        install_crypto();
+        let providers = FakeProviders::start().await;
+        let validator = FakeValidator::start(&key(VALIDATOR_PHRASE), &key(MINER_PHRASE)).await;
+        let mut fixture = Fixture::new(&providers);
+        for (k, v) in env {
+            fixture.set(k, v);
+        }
+        let miner = fixture.start();
+        let v = Challenger::new(&fixture.base(), VALIDATOR_PHRASE);
+        Rig {
+            providers,
+            validator,
+            fixture,
+            miner,
+            v,
+        }
+    }
+}
+
 /// Signs and sends like a validator. `tweak` may change headers after signing.
 pub struct Challenger {
     pub client: reqwest::Client,

@@ -12,34 +12,26 @@ use std::time::{Duration, Instant};
 
 const WAIT: Duration = Duration::from_secs(30);
 
-struct Rig {
-    providers: FakeProviders,
-    validator: FakeValidator,
-    fixture: Fixture,
-    miner: Miner,
-    v: Challenger,
+/// This file's helpers on the shared rig.
+trait Faults {
+    async fn challenge_to(&self, modality: &str, webhook: &str) -> String;
+    async fn challenge(&self, modality: &str) -> String;
+    async fn hook(&self, id: &str) -> Webhook;
+    async fn delivered_from(&self, id: &str, api: Api) -> Webhook;
+    async fn failure(&self, id: &str) -> String;
+    fn socket(&self) -> std::path::PathBuf;
+    async fn detail(&self, id: &str) -> TaskDetail;
+    async fn status(&self) -> Status;
+    async fn detail_when(
+        &self,
+        id: &str,
+        what: &str,
+        done: impl Fn(&TaskDetail) -> bool,
+    ) -> TaskDetail;
+    async fn verdicts(&self, id: &str) -> Vec<gas_shared::verdict::Verdict>;
 }
 
-async fn rig(env: &[(&str, &str)]) -> Rig {
-    install_crypto();
-    let providers = FakeProviders::start().await;
-    let validator = FakeValidator::start(&key(VALIDATOR_PHRASE), &key(MINER_PHRASE)).await;
-    let mut fixture = Fixture::new(&providers);
-    for (k, v) in env {
-        fixture.set(k, v);
-    }
-    let miner = fixture.start();
-    let v = Challenger::new(&fixture.base(), VALIDATOR_PHRASE);
-    Rig {
-        providers,
-        validator,
-        fixture,
-        miner,
-        v,
-    }
-}
-
-impl Rig {
+impl Faults for Rig {
     /// A signed challenge whose webhook goes to `webhook`; returns the task id.
     async fn challenge_to(&self, modality: &str, webhook: &str) -> String {
         let body =
@@ -151,7 +143,7 @@ fn status_reply(status: u16, body: Value) -> Reply {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn a_provider_failing_with_5xx_on_every_try_falls_back_then_fails_with_its_status() {
-    let r = rig(&[("IMAGE_SERVICE", "openai,stabilityai")]).await;
+    let r = Rig::start(&[("IMAGE_SERVICE", "openai,stabilityai")]).await;
     let overloaded = || {
         status_reply(
             503,
@@ -203,7 +195,7 @@ async fn a_provider_failing_with_5xx_on_every_try_falls_back_then_fails_with_its
 
 #[tokio::test(flavor = "multi_thread")]
 async fn a_provider_3xx_or_4xx_is_not_retried_and_a_refused_key_is_named() {
-    let r = rig(&[
+    let r = Rig::start(&[
         ("IMAGE_SERVICE", "stabilityai,openrouter"),
         ("OPEN_ROUTER_API_KEY", "sk-or-revoked-key"),
     ])
@@ -257,7 +249,7 @@ async fn a_provider_3xx_or_4xx_is_not_retried_and_a_refused_key_is_named() {
 #[tokio::test(flavor = "multi_thread")]
 async fn a_provider_that_is_down_is_tried_again_then_the_next_one_serves() {
     let closed = format!("http://127.0.0.1:{}/v1", free_port());
-    let r = rig(&[
+    let r = Rig::start(&[
         ("IMAGE_SERVICE", "openai,stabilityai"),
         ("OPENAI_BASE_URL", &closed),
     ])
@@ -282,7 +274,7 @@ async fn a_provider_that_is_down_is_tried_again_then_the_next_one_serves() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn a_provider_that_never_answers_is_abandoned_at_the_task_timeout() {
-    let r = rig(&[
+    let r = Rig::start(&[
         ("IMAGE_SERVICE", "openai,stabilityai"),
         ("MINER_PROVIDER_TIMEOUT", "1"),
         ("MINER_TASK_TIMEOUT", "3"),
@@ -320,7 +312,7 @@ async fn a_provider_that_never_answers_is_abandoned_at_the_task_timeout() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn a_body_cut_short_is_fetched_again_and_never_delivered_half() {
-    let r = rig(&[("IMAGE_SERVICE", "stabilityai,openai")]).await;
+    let r = Rig::start(&[("IMAGE_SERVICE", "stabilityai,openai")]).await;
     // The connection drops before the announced Content-Length: the try failed, ask again.
     r.providers
         .script(Api::Stability, [Reply::Truncated, Reply::Truncated]);
@@ -372,7 +364,7 @@ async fn a_body_cut_short_is_fetched_again_and_never_delivered_half() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn a_video_download_cut_short_is_fetched_again_from_the_same_paid_job() {
-    let r = rig(&[("VIDEO_SERVICE", "openrouter,runway")]).await;
+    let r = Rig::start(&[("VIDEO_SERVICE", "openrouter,runway")]).await;
     r.providers
         .script_downloads([Reply::Truncated, Reply::Truncated]);
     let id = r.challenge("video").await;
@@ -403,7 +395,7 @@ async fn a_video_download_cut_short_is_fetched_again_from_the_same_paid_job() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn media_of_the_wrong_type_is_refused_by_preflight_and_replaced() {
-    let r = rig(&[
+    let r = Rig::start(&[
         ("IMAGE_SERVICE", "stabilityai,openai"),
         ("VIDEO_SERVICE", "openrouter,runway"),
     ])
@@ -451,7 +443,7 @@ async fn media_of_the_wrong_type_is_refused_by_preflight_and_replaced() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn media_changed_after_signing_fails_c2pa_and_is_replaced_or_reported() {
-    let r = rig(&[
+    let r = Rig::start(&[
         ("IMAGE_SERVICE", "openai"),
         ("VIDEO_SERVICE", "runway,openrouter"),
     ])
@@ -493,7 +485,7 @@ async fn media_changed_after_signing_fails_c2pa_and_is_replaced_or_reported() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn a_validator_answering_5xx_is_retried_until_it_takes_the_media() {
-    let r = rig(&[]).await;
+    let r = Rig::start(&[]).await;
     let flaky = FlakyValidator::start(&key(VALIDATOR_PHRASE), &key(MINER_PHRASE)).await;
     flaky.script([
         Answer::Status(500, "Internal Server Error"),
@@ -524,7 +516,7 @@ async fn a_validator_answering_5xx_is_retried_until_it_takes_the_media() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn a_validator_refusal_is_recorded_and_not_retried() {
-    let r = rig(&[]).await;
+    let r = Rig::start(&[]).await;
     let flaky = FlakyValidator::start(&key(VALIDATOR_PHRASE), &key(MINER_PHRASE)).await;
     flaky.script([Answer::Status(400, "Duplicate image detected")]);
     let media = r.challenge_to("image", &flaky.url()).await;
@@ -568,7 +560,7 @@ async fn a_validator_refusal_is_recorded_and_not_retried() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn a_slow_validator_gets_each_webhook_once() {
-    let r = rig(&[]).await;
+    let r = Rig::start(&[]).await;
     let flaky = FlakyValidator::start(&key(VALIDATOR_PHRASE), &key(MINER_PHRASE)).await;
     flaky.script((0..3).map(|_| Answer::Slow(Duration::from_secs(4))));
     let mut ids = Vec::new();
@@ -595,7 +587,7 @@ async fn a_slow_validator_gets_each_webhook_once() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn a_tls_failure_is_recorded_retried_and_survived() {
-    let r = rig(&[("MINER_WEBHOOK_DEADLINE", "6")]).await;
+    let r = Rig::start(&[("MINER_WEBHOOK_DEADLINE", "6")]).await;
     let trap = TlsTrap::start();
     // A certificate nobody trusts, and an https:// URL to a plain-HTTP receiver.
     let untrusted = r.challenge_to("image", &trap.url()).await;

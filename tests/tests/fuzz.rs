@@ -1063,17 +1063,28 @@ struct ApiRig {
 
 const PROVIDER_KEY: &str = "sk-fuzz-secret-key-0123456789";
 
+/// What the in-process rigs start from: a temp dir, a runtime, trust anchors holding the test
+/// CA, and the keys.
+fn rig_basics() -> (
+    tempfile::TempDir,
+    tokio::runtime::Runtime,
+    PathBuf,
+    Arc<Keys>,
+) {
+    gas_tests::install_crypto();
+    let dir = tempfile::tempdir().expect("tempdir");
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .expect("runtime");
+    let (_, anchors) = test_ca(dir.path());
+    (dir, rt, anchors, keys())
+}
+
 impl ApiRig {
     fn new() -> ApiRig {
-        gas_tests::install_crypto();
-        let dir = tempfile::tempdir().expect("tempdir");
-        let rt = tokio::runtime::Builder::new_multi_thread()
-            .worker_threads(2)
-            .enable_all()
-            .build()
-            .expect("runtime");
-        let (_, anchors) = test_ca(dir.path());
-        let k = keys();
+        let (dir, rt, anchors, k) = rig_basics();
         let store = rt
             .block_on(async { Store::open(&dir.path().join("state")) })
             .expect("store");
@@ -1600,15 +1611,7 @@ struct AdminRig {
 
 impl AdminRig {
     fn new() -> AdminRig {
-        gas_tests::install_crypto();
-        let dir = tempfile::tempdir().expect("tempdir");
-        let rt = tokio::runtime::Builder::new_multi_thread()
-            .worker_threads(2)
-            .enable_all()
-            .build()
-            .expect("runtime");
-        let (_, anchors) = test_ca(dir.path());
-        let k = keys();
+        let (dir, rt, anchors, k) = rig_basics();
         let graph_file = dir.path().join("metagraph.json");
         std::fs::write(
             &graph_file,
@@ -2504,25 +2507,10 @@ fn fix_png_crcs(b: &mut [u8]) {
         let Some(end) = (at + 8).checked_add(len).filter(|e| e + 4 <= b.len()) else {
             return;
         };
-        let crc = crc32(&b[at + 4..end]);
+        let crc = gas_tests::fixtures::crc32(&b[at + 4..end]);
         b[end..end + 4].copy_from_slice(&crc.to_be_bytes());
         at = end + 4;
     }
-}
-
-fn crc32(bytes: &[u8]) -> u32 {
-    let mut crc = 0xFFFF_FFFFu32;
-    for byte in bytes {
-        crc ^= u32::from(*byte);
-        for _ in 0..8 {
-            crc = if crc & 1 != 0 {
-                (crc >> 1) ^ 0xEDB8_8320
-            } else {
-                crc >> 1
-            };
-        }
-    }
-    !crc
 }
 
 /// Where the picture or the video data is: PNG `IDAT` chunk data, MP4 `mdat` box bodies.

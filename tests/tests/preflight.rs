@@ -14,14 +14,13 @@ use std::time::{Duration, Instant};
 const WAIT: Duration = Duration::from_secs(40);
 
 async fn start(env: &[(&str, &str)]) -> (FakeProviders, FakeValidator, Fixture, Miner) {
-    install_crypto();
-    let providers = FakeProviders::start().await;
-    let validator = FakeValidator::start(&key(VALIDATOR_PHRASE), &key(MINER_PHRASE)).await;
-    let mut fixture = Fixture::new(&providers);
-    for (k, v) in env {
-        fixture.set(k, v);
-    }
-    let miner = fixture.start();
+    let Rig {
+        providers,
+        validator,
+        fixture,
+        miner,
+        ..
+    } = Rig::start(env).await;
     (providers, validator, fixture, miner)
 }
 

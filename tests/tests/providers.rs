@@ -10,34 +10,15 @@ use std::time::{Duration, Instant};
 
 const WAIT: Duration = Duration::from_secs(40);
 
-struct Rig {
-    providers: FakeProviders,
-    validator: FakeValidator,
-    fixture: Fixture,
-    miner: Miner,
-    v: Challenger,
+/// This file's helpers on the shared rig.
+trait Providers {
+    async fn challenge(&self, modality: &str, parameters: Value) -> String;
+    async fn webhooks_for(&self, ids: &[String]) -> Vec<Webhook>;
+    fn assert_delivered_untouched(&self, hooks: &[Webhook], content_type: &str);
+    fn assert_no_secrets(&self);
 }
 
-async fn rig(env: &[(&str, &str)]) -> Rig {
-    install_crypto();
-    let providers = FakeProviders::start().await;
-    let validator = FakeValidator::start(&key(VALIDATOR_PHRASE), &key(MINER_PHRASE)).await;
-    let mut fixture = Fixture::new(&providers);
-    for (k, v) in env {
-        fixture.set(k, v);
-    }
-    let miner = fixture.start();
-    let v = Challenger::new(&fixture.base(), VALIDATOR_PHRASE);
-    Rig {
-        providers,
-        validator,
-        fixture,
-        miner,
-        v,
-    }
-}
-
-impl Rig {
+impl Providers for Rig {
     /// Sends a challenge; returns its task id.
     async fn challenge(&self, modality: &str, parameters: Value) -> String {
         let body = json!({"prompt": format!("A {modality} of a quiet harbour at dawn"), "parameters": parameters});
@@ -107,7 +88,7 @@ fn error_of(hook: &Webhook) -> String {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn openai_images_are_1k_gpt_image_requests_delivered_from_base64() {
-    let r = rig(&[("IMAGE_SERVICE", "openai")]).await;
+    let r = Rig::start(&[("IMAGE_SERVICE", "openai")]).await;
     let mut ids = Vec::new();
     for tier in ["1K", "2K", "4K"] {
         ids.push(r.challenge("image", json!({"resolution": tier})).await);
@@ -139,7 +120,7 @@ async fn openai_images_are_1k_gpt_image_requests_delivered_from_base64() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn stability_images_are_multipart_with_the_model_and_a_square_ratio() {
-    let r = rig(&[
+    let r = Rig::start(&[
         ("IMAGE_SERVICE", "stabilityai"),
         ("STABILITY_MODEL", "sd3.5-large"),
     ])
@@ -172,7 +153,7 @@ async fn stability_images_are_multipart_with_the_model_and_a_square_ratio() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn openrouter_videos_reach_each_tier_and_every_call_is_recorded() {
-    let mut r = rig(&[("VIDEO_SERVICE", "openrouter")]).await;
+    let mut r = Rig::start(&[("VIDEO_SERVICE", "openrouter")]).await;
     let mut ids = Vec::new();
     for tier in ["480p", "720p", "1080p"] {
         ids.push(r.challenge("video", json!({"resolution": tier})).await);
@@ -248,7 +229,7 @@ async fn openrouter_videos_reach_each_tier_and_every_call_is_recorded() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn runway_videos_map_tiers_to_ratios_and_fetch_output_without_the_key() {
-    let r = rig(&[("VIDEO_SERVICE", "runway")]).await;
+    let r = Rig::start(&[("VIDEO_SERVICE", "runway")]).await;
     let mut ids = Vec::new();
     for tier in ["480p", "720p", "1080p"] {
         ids.push(r.challenge("video", json!({"resolution": tier})).await);
@@ -278,7 +259,7 @@ async fn runway_videos_map_tiers_to_ratios_and_fetch_output_without_the_key() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn sora_videos_are_made_while_the_api_answers() {
-    let r = rig(&[
+    let r = Rig::start(&[
         ("VIDEO_SERVICE", "openai"),
         ("OPENAI_VIDEO_MODEL", "sora-2-pro"),
     ])
@@ -315,7 +296,7 @@ async fn sora_videos_are_made_while_the_api_answers() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn a_tier_the_first_provider_cannot_reach_goes_to_one_that_can() {
-    let r = rig(&[("IMAGE_SERVICE", "openai,openrouter")]).await;
+    let r = Rig::start(&[("IMAGE_SERVICE", "openai,openrouter")]).await;
     let big = r.challenge("image", json!({"resolution": "4K"})).await;
     r.webhooks_for(std::slice::from_ref(&big)).await;
     assert_eq!(
@@ -337,7 +318,7 @@ async fn a_tier_the_first_provider_cannot_reach_goes_to_one_that_can() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn a_refusal_is_not_retried_the_next_provider_serves_and_all_words_are_reported() {
-    let r = rig(&[("IMAGE_SERVICE", "openai,stabilityai")]).await;
+    let r = Rig::start(&[("IMAGE_SERVICE", "openai,stabilityai")]).await;
     r.providers.script(Api::OpenAiImage, [Reply::Refuse]);
     let rescued = r.challenge("image", json!({"resolution": "1K"})).await;
     let hooks = r.webhooks_for(std::slice::from_ref(&rescued)).await;
@@ -365,7 +346,7 @@ async fn a_refusal_is_not_retried_the_next_provider_serves_and_all_words_are_rep
 
 #[tokio::test(flavor = "multi_thread")]
 async fn rate_limits_honour_retry_after_and_server_errors_are_retried() {
-    let r = rig(&[("IMAGE_SERVICE", "stabilityai")]).await;
+    let r = Rig::start(&[("IMAGE_SERVICE", "stabilityai")]).await;
     r.providers.script(
         Api::Stability,
         [
@@ -395,7 +376,7 @@ async fn rate_limits_honour_retry_after_and_server_errors_are_retried() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn a_hung_call_times_out_and_is_retried() {
-    let r = rig(&[("IMAGE_SERVICE", "openai"), ("MINER_PROVIDER_TIMEOUT", "1")]).await;
+    let r = Rig::start(&[("IMAGE_SERVICE", "openai"), ("MINER_PROVIDER_TIMEOUT", "1")]).await;
     r.providers
         .script(Api::OpenAiImage, [Reply::Hang(Duration::from_secs(20))]);
     let started = Instant::now();
@@ -412,7 +393,7 @@ async fn a_hung_call_times_out_and_is_retried() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn malformed_json_fails_over_and_is_reported_when_nothing_is_left() {
-    let r = rig(&[("IMAGE_SERVICE", "openrouter,openai")]).await;
+    let r = Rig::start(&[("IMAGE_SERVICE", "openrouter,openai")]).await;
     r.providers.script(Api::OpenRouterImage, [Reply::Malformed]);
     let rescued = r.challenge("image", json!({"resolution": "1K"})).await;
     let hooks = r.webhooks_for(std::slice::from_ref(&rescued)).await;
@@ -432,7 +413,7 @@ async fn malformed_json_fails_over_and_is_reported_when_nothing_is_left() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn a_failed_video_job_falls_back_or_reports_the_providers_reason() {
-    let r = rig(&[("VIDEO_SERVICE", "runway,openrouter")]).await;
+    let r = Rig::start(&[("VIDEO_SERVICE", "runway,openrouter")]).await;
     r.providers.script(
         Api::Runway,
         [Reply::JobFails(
@@ -474,7 +455,7 @@ async fn a_failed_video_job_falls_back_or_reports_the_providers_reason() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn kill_9_while_a_video_job_polls_resumes_that_job_and_never_creates_another() {
-    let mut r = rig(&[("VIDEO_SERVICE", "openrouter")]).await;
+    let mut r = Rig::start(&[("VIDEO_SERVICE", "openrouter")]).await;
     r.providers.set_polls_to_finish(10_000);
     let id = r.challenge("video", json!({"resolution": "1080p"})).await;
     let start = Instant::now();
@@ -505,7 +486,7 @@ async fn kill_9_while_a_video_job_polls_resumes_that_job_and_never_creates_anoth
 
 #[tokio::test(flavor = "multi_thread")]
 async fn kill_9_mid_download_downloads_again_from_the_same_job() {
-    let mut r = rig(&[("VIDEO_SERVICE", "runway")]).await;
+    let mut r = Rig::start(&[("VIDEO_SERVICE", "runway")]).await;
     r.providers.set_video_bytes(4 * 1024 * 1024);
     r.providers.set_chunk_pause(Duration::from_millis(40));
     let id = r.challenge("video", json!({"resolution": "720p"})).await;
@@ -534,7 +515,7 @@ async fn kill_9_mid_download_downloads_again_from_the_same_job() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn a_key_echoed_by_a_provider_never_leaves_the_miner() {
-    let mut r = rig(&[("IMAGE_SERVICE", "openai")]).await;
+    let mut r = Rig::start(&[("IMAGE_SERVICE", "openai")]).await;
     r.providers.script(Api::OpenAiImage, [Reply::EchoKey]);
     let id = r.challenge("image", json!({})).await;
     let hook = r.webhooks_for(std::slice::from_ref(&id)).await.remove(0);
@@ -560,7 +541,7 @@ async fn a_key_echoed_by_a_provider_never_leaves_the_miner() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn a_job_creation_that_may_have_reached_the_provider_is_not_sent_again() {
-    let r = rig(&[
+    let r = Rig::start(&[
         ("VIDEO_SERVICE", "runway,openrouter"),
         ("MINER_PROVIDER_TIMEOUT", "1"),
     ])
@@ -580,7 +561,7 @@ async fn a_job_creation_that_may_have_reached_the_provider_is_not_sent_again() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn a_finished_video_that_fails_to_download_is_fetched_again_not_paid_again() {
-    let r = rig(&[("VIDEO_SERVICE", "openrouter,runway")]).await;
+    let r = Rig::start(&[("VIDEO_SERVICE", "openrouter,runway")]).await;
     r.providers.set_outages(6, 0);
     let id = r.challenge("video", json!({"resolution": "720p"})).await;
     let hooks = r.webhooks_for(&[id]).await;
@@ -601,7 +582,7 @@ async fn a_finished_video_that_fails_to_download_is_fetched_again_not_paid_again
 
 #[tokio::test(flavor = "multi_thread")]
 async fn a_status_outage_keeps_polling_the_same_job() {
-    let r = rig(&[("VIDEO_SERVICE", "openrouter,runway")]).await;
+    let r = Rig::start(&[("VIDEO_SERVICE", "openrouter,runway")]).await;
     r.providers.set_outages(0, 14);
     let id = r.challenge("video", json!({"resolution": "720p"})).await;
     let hooks = r.webhooks_for(&[id]).await;
@@ -613,7 +594,7 @@ async fn a_status_outage_keeps_polling_the_same_job() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn a_failed_job_is_not_created_again_after_a_restart() {
-    let mut r = rig(&[("VIDEO_SERVICE", "runway,openrouter")]).await;
+    let mut r = Rig::start(&[("VIDEO_SERVICE", "runway,openrouter")]).await;
     r.providers.script(
         Api::Runway,
         [Reply::JobFails(
