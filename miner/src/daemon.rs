@@ -122,7 +122,8 @@ pub async fn run_with(
         Arc::default(),
         stats.clone(),
         config.webhook_guard.clone(),
-    );
+    )
+    .map_err(|e| fatal(1, e))?;
     let pipeline = Pipeline::new(
         store.clone(),
         chains,

@@ -283,7 +283,7 @@ fn run(settings: &Settings) -> ExitCode {
 
 /// Says why it stopped, on the terminal and in the log file (`start` reads it from there).
 fn failed(f: &gas_miner::daemon::Fatal, log_file: &gas_miner::logs::LogFile) -> ExitCode {
-    eprintln!("gas-miner: {}", f.message);
+    eprintln!("gas-miner: {}", gas_miner::logs::scrub(&f.message));
     log_file.append(&format!("gas-miner: {}", f.message));
     ExitCode::from(f.code.clamp(1, 255) as u8)
 }

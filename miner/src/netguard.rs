@@ -40,6 +40,16 @@ impl std::str::FromStr for Net {
                 .filter(|p| *p <= max)
                 .ok_or_else(|| format!("{text:?} has a prefix length that is not 0..={max}"))?,
         };
+        // `::ffff:10.0.0.0/104` means 10.0.0.0/8: addresses are judged as IPv4 too.
+        if let IpAddr::V6(v6) = addr
+            && let Some(v4) = v6.to_ipv4_mapped()
+            && prefix >= 96
+        {
+            return Ok(Net {
+                addr: IpAddr::V4(v4),
+                prefix: prefix - 96,
+            });
+        }
         Ok(Net { addr, prefix })
     }
 }
@@ -105,6 +115,8 @@ fn v4_kind(ip: Ipv4Addr) -> Option<&'static str> {
         _ if a == 100 && (64..128).contains(&b) => "shared (carrier-grade NAT)",
         _ if ip.is_multicast() || ip.is_broadcast() => "multicast",
         _ if a >= 240 => "reserved",
+        _ if a == 192 && b == 0 && ip.octets()[2] == 0 => "reserved (IETF protocol assignments)",
+        _ if a == 198 && (b == 18 || b == 19) => "reserved (benchmarking)",
         _ => return None,
     })
 }
@@ -117,8 +129,13 @@ fn v6_kind(ip: Ipv6Addr) -> Option<&'static str> {
         _ if s[0] & 0xfe00 == 0xfc00 => "private (unique local)",
         _ if s[0] & 0xffc0 == 0xfe80 => "link-local",
         _ if ip.is_multicast() => "multicast",
-        // NAT64 (64:ff9b::/96) carries an IPv4 address: judge that one.
-        _ if s[..6] == [0x64, 0xff9b, 0, 0, 0, 0] => {
+        _ if s[0] & 0xffc0 == 0xfec0 => "site-local",
+        // NAT64 (64:ff9b::/96, the local-use 64:ff9b:1::/48) and IPv4-compatible (::/96)
+        // addresses carry an IPv4 address: judge that one.
+        _ if s[..6] == [0x64, 0xff9b, 0, 0, 0, 0]
+            || s[..3] == [0x64, 0xff9b, 1]
+            || s[..6] == [0, 0, 0, 0, 0, 0] =>
+        {
             let o = ip.octets();
             return v4_kind(Ipv4Addr::new(o[12], o[13], o[14], o[15]));
         }
@@ -279,6 +296,11 @@ mod tests {
             "::ffff:127.0.0.1",
             "::ffff:169.254.169.254",
             "64:ff9b::a00:1",
+            "64:ff9b:1::a00:1",
+            "::127.0.0.1",
+            "fec0::1",
+            "192.0.0.8",
+            "198.18.0.1",
         ] {
             assert!(guard.refusal(ip(own)).is_some(), "{own} was allowed");
         }
@@ -300,6 +322,10 @@ mod tests {
         assert_eq!(guard.refusal(ip("10.0.0.5")), None);
         assert!(guard.refusal(ip("10.0.0.6")).is_some());
         assert_eq!(guard.refusal(ip("fd12::1")), None);
+        let mapped = WebhookGuard::new(parse_allow("::ffff:10.0.0.0/104").expect("ok"));
+        assert_eq!(mapped.refusal(ip("10.9.9.9")), None);
+        assert!(mapped.refusal(ip("11.0.0.1")).is_none(), "public anyway");
+        assert!(mapped.refusal(ip("192.168.0.1")).is_some());
         assert!(guard.refusal(ip("192.168.0.1")).is_some());
         assert!(
             parse_allow("10.0.0.0/33")

@@ -134,7 +134,15 @@ impl Pipeline {
                 return;
             }
             this.running.fetch_add(1, Ordering::SeqCst);
-            let result = this.run(&task_id).await;
+            // A panic in a task is an error like any other: counted out, retried later.
+            let result = match futures_util::FutureExt::catch_unwind(std::panic::AssertUnwindSafe(
+                this.run(&task_id),
+            ))
+            .await
+            {
+                Ok(result) => result,
+                Err(_) => Err(anyhow::anyhow!("the task's processing panicked")),
+            };
             this.running.fetch_sub(1, Ordering::SeqCst);
             drop(slot);
             if result.is_ok() {

@@ -101,16 +101,19 @@ impl Outbox {
         wake: Arc<Notify>,
         stats: Arc<crate::stats::Stats>,
         guard: WebhookGuard,
-    ) -> Arc<Outbox> {
+    ) -> Result<Arc<Outbox>, String> {
+        // No proxy (one would resolve names itself, past the guard) and no redirects (they
+        // could point anywhere); names resolve through the guard.
         let client = reqwest::Client::builder()
+            .no_proxy()
             .dns_resolver(Arc::new(guard.clone()))
             .redirect(reqwest::redirect::Policy::none())
             .connect_timeout(Duration::from_secs(10))
             .timeout(Duration::from_secs(300))
             .user_agent(concat!("gas-miner/", env!("CARGO_PKG_VERSION")))
             .build()
-            .unwrap_or_else(|_| reqwest::Client::new());
-        Arc::new(Outbox {
+            .map_err(|e| format!("cannot build the webhook client: {e}"))?;
+        Ok(Arc::new(Outbox {
             store,
             key,
             client,
@@ -120,7 +123,7 @@ impl Outbox {
             draining: std::sync::atomic::AtomicBool::new(false),
             slots: Arc::new(Semaphore::new(PARALLEL)),
             guard,
-        })
+        }))
     }
 
     /// Stops sending new attempts and waits (up to `limit`) for those in flight; returns how
@@ -267,7 +270,7 @@ impl Outbox {
                 }
             }
         };
-        if kind == "success" {
+        if kind == "success" && !forbidden {
             self.stats
                 .reply(&task.validator, status, &reply.body, reply.at_ms);
         }

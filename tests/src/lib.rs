@@ -476,14 +476,24 @@ impl Miner {
         self.child.take()?.wait().ok().and_then(|s| s.code())
     }
 
-    /// SIGTERM, then waits for the exit status.
+    /// SIGTERM, then waits for the exit status; a miner still running 60 s later is killed
+    /// (None), so that a hang fails the test instead of stalling it.
     pub fn terminate(&mut self) -> Option<i32> {
         let mut c = self.child.take()?;
         let _ = Command::new("kill")
             .arg("-TERM")
             .arg(c.id().to_string())
             .status();
-        c.wait().ok().and_then(|s| s.code())
+        let began = Instant::now();
+        while began.elapsed() < Duration::from_secs(60) {
+            if let Ok(Some(status)) = c.try_wait() {
+                return status.code();
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        let _ = c.kill();
+        let _ = c.wait();
+        None
     }
 }
 
