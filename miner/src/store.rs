@@ -466,6 +466,14 @@ impl Store {
         out
     }
 
+    /// Takes back a count made at open for an index entry found stale.
+    fn uncount(&self, state: TaskState, modality: Modality) {
+        let mut counts = self.counts.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some(n) = counts.get_mut(&(state, modality)) {
+            *n = n.saturating_sub(1);
+        }
+    }
+
     fn shift_count(&self, modality: Modality, from: Option<TaskState>, to: TaskState) {
         let mut counts = self.counts.lock().unwrap_or_else(|p| p.into_inner());
         if let Some(from) = from
@@ -606,11 +614,17 @@ impl Store {
                     if task.state == state {
                         out.push(task);
                     } else {
+                        self.uncount(state, task.modality);
                         tracing::warn!(task_id = %task.task_id, index = %state, actual = %task.state, "stale queue index entry removed");
                         self.queue.remove(&k)?;
                     }
                 }
                 None => {
+                    let modality = match k.get(1) {
+                        Some(1) => Modality::Video,
+                        _ => Modality::Image,
+                    };
+                    self.uncount(state, modality);
                     self.queue.remove(&k)?;
                 }
             }
@@ -1120,6 +1134,10 @@ mod tests {
             .expect("update");
         // What a crash in the middle of the move can leave: the old entry still there.
         store.queue.insert(&queued_key, &[]).expect("stale entry");
+        store.flush().expect("flush");
+        drop(store);
+        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+        let store = Store::open(dir.path()).expect("reopen");
         assert!(store.in_state(TaskState::Queued).expect("scan").is_empty());
         let generating = store.in_state(TaskState::Generating).expect("scan");
         assert_eq!(generating.len(), 1);
@@ -1127,6 +1145,9 @@ mod tests {
             store.queue.get(&queued_key).expect("get").is_none(),
             "the stale entry is gone"
         );
+        let counts = store.counts();
+        assert_eq!(counts.get(&TaskState::Queued).copied().unwrap_or(0), 0);
+        assert_eq!(counts.get(&TaskState::Generating).copied(), Some(1));
     }
 
     #[tokio::test]
