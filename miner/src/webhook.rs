@@ -40,13 +40,15 @@ enum Verdict {
     Retry,
     /// Never sent: the target is in the operator's own network (see `netguard`).
     Forbidden,
+    /// A redirect: not followed, so the validator never got it; not tried again either.
+    Undelivered,
 }
 
 fn judge(status: Option<u16>) -> Verdict {
     match status {
         Some(s) if (200..300).contains(&s) => Verdict::Accepted,
         // Redirects are not followed (they could point anywhere); a receiver does not send them.
-        Some(s) if (300..400).contains(&s) => Verdict::Refused,
+        Some(s) if (300..400).contains(&s) => Verdict::Undelivered,
         Some(408 | 425 | 429) => Verdict::Retry,
         Some(s) if (400..500).contains(&s) => Verdict::Refused,
         _ => Verdict::Retry,
@@ -253,7 +255,9 @@ impl Outbox {
         };
         let (change, state) = match verdict {
             Verdict::Accepted | Verdict::Refused => (OutboxChange::Remove(entry), done_state),
-            Verdict::Forbidden => (OutboxChange::Remove(entry), TaskState::Failed),
+            Verdict::Forbidden | Verdict::Undelivered => {
+                (OutboxChange::Remove(entry), TaskState::Failed)
+            }
             Verdict::Retry => {
                 let due =
                     (now_ms() + backoff(task.deliveries).as_millis() as i64).min(task.deadline_ms);
@@ -412,6 +416,7 @@ mod tests {
     fn refusals_end_delivery_and_outages_retry() {
         assert!(matches!(judge(Some(200)), Verdict::Accepted));
         assert!(matches!(judge(Some(400)), Verdict::Refused));
+        assert!(matches!(judge(Some(302)), Verdict::Undelivered));
         assert!(matches!(judge(Some(429)), Verdict::Retry));
         assert!(matches!(judge(Some(502)), Verdict::Retry));
         assert!(matches!(judge(None), Verdict::Retry));

@@ -173,6 +173,11 @@ async fn allowed_networks_are_reached_and_redirects_are_not_followed() {
         "the redirect was followed"
     );
     assert_eq!(task.deliveries[0].status, Some(302));
+    assert_eq!(
+        task.summary.state,
+        TaskState::Failed,
+        "the validator never got it"
+    );
     // The allowed address itself works as any validator would.
     let (status, reply) = v.challenge("/gen_image", &body, &validator.url()).await;
     assert_eq!(status, 201, "{reply}");
