@@ -557,3 +557,86 @@ fn hash_and_type(
     let content_type = preflight::check(&head, modality).map_err(ProviderError::new)?;
     Ok((content_type, bytes, hex::encode(hasher.finalize())))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::providers::Generated;
+
+    /// Counts its calls; each takes a moment and ends in a refusal.
+    struct Counting(Arc<AtomicUsize>);
+
+    #[async_trait::async_trait]
+    impl Provider for Counting {
+        fn name(&self) -> &'static str {
+            "counting"
+        }
+
+        fn supports(&self, _: Modality) -> bool {
+            true
+        }
+
+        fn plan(&self, task: &TaskRecord) -> Plan {
+            Plan {
+                model: "m".into(),
+                delivers: task.tier,
+                params: serde_json::json!({}),
+                cost_usd: 0.0,
+            }
+        }
+
+        async fn generate(&self, _: &Job<'_>) -> Result<Generated, ProviderError> {
+            self.0.fetch_add(1, Ordering::SeqCst);
+            tokio::time::sleep(Duration::from_millis(300)).await;
+            Err(ProviderError {
+                message: "refused".into(),
+                status: Some(400),
+            })
+        }
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_task_asked_for_twice_runs_once() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let anchors = dir.path().join("anchors");
+        std::fs::create_dir_all(&anchors).expect("anchors");
+        let ca = crate::preflight::signer::TestCa::new("Pipeline Test Root").expect("ca");
+        std::fs::write(anchors.join("root.pem"), &ca.root_pem).expect("anchor");
+        let store = Store::open(&dir.path().join("state")).expect("store");
+        let mut task = crate::store::tests::task("twice");
+        task.deadline_ms = now_ms() + 60_000;
+        store.insert_new(&task).expect("insert");
+        let calls = Arc::new(AtomicUsize::new(0));
+        let provider: Arc<dyn Provider> = Arc::new(Counting(calls.clone()));
+        let pipeline = Pipeline::new(
+            store.clone(),
+            HashMap::from([(Modality::Image, vec![provider])]),
+            Arc::new(Preflight::new(&anchors).expect("preflight")),
+            Arc::new(crate::stats::Stats::load(store.clone())),
+            4,
+            (Duration::from_secs(5), Duration::from_secs(5)),
+            Arc::default(),
+            None,
+        );
+        // As after a crash: found queued, and found again by the next scan once it moved on.
+        pipeline.enqueue("twice".into());
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        pipeline.enqueue("twice".into());
+        let began = std::time::Instant::now();
+        while store.get("twice").expect("get").map(|t| t.state) != Some(TaskState::Delivering) {
+            assert!(began.elapsed() < Duration::from_secs(10), "never finished");
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        tokio::time::sleep(Duration::from_millis(500)).await;
+        assert_eq!(
+            calls.load(Ordering::SeqCst),
+            1,
+            "one run, one provider call"
+        );
+        assert_eq!(pipeline.running(), 0);
+        assert!(
+            pipeline.claim("twice"),
+            "released when done, so it may be asked for again"
+        );
+    }
+}

@@ -601,6 +601,22 @@ impl Store {
         Ok(result)
     }
 
+    /// Queue index entries that disagree with their task (its state, or no task at all),
+    /// found without changing anything: what a crash can leave, for checks after the fact.
+    pub fn index_disagreements(&self) -> Result<usize, StoreError> {
+        let mut n = 0;
+        for item in self.queue.iter() {
+            let (k, _) = item?;
+            let id = &k[QUEUE_ID_AT.min(k.len())..];
+            let agrees = match self.tasks.get(id)? {
+                Some(v) => Self::decode(id, &v)?.state.code() == k[0],
+                None => false,
+            };
+            n += usize::from(!agrees);
+        }
+        Ok(n)
+    }
+
     /// Tasks in `state`, oldest first. An index entry that disagrees with its task (left by a
     /// crash in the middle of a write) is dropped, so no task is ever found in two states.
     pub fn in_state(&self, state: TaskState) -> Result<Vec<TaskRecord>, StoreError> {
@@ -1078,10 +1094,11 @@ async fn group_commit(db: sled::Db, mut rx: mpsc::UnboundedReceiver<Waiter>) {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
 
-    fn task(id: &str) -> TaskRecord {
+    /// A queued image task, for tests.
+    pub(crate) fn task(id: &str) -> TaskRecord {
         TaskRecord {
             v: 1,
             task_id: id.into(),
@@ -1138,7 +1155,9 @@ mod tests {
         drop(store);
         tokio::time::sleep(std::time::Duration::from_millis(200)).await;
         let store = Store::open(dir.path()).expect("reopen");
+        assert_eq!(store.index_disagreements().expect("scan"), 1);
         assert!(store.in_state(TaskState::Queued).expect("scan").is_empty());
+        assert_eq!(store.index_disagreements().expect("scan"), 0);
         let generating = store.in_state(TaskState::Generating).expect("scan");
         assert_eq!(generating.len(), 1);
         assert!(

@@ -326,6 +326,14 @@ fn check_store(fixture: &Fixture, accepted: &BTreeMap<String, bool>, report: &mu
             return;
         }
     };
+    // Before anything reads the queues (reading them repairs what it finds).
+    match store.index_disagreements() {
+        Ok(0) => {}
+        Ok(n) => report.problems.push(format!(
+            "{n} queue index entries disagree with their task (the index and the task were not written together)"
+        )),
+        Err(e) => report.problems.push(format!("the queue index is unreadable: {e}")),
+    }
     for (id, _) in accepted.iter() {
         match store.get(id) {
             Ok(Some(task)) => match task.state {

@@ -1380,29 +1380,6 @@ fn task(modality: Modality, prompt: &str, parameters: Value, tier: Tier) -> Task
     }
 }
 
-/// JSON equality, except that a float may differ in its last bit: serde_json (without its
-/// `float_roundtrip` feature) reads some 17-digit floats one ulp off, and a task is stored as
-/// JSON and read back.
-fn same_json(a: &Value, b: &Value) -> bool {
-    match (a, b) {
-        (Value::Number(x), Value::Number(y)) if x.is_f64() || y.is_f64() => {
-            match (x.as_f64(), y.as_f64()) {
-                (Some(x), Some(y)) => x == y || (x - y).abs() <= x.abs().max(y.abs()) * 1e-15,
-                _ => false,
-            }
-        }
-        (Value::Array(x), Value::Array(y)) => {
-            x.len() == y.len() && x.iter().zip(y).all(|(x, y)| same_json(x, y))
-        }
-        (Value::Object(x), Value::Object(y)) => {
-            x.len() == y.len()
-                && x.iter()
-                    .all(|(k, v)| y.get(k).is_some_and(|w| same_json(v, w)))
-        }
-        _ => a == b,
-    }
-}
-
 fn uuid_like(n: i64) -> String {
     format!("00000000-0000-4000-8000-{:012x}", n.rem_euclid(1 << 48))
 }
@@ -1496,12 +1473,8 @@ fn challenge_round(
             let id = reply["task_id"].as_str().expect("task_id");
             let stored = rig.store.get(id).expect("store").expect("stored");
             assert_eq!(stored.prompt, prompt);
-            assert!(
-                same_json(&stored.parameters, &parameters),
-                "stored {} for {}",
-                stored.parameters,
-                parameters
-            );
+            // Exactly, floats included (serde_json's `float_roundtrip`).
+            assert_eq!(stored.parameters, parameters);
             assert_eq!(stored.tier, tier);
             assert_eq!(stored.modality, modality);
             assert_eq!(stored.validator, keys().validator.ss58());
