@@ -135,8 +135,20 @@ pub fn router(admin: Arc<Admin>) -> Router {
         .route("/events", get(events))
         .route("/shutdown", post(shutdown))
         .route("/metrics", get(metrics))
+        .fallback(unknown)
         .layer(axum::middleware::from_fn(same_user))
         .with_state(admin)
+}
+
+/// A request for no endpoint: said in the same JSON as every other error.
+async fn unknown(method: axum::http::Method, uri: axum::http::Uri) -> Response {
+    error(
+        StatusCode::NOT_FOUND,
+        format!(
+            "no admin endpoint {method} {}: see GET /status, /tasks, /tasks/<id>, /services, /logs, /events, /metrics",
+            uri.path()
+        ),
+    )
 }
 
 fn error(status: StatusCode, text: impl Into<String>) -> Response {

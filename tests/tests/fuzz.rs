@@ -1956,7 +1956,9 @@ fn admin_raw_round(rig: &AdminRig, method: &str, path: &str, body: Vec<u8>) -> O
         "{method} {path}: {status} {}",
         String::from_utf8_lossy(&reply)
     );
-    let route = path.split('?').next().unwrap_or_default();
+    // The path the miner sees (a `#` ends it).
+    let uri = axum::http::Uri::try_from(path).expect("checked above");
+    let route = uri.path();
     for id in &rig.task_ids {
         if route == format!("/tasks/{id}") && method == "GET" {
             assert_eq!(status, 200);
@@ -1969,12 +1971,22 @@ fn admin_raw_round(rig: &AdminRig, method: &str, path: &str, body: Vec<u8>) -> O
     }
     if method == "GET"
         && let Some(id) = route.strip_prefix("/tasks/")
+        && !id.is_empty()
         && !id.contains('/')
         && !rig.task_ids.iter().any(|t| t == id)
         && status == 404
     {
         let e: ErrorReply = serde_json::from_slice(&reply).expect("ErrorReply");
         assert!(e.error.starts_with("no task "), "{}", e.error);
+    }
+    // (An answer to HEAD has no body.)
+    if status == 404 && method != "HEAD" {
+        let e: Result<ErrorReply, _> = serde_json::from_slice(&reply);
+        assert!(
+            e.is_ok_and(|e| !e.error.is_empty()),
+            "{method} {path}: a 404 that does not say why: {:?}",
+            String::from_utf8_lossy(&reply)
+        );
     }
     format!("other: {status}")
 }
