@@ -1910,7 +1910,8 @@ fn admin_query_round(rig: &AdminRig, endpoint: &str, query: &str) -> Outcome {
         "{path}: {status} {}",
         String::from_utf8_lossy(&reply)
     );
-    let pairs = plain_pairs(query);
+    // The query the miner sees: a `#` ends it.
+    let pairs = plain_pairs(query.split('#').next().unwrap_or_default());
     let outcome = format!("{endpoint}: {status}");
     if status != 200 {
         return outcome;
