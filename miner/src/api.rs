@@ -14,7 +14,7 @@ use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Extension, Json, Router};
-use gas_shared::{Modality, TaskState, Tier};
+use gas_shared::{Modality, Tier};
 use serde_json::{Value, json};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -236,27 +236,20 @@ async fn accept(
         .unwrap_or_else(|| Tier::default_for(modality));
     let created_ms = now_ms();
     let task = TaskRecord {
-        v: 1,
-        task_id: uuid::Uuid::new_v4().to_string(),
-        modality,
-        state: TaskState::Queued,
-        prompt,
-        parameters,
-        tier,
         webhook_url: webhook_url.to_string(),
         validator: signer.hotkey.clone(),
         validator_uid: signer.uid,
-        created_ms,
-        deadline_ms: created_ms + state.webhook_deadline.as_millis() as i64,
-        started_ms: None,
-        finished_ms: None,
-        generation_runs: 0,
-        media: None,
-        outcome: None,
-        deliveries: 0,
-        last_reply: None,
-        verdict: None,
-        c2pa_failed: false,
+        ..TaskRecord::accepted(
+            uuid::Uuid::new_v4().to_string(),
+            modality,
+            prompt,
+            parameters,
+            tier,
+            (
+                created_ms,
+                created_ms + state.webhook_deadline.as_millis() as i64,
+            ),
+        )
     };
     if let Err(e) = state.store.insert_new(&task) {
         tracing::error!(error = %e, "challenge could not be stored");

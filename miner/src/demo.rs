@@ -717,27 +717,16 @@ async fn receive(
         );
     }
     let record = TaskRecord {
-        v: 1,
-        task_id: task_id.clone(),
-        modality: sent.modality,
         state: TaskState::Delivering,
-        prompt: sent.prompt,
-        parameters: json!({"resolution": sent.tier.as_str()}),
-        tier: sent.tier,
-        webhook_url: String::new(),
         validator: judge.key.ss58().to_string(),
-        validator_uid: 0,
-        created_ms: sent.at_ms,
-        deadline_ms: sent.at_ms + 7_200_000,
-        started_ms: None,
-        finished_ms: None,
-        generation_runs: 0,
-        media: None,
-        outcome: None,
-        deliveries: 0,
-        last_reply: None,
-        verdict: None,
-        c2pa_failed: false,
+        ..TaskRecord::accepted(
+            task_id.clone(),
+            sent.modality,
+            sent.prompt,
+            json!({"resolution": sent.tier.as_str()}),
+            sent.tier,
+            (sent.at_ms, sent.at_ms + 7_200_000),
+        )
     };
     let j = judge.clone();
     let checked = path.clone();

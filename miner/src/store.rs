@@ -102,6 +102,41 @@ pub struct TaskRecord {
 }
 
 impl TaskRecord {
+    /// A challenge just accepted: queued, nothing done yet, due by `deadline_ms`. Callers set
+    /// the webhook and the validator.
+    pub fn accepted(
+        task_id: String,
+        modality: Modality,
+        prompt: String,
+        parameters: serde_json::Value,
+        tier: Tier,
+        (created_ms, deadline_ms): (i64, i64),
+    ) -> TaskRecord {
+        TaskRecord {
+            v: 1,
+            task_id,
+            modality,
+            state: TaskState::Queued,
+            prompt,
+            parameters,
+            tier,
+            webhook_url: String::new(),
+            validator: String::new(),
+            validator_uid: 0,
+            created_ms,
+            deadline_ms,
+            started_ms: None,
+            finished_ms: None,
+            generation_runs: 0,
+            media: None,
+            outcome: None,
+            deliveries: 0,
+            last_reply: None,
+            verdict: None,
+            c2pa_failed: false,
+        }
+    }
+
     /// The task as the admin socket lists it.
     pub fn summary(&self) -> gas_shared::admin::TaskSummary {
         gas_shared::admin::TaskSummary {
@@ -1100,27 +1135,16 @@ pub(crate) mod tests {
     /// A queued image task, for tests.
     pub(crate) fn task(id: &str) -> TaskRecord {
         TaskRecord {
-            v: 1,
-            task_id: id.into(),
-            modality: Modality::Image,
-            state: TaskState::Queued,
-            prompt: "p".into(),
-            parameters: serde_json::json!({}),
-            tier: Tier::K2,
             webhook_url: "http://127.0.0.1:1/cb".into(),
             validator: "5Validator".into(),
-            validator_uid: 0,
-            created_ms: 1_000,
-            deadline_ms: 9_000,
-            started_ms: None,
-            finished_ms: None,
-            generation_runs: 0,
-            media: None,
-            outcome: None,
-            deliveries: 0,
-            last_reply: None,
-            verdict: None,
-            c2pa_failed: false,
+            ..TaskRecord::accepted(
+                id.into(),
+                Modality::Image,
+                "p".into(),
+                serde_json::json!({}),
+                Tier::K2,
+                (1_000, 9_000),
+            )
         }
     }
 

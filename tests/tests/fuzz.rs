@@ -22,7 +22,7 @@ use gas_miner::providers::params::{Params, nearest_ratio, parse_ratio};
 use gas_miner::providers::{Generated, Job, Plan, Provider, ProviderError, Tuning};
 use gas_miner::store::{Store, TaskRecord};
 use gas_shared::admin::*;
-use gas_shared::{Modality, TaskState, Tier};
+use gas_shared::{Modality, Tier};
 use http_body_util::BodyExt;
 use proptest::collection::{btree_map, vec};
 use proptest::prelude::*;
@@ -1356,27 +1356,16 @@ fn expected(body: &[u8], webhook: Option<&HeaderValue>, modality: Modality) -> E
 fn task(modality: Modality, prompt: &str, parameters: Value, tier: Tier) -> TaskRecord {
     let now = epistula::now_ms();
     TaskRecord {
-        v: 1,
-        task_id: uuid_like(now),
-        modality,
-        state: TaskState::Queued,
-        prompt: prompt.to_string(),
-        parameters,
-        tier,
         webhook_url: "https://validator.example/hook".into(),
         validator: keys().validator.ss58().to_string(),
-        validator_uid: 0,
-        created_ms: now,
-        deadline_ms: now + 3_600_000,
-        started_ms: None,
-        finished_ms: None,
-        generation_runs: 0,
-        media: None,
-        outcome: None,
-        deliveries: 0,
-        last_reply: None,
-        verdict: None,
-        c2pa_failed: false,
+        ..TaskRecord::accepted(
+            uuid_like(now),
+            modality,
+            prompt.to_string(),
+            parameters,
+            tier,
+            (now, now + 3_600_000),
+        )
     }
 }
 
