@@ -5,13 +5,15 @@
 //! Secrets never cross it. Message types: `gas_shared::admin`.
 
 use crate::chain::MetagraphCache;
-use crate::config::{Config, select_chain};
+use crate::config::Config;
+use crate::providers::registry::{self, ProviderSettings, select_chain};
 use crate::identity::Hotkey;
 use crate::logs::LogRing;
 use crate::pipeline::Pipeline;
 use crate::preflight::Preflight;
 use crate::stats::Stats;
-use crate::store::{Store, TaskRecord};
+use crate::store::Store;
+use crate::task::TaskRecord;
 use axum::body::{Body, Bytes};
 use axum::extract::connect_info::{ConnectInfo, Connected};
 use axum::extract::{Path, Query, Request, State};
@@ -44,14 +46,40 @@ pub struct Admin {
     pub demo: bool,
 }
 
-/// Where the socket is: `GAS_ADMIN_SOCKET`, else `<state dir>/admin.sock`.
-pub fn socket_path(given: Option<&str>, state_dir: &std::path::Path) -> PathBuf {
-    given
-        .map(str::trim)
-        .filter(|s| !s.is_empty())
-        .map(crate::config::expand_home)
-        .unwrap_or_else(|| state_dir.join("admin.sock"))
+/// Why the admin socket cannot be served.
+#[derive(Debug, thiserror::Error)]
+pub enum SocketError {
+    #[error(
+        "admin socket {} is live: another gas-miner is running with it; stop that one, or give this one its own MINER_STATE_DIR or GAS_ADMIN_SOCKET",
+        path.display()
+    )]
+    Live { path: PathBuf },
+    #[error("stale admin socket {} cannot be removed: {source}", path.display())]
+    Stale {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("admin socket directory {}: {source}", dir.display())]
+    Directory {
+        dir: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("admin socket {} cannot be created: {source}", path.display())]
+    Create {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("admin socket {}: {source}", path.display())]
+    Mode {
+        path: PathBuf,
+        source: std::io::Error,
+    },
 }
+
+/// A service selection that cannot be used: one line per problem.
+#[derive(Debug, thiserror::Error)]
+#[error("{}", .0.join("; "))]
+pub struct SelectionRefused(pub Vec<String>);
 
 /// This process's effective uid (the owner of `/proc/self`).
 fn own_uid() -> Option<u32> {
@@ -60,35 +88,37 @@ fn own_uid() -> Option<u32> {
 }
 
 /// Binds the socket: a stale one is removed, a live one is another miner's.
-pub async fn bind(path: &std::path::Path) -> Result<UnixListener, String> {
+pub async fn bind(path: &std::path::Path) -> Result<UnixListener, SocketError> {
+    let path_buf = || path.to_path_buf();
     if path.exists() {
         match tokio::net::UnixStream::connect(path).await {
-            Ok(_) => {
-                return Err(format!(
-                    "admin socket {} is live: another gas-miner is running with it; stop that one, or give this one its own MINER_STATE_DIR or GAS_ADMIN_SOCKET",
-                    path.display()
-                ));
-            }
+            Ok(_) => return Err(SocketError::Live { path: path_buf() }),
             Err(_) => {
                 tracing::info!(socket = %path.display(), "removing a stale admin socket");
-                std::fs::remove_file(path).map_err(|e| {
-                    format!(
-                        "stale admin socket {} cannot be removed: {e}",
-                        path.display()
-                    )
+                std::fs::remove_file(path).map_err(|source| SocketError::Stale {
+                    path: path_buf(),
+                    source,
                 })?;
             }
         }
     }
     if let Some(parent) = path.parent() {
-        std::fs::create_dir_all(parent)
-            .map_err(|e| format!("admin socket directory {}: {e}", parent.display()))?;
+        std::fs::create_dir_all(parent).map_err(|source| SocketError::Directory {
+            dir: parent.to_path_buf(),
+            source,
+        })?;
     }
-    let listener = UnixListener::bind(path)
-        .map_err(|e| format!("admin socket {} cannot be created: {e}", path.display()))?;
+    let listener = UnixListener::bind(path).map_err(|source| SocketError::Create {
+        path: path_buf(),
+        source,
+    })?;
     use std::os::unix::fs::PermissionsExt;
-    std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600))
-        .map_err(|e| format!("admin socket {}: {e}", path.display()))?;
+    std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600)).map_err(
+        |source| SocketError::Mode {
+            path: path_buf(),
+            source,
+        },
+    )?;
     Ok(listener)
 }
 
@@ -172,7 +202,7 @@ async fn same_user(ConnectInfo(peer): ConnectInfo<Peer>, request: Request, next:
 
 impl Admin {
     pub fn status(&self) -> Status {
-        let now = crate::epistula::now_ms();
+        let now = crate::clock::now_ms();
         let graph = self.metagraph.get();
         let me = graph.neuron(self.key.ss58());
         let sync = self.metagraph.sync_state();
@@ -260,7 +290,7 @@ impl Admin {
     }
 
     /// Applies a selection (`image`/`video` as comma lists) to new tasks; `Err` says why not.
-    pub fn apply_services(&self, update: &ServicesUpdate) -> Result<(), String> {
+    pub fn apply_services(&self, update: &ServicesUpdate) -> Result<(), SelectionRefused> {
         let mut chains = Vec::new();
         let mut problems = Vec::new();
         for (modality, text, var) in [
@@ -274,13 +304,13 @@ impl Admin {
             match select_chain(&self.config.catalog, var, text, modality) {
                 Ok(chain) => chains.push((
                     modality,
-                    crate::daemon::build_chain(&self.config, modality, &chain),
+                    registry::build_chain(modality, &chain, &self.config.tuning()),
                 )),
                 Err(p) => problems.extend(p),
             }
         }
         if !problems.is_empty() {
-            return Err(problems.join("; "));
+            return Err(SelectionRefused(problems));
         }
         for (modality, chain) in chains {
             let names: Vec<&str> = chain.iter().map(|p| p.name()).collect();
@@ -353,7 +383,7 @@ impl Admin {
                     d.kind,
                     d.attempt,
                     d.status.map_or("no answer".to_string(), |s| s.to_string()),
-                    crate::providers::truncate(&d.body, 200)
+                    crate::text::truncate(&d.body, 200)
                 ),
             });
         }
@@ -401,8 +431,8 @@ impl Admin {
                 .as_ref()
                 .map(|m| self.store.media_dir().join(&m.file).display().to_string()),
             outcome: match &task.outcome {
-                Some(crate::store::Outcome::Failure { message }) => Some(message.clone()),
-                Some(crate::store::Outcome::Success) => Some("media delivered as success".into()),
+                Some(crate::task::Outcome::Failure { message }) => Some(message.clone()),
+                Some(crate::task::Outcome::Success) => Some("media delivered as success".into()),
                 None => None,
             },
         }
@@ -430,7 +460,7 @@ async fn shutdown(State(a): State<Arc<Admin>>) -> Response {
 
 async fn metrics(State(a): State<Arc<Admin>>) -> Response {
     (
-        [("content-type", "text/plain; version=0.0.4")],
+        [("content-type", crate::metrics::CONTENT_TYPE)],
         crate::metrics::render(&a.status(), a.pipeline.running()),
     )
         .into_response()
@@ -504,7 +534,7 @@ async fn set_services(State(a): State<Arc<Admin>>, Json(update): Json<ServicesUp
             reset: false,
         };
         if let Err(e) = a.apply_services(&env) {
-            return error(StatusCode::BAD_REQUEST, e);
+            return error(StatusCode::BAD_REQUEST, e.to_string());
         }
         let _ = a.store.set_setting(SERVICES_SETTING, None);
         return Json(a.services()).into_response();
@@ -524,7 +554,7 @@ async fn set_services(State(a): State<Arc<Admin>>, Json(update): Json<ServicesUp
     Json(a.services()).into_response()
 }
 
-fn names_or_none(chain: &[crate::config::ProviderSettings]) -> String {
+fn names_or_none(chain: &[ProviderSettings]) -> String {
     if chain.is_empty() {
         "none".into()
     } else {

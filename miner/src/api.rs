@@ -3,10 +3,12 @@
 //! JSON shapes. A challenge is durable on disk before its 201 leaves.
 
 use crate::chain::MetagraphCache;
-use crate::epistula::{ReplayCache, Signer, Verifier, now_ms};
+use crate::clock::now_ms;
+use crate::epistula::{ReplayCache, Signer, Verifier};
 use crate::identity::Hotkey;
 use crate::pipeline::Pipeline;
-use crate::store::{Store, TaskRecord};
+use crate::store::Store;
+use crate::task::TaskRecord;
 use axum::body::Bytes;
 use axum::extract::{Path, Request, State};
 use axum::http::{HeaderMap, StatusCode};
@@ -59,6 +61,58 @@ fn unix_secs() -> f64 {
 
 fn detail(status: StatusCode, text: &str) -> Response {
     (status, Json(json!({ "detail": text }))).into_response()
+}
+
+/// Why a request is refused; answered with the reference's status code and its
+/// `{"error", "timestamp"}` body.
+#[derive(Debug, thiserror::Error)]
+pub enum ApiError {
+    #[error("Invalid JSON body: {0}")]
+    InvalidJson(serde_json::Error),
+    #[error("Invalid JSON body: expected a JSON object")]
+    NotAnObject,
+    #[error("Missing required field: prompt")]
+    MissingPrompt,
+    #[error("Invalid field: prompt must be a string")]
+    PromptNotAString,
+    #[error("Missing required header: X-Webhook-URL")]
+    MissingWebhook,
+    #[error("Invalid X-Webhook-URL: {0}")]
+    WebhookRefused(crate::netguard::Forbidden),
+    #[error("Invalid field: parameters must be a JSON object")]
+    ParametersNotAnObject,
+    /// The modality has no provider chain.
+    #[error("No service available for modality={0}")]
+    NoService(Modality),
+    #[error("No services available")]
+    NoServices,
+    /// The challenge could not be made durable, so it is not accepted.
+    #[error("Failed to process {modality} request: {source}")]
+    NotStored {
+        modality: Modality,
+        source: crate::store::StoreError,
+    },
+    #[error("Task not found")]
+    TaskNotFound,
+    #[error("{0}")]
+    Store(#[from] crate::store::StoreError),
+}
+
+impl ApiError {
+    fn status(&self) -> StatusCode {
+        match self {
+            ApiError::NoService(_) | ApiError::NoServices => StatusCode::SERVICE_UNAVAILABLE,
+            ApiError::NotStored { .. } | ApiError::Store(_) => StatusCode::INTERNAL_SERVER_ERROR,
+            ApiError::TaskNotFound => StatusCode::NOT_FOUND,
+            _ => StatusCode::BAD_REQUEST,
+        }
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        error(self.status(), self.to_string())
+    }
 }
 
 fn error(status: StatusCode, text: impl Into<String>) -> Response {
@@ -143,7 +197,7 @@ async fn gen_image(
     signer: Extension<Signer>,
     headers: HeaderMap,
     body: Bytes,
-) -> Response {
+) -> Result<Response, ApiError> {
     accept(state, signer, headers, body, Modality::Image).await
 }
 
@@ -152,7 +206,7 @@ async fn gen_video(
     signer: Extension<Signer>,
     headers: HeaderMap,
     body: Bytes,
-) -> Response {
+) -> Result<Response, ApiError> {
     accept(state, signer, headers, body, Modality::Video).await
 }
 
@@ -170,63 +224,31 @@ async fn accept(
     headers: HeaderMap,
     body: Bytes,
     modality: Modality,
-) -> Response {
-    let doc: Value = match serde_json::from_slice(&body) {
-        Ok(v) => v,
-        Err(e) => return error(StatusCode::BAD_REQUEST, format!("Invalid JSON body: {e}")),
-    };
-    let Some(doc) = doc.as_object() else {
-        return error(
-            StatusCode::BAD_REQUEST,
-            "Invalid JSON body: expected a JSON object",
-        );
-    };
+) -> Result<Response, ApiError> {
+    let doc: Value = serde_json::from_slice(&body).map_err(ApiError::InvalidJson)?;
+    let doc = doc.as_object().ok_or(ApiError::NotAnObject)?;
     let prompt = match doc.get("prompt") {
-        None | Some(Value::Null) => {
-            return error(StatusCode::BAD_REQUEST, "Missing required field: prompt");
-        }
-        Some(Value::String(s)) if s.trim().is_empty() => {
-            return error(StatusCode::BAD_REQUEST, "Missing required field: prompt");
-        }
+        None | Some(Value::Null) => return Err(ApiError::MissingPrompt),
+        Some(Value::String(s)) if s.trim().is_empty() => return Err(ApiError::MissingPrompt),
         Some(Value::String(s)) => s.clone(),
-        Some(_) => {
-            return error(
-                StatusCode::BAD_REQUEST,
-                "Invalid field: prompt must be a string",
-            );
-        }
+        Some(_) => return Err(ApiError::PromptNotAString),
     };
-    let Some(webhook_url) = headers
+    let webhook_url = headers
         .get("x-webhook-url")
         .and_then(|v| v.to_str().ok())
         .filter(|v| !v.is_empty())
-    else {
-        return error(
-            StatusCode::BAD_REQUEST,
-            "Missing required header: X-Webhook-URL",
-        );
-    };
-    if let Err(why) = state.webhook_guard.check_url(webhook_url) {
-        return error(
-            StatusCode::BAD_REQUEST,
-            format!("Invalid X-Webhook-URL: {why}"),
-        );
-    }
+        .ok_or(ApiError::MissingWebhook)?;
+    state
+        .webhook_guard
+        .check_url(webhook_url)
+        .map_err(ApiError::WebhookRefused)?;
     let parameters = match doc.get("parameters") {
         None | Some(Value::Null) => json!({}),
         Some(Value::Object(p)) => Value::Object(p.clone()),
-        Some(_) => {
-            return error(
-                StatusCode::BAD_REQUEST,
-                "Invalid field: parameters must be a JSON object",
-            );
-        }
+        Some(_) => return Err(ApiError::ParametersNotAnObject),
     };
     if !state.pipeline.serves(modality) {
-        return error(
-            StatusCode::SERVICE_UNAVAILABLE,
-            format!("No service available for modality={modality}"),
-        );
+        return Err(ApiError::NoService(modality));
     }
     let tier = parameters
         .get("resolution")
@@ -251,24 +273,18 @@ async fn accept(
             ),
         )
     };
-    if let Err(e) = state.store.insert_new(&task) {
-        tracing::error!(error = %e, "challenge could not be stored");
-        return error(
-            StatusCode::INTERNAL_SERVER_ERROR,
-            format!("Failed to process {modality} request: {e}"),
-        );
-    }
-    if let Err(e) = state.store.commit().await {
-        tracing::error!(error = %e, "challenge could not be made durable");
-        return error(
-            StatusCode::INTERNAL_SERVER_ERROR,
-            format!("Failed to process {modality} request: {e}"),
-        );
-    }
+    state.store.insert_new(&task).map_err(|source| {
+        tracing::error!(error = %source, "challenge could not be stored");
+        ApiError::NotStored { modality, source }
+    })?;
+    state.store.commit().await.map_err(|source| {
+        tracing::error!(error = %source, "challenge could not be made durable");
+        ApiError::NotStored { modality, source }
+    })?;
     tracing::info!(task_id = %task.task_id, validator = %signer.hotkey, uid = signer.uid, %modality, tier = %tier, "challenge accepted");
     state.stats.challenge(&signer.hotkey, created_ms);
     state.pipeline.enqueue(task.task_id.clone());
-    (
+    Ok((
         StatusCode::CREATED,
         Json(json!({
             "task_id": task.task_id,
@@ -279,7 +295,7 @@ async fn accept(
             "created_at": created_ms as f64 / 1000.0,
         })),
     )
-        .into_response()
+        .into_response())
 }
 
 fn services(state: &ApiState) -> Vec<Value> {
@@ -300,18 +316,18 @@ fn services(state: &ApiState) -> Vec<Value> {
     out
 }
 
-async fn health(State(state): State<Arc<ApiState>>) -> Response {
+async fn health(State(state): State<Arc<ApiState>>) -> Result<Response, ApiError> {
     let services = services(&state);
     if services.is_empty() {
-        return error(StatusCode::SERVICE_UNAVAILABLE, "No services available");
+        return Err(ApiError::NoServices);
     }
-    Json(json!({
+    Ok(Json(json!({
         "status": "healthy",
         "services_available": services.len(),
         "services_total": services.len(),
         "timestamp": unix_secs(),
     }))
-    .into_response()
+    .into_response())
 }
 
 async fn miner_info(State(state): State<Arc<ApiState>>) -> Response {
@@ -361,7 +377,7 @@ async fn miner_info(State(state): State<Arc<ApiState>>) -> Response {
 pub fn task_view(task: &TaskRecord) -> Value {
     let secs = |ms: Option<i64>| ms.map(|m| m as f64 / 1000.0);
     let error_message = match &task.outcome {
-        Some(crate::store::Outcome::Failure { message }) => Some(message.clone()),
+        Some(crate::task::Outcome::Failure { message }) => Some(message.clone()),
         _ => None,
     };
     json!({
@@ -386,10 +402,12 @@ pub fn task_view(task: &TaskRecord) -> Value {
     })
 }
 
-async fn status(State(state): State<Arc<ApiState>>, Path(task_id): Path<String>) -> Response {
-    match state.store.get(&task_id) {
-        Ok(Some(task)) => Json(task_view(&task)).into_response(),
-        Ok(None) => error(StatusCode::NOT_FOUND, "Task not found"),
-        Err(e) => error(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()),
+async fn status(
+    State(state): State<Arc<ApiState>>,
+    Path(task_id): Path<String>,
+) -> Result<Json<Value>, ApiError> {
+    match state.store.get(&task_id)? {
+        Some(task) => Ok(Json(task_view(&task))),
+        None => Err(ApiError::TaskNotFound),
     }
 }

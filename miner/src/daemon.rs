@@ -3,18 +3,15 @@
 use crate::admin::Admin;
 use crate::api::{ApiState, router};
 use crate::chain::subtensor::{ServeOutcome, Subtensor};
-use crate::chain::{AxonInfo, MetagraphCache, MetagraphFile, MetagraphSource};
-use crate::config::{Config, Service};
-use crate::epistula::{ReplayCache, now_ms};
+use crate::chain::{AxonInfo, ChainError, Metagraph, MetagraphCache, MetagraphFile, MetagraphSource};
+use crate::config::Config;
+use crate::clock::now_ms;
+use crate::epistula::ReplayCache;
 use crate::identity::Hotkey;
 use crate::logs::LogRing;
-use crate::pipeline::{Chains, Pipeline};
+use crate::pipeline::Pipeline;
+use crate::providers::registry::Chains;
 use crate::preflight::Preflight;
-use crate::providers::openai::OpenAi;
-use crate::providers::openrouter::OpenRouter;
-use crate::providers::runway::Runway;
-use crate::providers::stability::Stability;
-use crate::providers::{Provider, Tuning};
 use crate::stats::Stats;
 use crate::store::Store;
 use crate::webhook::Outbox;
@@ -22,7 +19,10 @@ use gas_shared::Modality;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-/// A start-up failure and the exit status it deserves (2: configuration, 1: anything else).
+/// A start-up failure or a reason to stop, and the exit status it deserves (2: configuration,
+/// 1: anything else).
+#[derive(Debug, thiserror::Error)]
+#[error("{message}")]
 pub struct Fatal {
     pub code: i32,
     pub message: String,
@@ -35,52 +35,8 @@ fn fatal(code: i32, message: impl Into<String>) -> Fatal {
     }
 }
 
-/// One client per service and modality, in the operator's fallback order.
-pub fn build_chains(config: &Config) -> Chains {
-    let mut chains = Chains::new();
-    for modality in Modality::ALL {
-        chains.insert(
-            modality,
-            build_chain(config, modality, config.chain(modality)),
-        );
-    }
-    chains
-}
-
-/// The clients for one modality's chain.
-pub fn build_chain(
-    config: &Config,
-    modality: Modality,
-    settings: &[crate::config::ProviderSettings],
-) -> Vec<Arc<dyn Provider>> {
-    let tuning = Tuning {
-        call_timeout: config.provider_timeout,
-        poll_interval: config.video_poll_interval,
-    };
-    settings
-        .iter()
-        .map(|p| {
-            let (base, key, model) = (&p.base_url, p.key.expose(), p.model.as_deref());
-            let t = tuning.clone();
-            let (image, video) = match modality {
-                Modality::Image => (model, None),
-                Modality::Video => (None, model),
-            };
-            match p.service {
-                Service::OpenAi => {
-                    Arc::new(OpenAi::new(base, key, t, image, video)) as Arc<dyn Provider>
-                }
-                Service::OpenRouter => Arc::new(OpenRouter::new(base, key, t, image, video)),
-                Service::StabilityAi => Arc::new(Stability::new(base, key, t, model)),
-                Service::Runway => Arc::new(Runway::new(base, key, t, model)),
-            }
-        })
-        .filter(|p| p.supports(modality))
-        .collect()
-}
-
 pub async fn run(config: Config, key: Hotkey, logs: LogRing) -> Result<(), Fatal> {
-    let chains = build_chains(&config);
+    let chains = config.provider_chains();
     run_with(config, key, logs, chains, None).await
 }
 
@@ -97,7 +53,8 @@ pub async fn run_with(
     chains: Chains,
     until: Option<Duration>,
 ) -> Result<(), Fatal> {
-    let preflight = Arc::new(Preflight::new(&config.trust_anchors).map_err(|e| fatal(2, e))?);
+    let preflight =
+        Arc::new(Preflight::new(&config.trust_anchors).map_err(|e| fatal(2, e.to_string()))?);
     tracing::info!(anchors = preflight.trusted().anchors.count(), dir = %config.trust_anchors.display(), "trust anchors loaded");
     let store = Store::open(&config.state_dir).map_err(|e| fatal(1, e.to_string()))?;
     preflight.restore(
@@ -109,7 +66,7 @@ pub async fn run_with(
     // Claimed before anything else runs: a live socket means another miner on this state.
     let admin_listener = crate::admin::bind(&config.admin_socket)
         .await
-        .map_err(|e| fatal(1, e))?;
+        .map_err(|e| fatal(1, e.to_string()))?;
     let (metagraph, chain) = load_metagraph(&config, &store, &key).await?;
     let stats = Arc::new(Stats::load(store.clone()));
     tokio::spawn(watch_anchors(preflight.clone()));
@@ -123,7 +80,7 @@ pub async fn run_with(
         stats.clone(),
         config.webhook_guard.clone(),
     )
-    .map_err(|e| fatal(1, e))?;
+    .map_err(|e| fatal(1, e.to_string()))?;
     let pipeline = Pipeline::new(
         store.clone(),
         chains,
@@ -211,26 +168,12 @@ pub async fn run_with(
     tokio::spawn(log_usage(store.clone(), Duration::from_secs(3600)));
     tokio::spawn(prune_old(store.clone(), config.retention));
     if let Some(addr) = config.metrics_addr {
-        let listener = tokio::net::TcpListener::bind(addr).await.map_err(|e| {
-            fatal(1, format!("MINER_METRICS_ADDR={addr}: cannot listen ({e}); pick a free address or unset it"))
-        })?;
-        tracing::info!(%addr, "Prometheus metrics on http://{addr}/metrics");
         let a = metrics_admin.clone();
-        let app = axum::Router::new().route(
-            "/metrics",
-            axum::routing::get(move || {
-                let a = a.clone();
-                async move {
-                    (
-                        [("content-type", "text/plain; version=0.0.4")],
-                        crate::metrics::render(&a.status(), a.pipeline.running()),
-                    )
-                }
-            }),
-        );
-        tokio::spawn(async move {
-            let _ = axum::serve(listener, app).await;
-        });
+        crate::metrics::serve_tcp(addr, move || {
+            crate::metrics::render(&a.status(), a.pipeline.running())
+        })
+        .await
+        .map_err(|e| fatal(1, e.to_string()))?;
     }
     let sweeper = state.clone();
     tokio::spawn(async move {
@@ -341,20 +284,20 @@ async fn load_metagraph(
         };
     let first = tokio::time::timeout(Duration::from_secs(60), source.fetch())
         .await
-        .unwrap_or_else(|_| Err(anyhow::anyhow!("no answer within 60 s")));
+        .unwrap_or_else(|_| Err(ChainError::Timeout(60)));
     let (graph, stale) = match first {
         Ok(graph) => {
             if chain.is_some()
-                && let Err(e) = store.save_metagraph(&config.chain_endpoint, &graph)
+                && let Err(e) = store.save_metagraph(&config.chain_endpoint, graph.netuid, &graph)
             {
                 tracing::warn!(error = %e, "metagraph could not be saved");
             }
             (graph, false)
         }
         Err(e) if chain.is_none() => return Err(fatal(2, e.to_string())),
-        Err(e) => match store.load_metagraph(&config.chain_endpoint, config.netuid) {
+        Err(e) => match store.load_metagraph::<Metagraph>(&config.chain_endpoint, config.netuid) {
             Ok(Some(saved)) => {
-                let age_s = (crate::epistula::now_ms() - saved.fetched_ms) / 1000;
+                let age_s = (now_ms() - saved.fetched_ms) / 1000;
                 tracing::warn!(error = %e, age_s, block = ?saved.block, "the chain is unreachable; serving the last good metagraph, saved {age_s} s ago");
                 (saved, true)
             }
@@ -409,7 +352,7 @@ async fn load_metagraph(
         Duration::from_secs(60)
     };
     cache.spawn_sync(source, interval, move |g| {
-        if persist && let Err(e) = saver.save_metagraph(&endpoint, g) {
+        if persist && let Err(e) = saver.save_metagraph(&endpoint, g.netuid, g) {
             tracing::warn!(error = %e, "metagraph could not be saved");
         }
     });
@@ -453,7 +396,7 @@ async fn keep_axon_served(chain: Arc<Subtensor>, key: Arc<Hotkey>, config: Confi
                 tracing::error!(%axon, "serve_axon not sent: {why}");
                 Duration::from_secs(600)
             }
-            Err(e) if e.starts_with("INVALID TRANSACTION") => {
+            Err(e @ ChainError::InvalidTransaction { .. }) => {
                 tracing::error!(%axon, error = %e, "serve_axon was refused by the node; trying again in 10 minutes");
                 Duration::from_secs(600)
             }
@@ -470,7 +413,7 @@ async fn keep_axon_served(chain: Arc<Subtensor>, key: Arc<Hotkey>, config: Confi
 
 /// This machine's public address as the outside sees it (first answer of a few services).
 async fn discover_public_ip() -> Option<std::net::IpAddr> {
-    let client = reqwest::Client::builder()
+    let client = crate::tls::http_client()
         .timeout(Duration::from_secs(5))
         .build()
         .ok()?;

@@ -8,7 +8,6 @@ use axum::http::{HeaderMap, StatusCode};
 use sha2::{Digest, Sha256};
 use std::collections::HashMap;
 use std::sync::Mutex;
-use std::time::{SystemTime, UNIX_EPOCH};
 
 pub const VERSION: &str = "2";
 /// How far a request's timestamp may be from our clock, either way.
@@ -22,13 +21,6 @@ pub const H_UUID: &str = "epistula-uuid";
 pub const H_SIGNED_BY: &str = "epistula-signed-by";
 pub const H_SIGNED_FOR: &str = "epistula-signed-for";
 pub const H_SIGNATURE: &str = "epistula-request-signature";
-
-pub fn now_ms() -> i64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map(|d| d.as_millis() as i64)
-        .unwrap_or(0)
-}
 
 pub fn sha256_hex(body: &[u8]) -> String {
     hex::encode(Sha256::digest(body))
@@ -273,6 +265,7 @@ fn py_repr(value: f64) -> String {
 mod tests {
     use super::*;
     use crate::chain::{Metagraph, Neuron};
+    use crate::clock::now_ms;
 
     const MINER: &str = "bottom drive obey lake curtain smoke basket hold race lonely fit walk";
     const VALIDATOR: &str =

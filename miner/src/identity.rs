@@ -138,7 +138,7 @@ impl Hotkey {
         let json = if let Some(sealed) = raw.strip_prefix(b"$NACL") {
             let password =
                 password().ok_or_else(|| IdentityError::NoPassword { path: path.clone() })?;
-            crate::logs::keep_secret(&password);
+            crate::secret::keep_secret(&password);
             nacl_open(sealed, &password)
                 .ok_or_else(|| IdentityError::WrongPassword { path: path.clone() })?
         } else if raw.starts_with(b"$ANSIBLE_VAULT") {
@@ -196,8 +196,8 @@ fn keyfile_to_hotkey(path: &Path, json: &[u8]) -> Result<Hotkey, IdentityError> 
         .into_iter()
         .filter_map(field)
     {
-        crate::logs::keep_secret(secret);
-        crate::logs::keep_secret(secret.trim_start_matches("0x"));
+        crate::secret::keep_secret(secret);
+        crate::secret::keep_secret(secret.trim_start_matches("0x"));
     }
     let hex_field = |name: &str| -> Result<Option<Vec<u8>>, IdentityError> {
         field(name)
@@ -261,22 +261,32 @@ pub fn ss58_encode(public: &[u8; 32]) -> String {
     bs58::encode(payload).into_string()
 }
 
+/// Why a text is not an SS58 account address.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum BadAddress {
+    #[error("not base58: {0}")]
+    NotBase58(String),
+    #[error("{0} bytes where an SS58 account address has 35")]
+    Length(usize),
+    #[error("unsupported SS58 prefix byte {0}")]
+    Prefix(u8),
+    #[error("checksum does not match")]
+    Checksum,
+}
+
 /// The 32-byte public key of an SS58 address with a one-byte prefix (any network).
-pub fn ss58_decode(address: &str) -> Result<[u8; 32], String> {
+pub fn ss58_decode(address: &str) -> Result<[u8; 32], BadAddress> {
     let raw = bs58::decode(address.trim())
         .into_vec()
-        .map_err(|e| format!("not base58: {e}"))?;
+        .map_err(|e| BadAddress::NotBase58(e.to_string()))?;
     if raw.len() != 35 {
-        return Err(format!(
-            "{} bytes where an SS58 account address has 35",
-            raw.len()
-        ));
+        return Err(BadAddress::Length(raw.len()));
     }
     if raw[0] >= 64 {
-        return Err(format!("unsupported SS58 prefix byte {}", raw[0]));
+        return Err(BadAddress::Prefix(raw[0]));
     }
     if ss58_checksum(&raw[..33]) != raw[33..35] {
-        return Err("checksum does not match".into());
+        return Err(BadAddress::Checksum);
     }
     let mut public = [0u8; 32];
     public.copy_from_slice(&raw[1..33]);

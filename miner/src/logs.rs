@@ -3,58 +3,11 @@
 
 use std::collections::VecDeque;
 use std::sync::{Arc, Mutex};
+use crate::secret::{scrub, scrub_bytes};
 use tokio::sync::broadcast;
 
 /// Lines kept for `GET /logs`.
 const KEEP: usize = 5000;
-
-/// Secrets this process holds (API keys, the hotkey's phrase and seed, its password). Every
-/// log writer replaces them with `***` before a byte leaves the process, so that no message,
-/// however it was built (a provider echoing a key, a panic, a Debug print), can leak one.
-static SECRETS: std::sync::RwLock<Vec<String>> = std::sync::RwLock::new(Vec::new());
-
-/// Shorter values are not treated as secrets: scrubbing them would mangle ordinary text.
-const SHORTEST_SECRET: usize = 8;
-
-/// Adds `secret` to what log lines never show.
-pub fn keep_secret(secret: &str) {
-    let secret = secret.trim();
-    if secret.len() < SHORTEST_SECRET {
-        return;
-    }
-    let mut all = SECRETS.write().unwrap_or_else(|p| p.into_inner());
-    if !all.iter().any(|s| s == secret) {
-        all.push(secret.to_string());
-        // Longest first, so a secret containing another is replaced whole.
-        all.sort_by_key(|s| std::cmp::Reverse(s.len()));
-    }
-}
-
-/// `text` with every kept secret replaced by `***`.
-pub fn scrub(text: &str) -> std::borrow::Cow<'_, str> {
-    let all = SECRETS.read().unwrap_or_else(|p| p.into_inner());
-    let mut out = std::borrow::Cow::Borrowed(text);
-    for secret in all.iter() {
-        if out.contains(secret.as_str()) {
-            out = std::borrow::Cow::Owned(out.replace(secret.as_str(), "***"));
-        }
-    }
-    out
-}
-
-/// `scrub` for bytes a writer was handed (formatted log lines are UTF-8).
-fn scrub_bytes(buf: &[u8]) -> std::borrow::Cow<'_, [u8]> {
-    match std::str::from_utf8(buf) {
-        Ok(text) => match scrub(text) {
-            std::borrow::Cow::Borrowed(_) => std::borrow::Cow::Borrowed(buf),
-            std::borrow::Cow::Owned(s) => std::borrow::Cow::Owned(s.into_bytes()),
-        },
-        Err(_) => {
-            let text = String::from_utf8_lossy(buf);
-            std::borrow::Cow::Owned(scrub(&text).into_owned().into_bytes())
-        }
-    }
-}
 
 /// Logs a panic (scrubbed, like every line) instead of Rust's default hook, which would print
 /// the message to stderr as it is; `echo` also prints it, scrubbed, when stderr is not
@@ -162,51 +115,6 @@ impl<'a> tracing_subscriber::fmt::MakeWriter<'a> for LogRing {
     }
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn the_tail_keeps_the_newest_lines_in_order() {
-        let ring = LogRing::default();
-        for i in 0..(KEEP + 10) {
-            ring.push(&format!("line {i}\n"));
-        }
-        let tail = ring.tail(3);
-        assert_eq!(
-            tail,
-            vec![
-                format!("line {}", KEEP + 7),
-                format!("line {}", KEEP + 8),
-                format!("line {}", KEEP + 9)
-            ]
-        );
-        assert_eq!(ring.tail(100_000).len(), KEEP);
-    }
-
-    #[test]
-    fn kept_secrets_never_reach_a_log_line() {
-        use std::io::Write;
-        keep_secret("sk-logs-test-secret-1234");
-        keep_secret("short");
-        let ring = LogRing::default();
-        RingWriter(ring.clone())
-            .write_all(
-                b"provider said: Incorrect API key provided: sk-logs-test-secret-1234 (short)\n",
-            )
-            .expect("write");
-        let line = ring.tail(1).remove(0);
-        assert_eq!(
-            line,
-            "provider said: Incorrect API key provided: *** (short)"
-        );
-        let dir = tempfile::tempdir().expect("tempdir");
-        let file = LogFile::open(dir.path(), 1 << 20, 1).expect("open");
-        file.append("panic: key=sk-logs-test-secret-1234 in a message");
-        let text = std::fs::read_to_string(dir.path().join("gas-miner.log")).expect("read");
-        assert_eq!(text, "panic: key=*** in a message\n");
-    }
-}
 
 /// The log file in the state directory (`logs/gas-miner.log`), rotated by size: when it
 /// passes `max_bytes` it becomes `gas-miner.log.1` (older ones shift up to `.N`, the oldest
@@ -318,27 +226,6 @@ impl<'a> tracing_subscriber::fmt::MakeWriter<'a> for LogFile {
     }
 }
 
-#[cfg(test)]
-mod file_tests {
-    use super::*;
-    use std::io::Write;
-
-    #[test]
-    fn the_file_rotates_by_size_and_keeps_a_few() {
-        let dir = tempfile::tempdir().expect("tempdir");
-        let log = LogFile::open(dir.path(), 100, 2).expect("open");
-        for i in 0..20 {
-            LogFileWriter(log.clone())
-                .write_all(format!("line {i:02} padding padding\n").as_bytes())
-                .expect("write");
-        }
-        let files = LogFile::files(dir.path());
-        assert_eq!(files.len(), 3, "{files:?}");
-        let newest = std::fs::read_to_string(&files[0]).expect("read");
-        assert!(newest.contains("line 19"), "{newest}");
-        assert!(std::fs::metadata(&files[0]).expect("meta").len() <= 100);
-    }
-}
 
 /// A log line format with a fixed prefix (`[DEMO] ` for the demo, so that no line of it can be
 /// mistaken for a real miner's).
@@ -358,5 +245,134 @@ where
     ) -> std::fmt::Result {
         writer.write_str(self.0)?;
         self.1.format_event(ctx, writer, event)
+    }
+}
+
+/// The state directory cannot take the log files.
+#[derive(Debug, thiserror::Error)]
+#[error(
+    "state directory {} is not writable ({source}); fix its permissions or set MINER_STATE_DIR elsewhere",
+    dir.display()
+)]
+pub struct UnwritableState {
+    dir: std::path::PathBuf,
+    source: std::io::Error,
+}
+
+/// Log lines go to the terminal, the admin socket's ring and the rotating files in
+/// `<state dir>/logs`, each prefixed with `tag`; a panic is logged too.
+pub fn init(
+    state_dir: &std::path::Path,
+    level: &str,
+    tag: &'static str,
+    to_terminal: bool,
+) -> Result<(LogRing, LogFile), UnwritableState> {
+    use std::io::IsTerminal;
+    use tracing_subscriber::layer::SubscriberExt;
+    use tracing_subscriber::util::SubscriberInitExt;
+    let filter = tracing_subscriber::EnvFilter::try_from_env("RUST_LOG").unwrap_or_else(|_| {
+        tracing_subscriber::EnvFilter::new(format!(
+            "{level},sled=warn,hyper=warn,reqwest=warn,c2pa=warn"
+        ))
+    });
+    let logs = LogRing::default();
+    let log_file = LogFile::open(&state_dir.join("logs"), 20 * 1024 * 1024, 5).map_err(|source| {
+        UnwritableState {
+            dir: state_dir.to_path_buf(),
+            source,
+        }
+    })?;
+    let format = || Tagged(tag, tracing_subscriber::fmt::format());
+    tracing_subscriber::registry()
+        .with(filter)
+        .with(to_terminal.then(|| {
+            tracing_subscriber::fmt::layer()
+                .event_format(format())
+                .with_writer(Stderr)
+                .with_ansi(std::io::stderr().is_terminal())
+        }))
+        .with(
+            tracing_subscriber::fmt::layer()
+                .event_format(format())
+                .with_writer(logs.clone())
+                .with_ansi(false),
+        )
+        .with(
+            tracing_subscriber::fmt::layer()
+                .event_format(format())
+                .with_writer(log_file.clone())
+                .with_ansi(false),
+        )
+        .init();
+    install_panic_hook(!to_terminal);
+    Ok((logs, log_file))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_tail_keeps_the_newest_lines_in_order() {
+        let ring = LogRing::default();
+        for i in 0..(KEEP + 10) {
+            ring.push(&format!("line {i}\n"));
+        }
+        let tail = ring.tail(3);
+        assert_eq!(
+            tail,
+            vec![
+                format!("line {}", KEEP + 7),
+                format!("line {}", KEEP + 8),
+                format!("line {}", KEEP + 9)
+            ]
+        );
+        assert_eq!(ring.tail(100_000).len(), KEEP);
+    }
+
+    #[test]
+    fn kept_secrets_never_reach_a_log_line() {
+        use crate::secret::keep_secret;
+        use std::io::Write;
+        keep_secret("sk-logs-test-secret-1234");
+        keep_secret("short");
+        let ring = LogRing::default();
+        RingWriter(ring.clone())
+            .write_all(
+                b"provider said: Incorrect API key provided: sk-logs-test-secret-1234 (short)\n",
+            )
+            .expect("write");
+        let line = ring.tail(1).remove(0);
+        assert_eq!(
+            line,
+            "provider said: Incorrect API key provided: *** (short)"
+        );
+        let dir = tempfile::tempdir().expect("tempdir");
+        let file = LogFile::open(dir.path(), 1 << 20, 1).expect("open");
+        file.append("panic: key=sk-logs-test-secret-1234 in a message");
+        let text = std::fs::read_to_string(dir.path().join("gas-miner.log")).expect("read");
+        assert_eq!(text, "panic: key=*** in a message\n");
+    }
+}
+
+#[cfg(test)]
+mod file_tests {
+    use super::*;
+    use std::io::Write;
+
+    #[test]
+    fn the_file_rotates_by_size_and_keeps_a_few() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let log = LogFile::open(dir.path(), 100, 2).expect("open");
+        for i in 0..20 {
+            LogFileWriter(log.clone())
+                .write_all(format!("line {i:02} padding padding\n").as_bytes())
+                .expect("write");
+        }
+        let files = LogFile::files(dir.path());
+        assert_eq!(files.len(), 3, "{files:?}");
+        let newest = std::fs::read_to_string(&files[0]).expect("read");
+        assert!(newest.contains("line 19"), "{newest}");
+        assert!(std::fs::metadata(&files[0]).expect("meta").len() <= 100);
     }
 }

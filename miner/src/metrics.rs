@@ -4,6 +4,40 @@
 
 use gas_shared::admin::Status;
 use std::fmt::Write;
+use std::net::SocketAddr;
+
+/// The content type of the text format.
+pub const CONTENT_TYPE: &str = "text/plain; version=0.0.4";
+
+/// `MINER_METRICS_ADDR` could not be listened on.
+#[derive(Debug, thiserror::Error)]
+#[error("MINER_METRICS_ADDR={addr}: cannot listen ({source}); pick a free address or unset it")]
+pub struct ListenError {
+    addr: SocketAddr,
+    source: std::io::Error,
+}
+
+/// Serves `GET /metrics` on `addr` in the background, each answer made by `render`.
+pub async fn serve_tcp(
+    addr: SocketAddr,
+    render: impl Fn() -> String + Clone + Send + Sync + 'static,
+) -> Result<(), ListenError> {
+    let listener = tokio::net::TcpListener::bind(addr)
+        .await
+        .map_err(|source| ListenError { addr, source })?;
+    tracing::info!(%addr, "Prometheus metrics on http://{addr}/metrics");
+    let app = axum::Router::new().route(
+        "/metrics",
+        axum::routing::get(move || {
+            let render = render.clone();
+            async move { ([("content-type", CONTENT_TYPE)], render()) }
+        }),
+    );
+    tokio::spawn(async move {
+        let _ = axum::serve(listener, app).await;
+    });
+    Ok(())
+}
 
 fn label(v: &str) -> String {
     v.replace('\\', "\\\\")

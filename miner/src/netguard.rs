@@ -19,9 +19,9 @@ pub struct Net {
 }
 
 impl std::str::FromStr for Net {
-    type Err = String;
+    type Err = BadNetwork;
 
-    fn from_str(text: &str) -> Result<Net, String> {
+    fn from_str(text: &str) -> Result<Net, BadNetwork> {
         let text = text.trim();
         let (addr, prefix) = match text.split_once('/') {
             Some((a, p)) => (a, Some(p)),
@@ -30,7 +30,7 @@ impl std::str::FromStr for Net {
         let addr: IpAddr = addr
             .trim_matches(|c| c == '[' || c == ']')
             .parse()
-            .map_err(|_| format!("{text:?} is not an address or network"))?;
+            .map_err(|_| BadNetwork(format!("{text:?} is not an address or network")))?;
         let max = if addr.is_ipv4() { 32 } else { 128 };
         let prefix = match prefix {
             None => max,
@@ -38,7 +38,9 @@ impl std::str::FromStr for Net {
                 .parse::<u8>()
                 .ok()
                 .filter(|p| *p <= max)
-                .ok_or_else(|| format!("{text:?} has a prefix length that is not 0..={max}"))?,
+                .ok_or_else(|| {
+                    BadNetwork(format!("{text:?} has a prefix length that is not 0..={max}"))
+                })?,
         };
         // `::ffff:10.0.0.0/104` means 10.0.0.0/8: addresses are judged as IPv4 too.
         if let IpAddr::V6(v6) = addr
@@ -154,17 +156,16 @@ impl std::fmt::Display for WebhookGuard {
     }
 }
 
-/// Why a delivery was not attempted: the target is in the operator's own network.
-#[derive(Debug)]
+/// Why a delivery was not attempted: the target is in the operator's own network, or is no
+/// http(s) URL.
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
 pub struct Forbidden(pub String);
 
-impl std::fmt::Display for Forbidden {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(&self.0)
-    }
-}
-
-impl std::error::Error for Forbidden {}
+/// A `MINER_WEBHOOK_ALLOW` entry that is no address or network.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+#[error("{0}")]
+pub struct BadNetwork(String);
 
 /// The rule for webhook targets: public addresses, plus the networks the operator allowed.
 #[derive(Clone, Debug, Default)]
@@ -193,14 +194,14 @@ impl WebhookGuard {
     }
 
     /// Checks a webhook URL's scheme and, when its host is an address, the address.
-    pub fn check_url(&self, url: &str) -> Result<(), String> {
+    pub fn check_url(&self, url: &str) -> Result<(), Forbidden> {
         let parsed = reqwest::Url::parse(url)
             .ok()
             .filter(|u| matches!(u.scheme(), "http" | "https"))
-            .ok_or_else(|| format!("{url:?} is not an absolute http(s) URL"))?;
+            .ok_or_else(|| Forbidden(format!("{url:?} is not an absolute http(s) URL")))?;
         let host = parsed
             .host_str()
-            .ok_or_else(|| format!("{url:?} has no host"))?;
+            .ok_or_else(|| Forbidden(format!("{url:?} has no host")))?;
         let Ok(ip) = host
             .trim_matches(|c| c == '[' || c == ']')
             .parse::<IpAddr>()
@@ -208,7 +209,7 @@ impl WebhookGuard {
             return Ok(());
         };
         match self.refusal(ip) {
-            Some(why) => Err(why),
+            Some(why) => Err(Forbidden(why)),
             None => Ok(()),
         }
     }
@@ -261,7 +262,7 @@ pub fn is_forbidden(error: &(dyn std::error::Error + 'static)) -> Option<String>
 }
 
 /// Parses `MINER_WEBHOOK_ALLOW`: networks or addresses separated by commas.
-pub fn parse_allow(text: &str) -> Result<Vec<Net>, String> {
+pub fn parse_allow(text: &str) -> Result<Vec<Net>, BadNetwork> {
     text.split(',')
         .map(str::trim)
         .filter(|p| !p.is_empty())
@@ -330,11 +331,13 @@ mod tests {
         assert!(
             parse_allow("10.0.0.0/33")
                 .expect_err("an error")
+                .to_string()
                 .contains("prefix")
         );
         assert!(
             parse_allow("localhost")
                 .expect_err("an error")
+                .to_string()
                 .contains("not an address")
         );
         assert_eq!(parse_allow("").expect("ok"), vec![]);
@@ -354,12 +357,14 @@ mod tests {
             guard
                 .check_url("http://192.168.0.10/cb")
                 .expect_err("an error")
+                .to_string()
                 .contains("private")
         );
         assert!(
             guard
                 .check_url("file:///etc/passwd")
                 .expect_err("an error")
+                .to_string()
                 .contains("http(s)")
         );
         assert!(guard.check_url("gopher://8.8.8.8/").is_err());

@@ -4,21 +4,20 @@
 //! provider is asked), then keeping it (fsync, rename) and handing the result — media or a
 //! failure report — to the webhook outbox in the same transaction as the state change.
 
-use crate::epistula::now_ms;
+use crate::clock::now_ms;
 use crate::preflight::{self, Preflight};
-use crate::providers::{Job, Plan, Provider, ProviderError};
-use crate::store::{MediaInfo, OutboxChange, Outcome, Store, TaskRecord};
+use crate::providers::registry::Chains;
+use crate::providers::{Job, Journal, JournalError, Plan, Provider, ProviderError};
+use crate::store::{OutboxChange, Store};
+use crate::task::{CallRecord, Checkpoint, MediaInfo, Outcome, TaskRecord};
 use gas_shared::{Modality, TaskState};
 use sha2::{Digest, Sha256};
-use std::collections::HashMap;
 use std::io::Read;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::time::Duration;
 use tokio::sync::{Notify, Semaphore};
-
-pub type Chains = HashMap<Modality, Vec<Arc<dyn Provider>>>;
 
 pub struct Pipeline {
     store: Store,
@@ -37,6 +36,18 @@ pub struct Pipeline {
     /// Tasks queued or running in this process: a task is never run twice at once, whatever
     /// asks for it again (a second index entry left by a crash, a retry after an error).
     active: std::sync::Mutex<std::collections::HashSet<String>>,
+}
+
+/// Why a task could not be carried a step further; it is tried again later (and at the next
+/// start), never dropped.
+#[derive(Debug, thiserror::Error)]
+pub enum PipelineError {
+    #[error(transparent)]
+    Store(#[from] crate::store::StoreError),
+    #[error("the task's processing panicked")]
+    Panicked,
+    #[error("the media check stopped: {0}")]
+    Join(#[from] tokio::task::JoinError),
 }
 
 impl Pipeline {
@@ -141,7 +152,7 @@ impl Pipeline {
             .await
             {
                 Ok(result) => result,
-                Err(_) => Err(anyhow::anyhow!("the task's processing panicked")),
+                Err(_) => Err(PipelineError::Panicked),
             };
             this.running.fetch_sub(1, Ordering::SeqCst);
             drop(slot);
@@ -195,7 +206,7 @@ impl Pipeline {
         Ok(n)
     }
 
-    async fn run(&self, task_id: &str) -> anyhow::Result<()> {
+    async fn run(&self, task_id: &str) -> Result<(), PipelineError> {
         let Some(task) = self.store.get(task_id)? else {
             return Ok(());
         };
@@ -276,7 +287,7 @@ impl Pipeline {
 
     /// Judges media kept before a restart; when it fails, it is removed and the task made
     /// again. Returns whether it passed.
-    async fn rejudge(&self, task: &TaskRecord, media: &MediaInfo) -> anyhow::Result<bool> {
+    async fn rejudge(&self, task: &TaskRecord, media: &MediaInfo) -> Result<bool, PipelineError> {
         let path = self.store.media_dir().join(&media.file);
         let (preflight, t, p, provider) = (
             self.preflight.clone(),
@@ -342,7 +353,7 @@ impl Pipeline {
     fn attempt_order(
         &self,
         task: &TaskRecord,
-        checkpoints: &[crate::store::Checkpoint],
+        checkpoints: &[Checkpoint],
     ) -> Vec<(Arc<dyn Provider>, Plan)> {
         let chain = self.chain(task.modality).unwrap_or_default();
         let mut planned: Vec<(Arc<dyn Provider>, Plan)> = chain
@@ -364,7 +375,7 @@ impl Pipeline {
         provider: &dyn Provider,
         task: &TaskRecord,
         plan: &Plan,
-        resume: Option<crate::store::Checkpoint>,
+        resume: Option<Checkpoint>,
     ) -> Result<MediaInfo, Attempt> {
         let dir = self.store.media_dir();
         let tmp = dir.join(format!(".{}.{}.part", task.task_id, provider.name()));
@@ -372,7 +383,7 @@ impl Pipeline {
             task,
             plan,
             dest: &tmp,
-            store: &self.store,
+            journal: &self.store,
             resume,
         };
         let (limit, var) = match task.modality {
@@ -437,7 +448,7 @@ impl Pipeline {
     }
 
     /// Moves the task to `delivering` and schedules its webhook, atomically and durably.
-    async fn hand_to_outbox(&self, task_id: &str, outcome: Outcome) -> anyhow::Result<()> {
+    async fn hand_to_outbox(&self, task_id: &str, outcome: Outcome) -> Result<(), PipelineError> {
         self.store
             .update(task_id, OutboxChange::Schedule(now_ms()), |t| {
                 t.state = TaskState::Delivering;
@@ -448,6 +459,19 @@ impl Pipeline {
         // The outcome is durable (media on disk, or a failure to report): no job to resume.
         self.store.clear_checkpoints(task_id, None)?;
         Ok(())
+    }
+}
+
+/// The store keeps what providers record as they work.
+#[async_trait::async_trait]
+impl Journal for Store {
+    fn record_call(&self, call: &CallRecord) -> Result<(), JournalError> {
+        Ok(Store::record_call(self, call)?)
+    }
+
+    async fn checkpoint(&self, cp: &Checkpoint) -> Result<(), JournalError> {
+        self.put_checkpoint(cp)?;
+        Ok(self.commit().await?)
     }
 }
 
@@ -554,7 +578,8 @@ fn hash_and_type(
         hasher.update(&buf[..n]);
         bytes += n as u64;
     }
-    let content_type = preflight::check(&head, modality).map_err(ProviderError::new)?;
+    let content_type =
+        preflight::check(&head, modality).map_err(|e| ProviderError::new(e.to_string()))?;
     Ok((content_type, bytes, hex::encode(hasher.finalize())))
 }
 
@@ -610,7 +635,7 @@ mod tests {
         let provider: Arc<dyn Provider> = Arc::new(Counting(calls.clone()));
         let pipeline = Pipeline::new(
             store.clone(),
-            HashMap::from([(Modality::Image, vec![provider])]),
+            std::collections::HashMap::from([(Modality::Image, vec![provider])]),
             Arc::new(Preflight::new(&anchors).expect("preflight")),
             Arc::new(crate::stats::Stats::load(store.clone())),
             4,

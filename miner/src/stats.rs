@@ -135,7 +135,7 @@ impl Stats {
                 v.accepted += 1;
             } else {
                 v.rejected += 1;
-                v.last_rejection = Some(crate::providers::truncate(body.trim(), 300));
+                v.last_rejection = Some(crate::text::truncate(body.trim(), 300));
             }
         });
     }

@@ -3,17 +3,29 @@
 //! a known Content-Length, every reply is stored as that validator's feedback, and failed
 //! attempts are retried with backoff and jitter until `MINER_WEBHOOK_DEADLINE`.
 
-use crate::epistula::{now_ms, sign_headers};
+use crate::clock::now_ms;
+use crate::epistula::sign_headers;
 use crate::identity::Hotkey;
 use crate::netguard::WebhookGuard;
-use crate::providers::truncate;
-use crate::store::{Feedback, OutboxChange, OutboxEntry, Outcome, Reply, Store, TaskRecord};
+use crate::text::{error_chain, truncate};
+use crate::store::{OutboxChange, OutboxEntry, Store};
+use crate::task::{Feedback, Outcome, Reply, TaskRecord};
 use gas_shared::TaskState;
 use rand::Rng;
 use std::collections::HashSet;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use tokio::sync::{Notify, Semaphore};
+
+/// Why the outbox cannot start, or could not record what an attempt did.
+#[derive(Debug, thiserror::Error)]
+pub enum WebhookError {
+    #[error("cannot build the webhook client: {0}")]
+    Client(reqwest::Error),
+    /// What an attempt did could not be stored; the delivery is tried again at the next start.
+    #[error(transparent)]
+    Store(#[from] crate::store::StoreError),
+}
 
 /// Webhook attempts in flight at once.
 const PARALLEL: usize = 32;
@@ -61,25 +73,6 @@ fn backoff(n: u32) -> Duration {
     base.mul_f64(rand::thread_rng().gen_range(0.75..1.25))
 }
 
-/// An error and its causes on one line ("connection refused", "invalid peer certificate"):
-/// reqwest's own message alone does not say what went wrong.
-fn error_chain(error: &(dyn std::error::Error + 'static)) -> String {
-    let mut text = error.to_string();
-    let mut cause = error.source();
-    while let Some(e) = cause {
-        let more = e.to_string();
-        if !text.contains(&more) {
-            text.push_str(": ");
-            text.push_str(&more);
-        }
-        cause = e.source();
-    }
-    if text.contains("InvalidContentType") {
-        text.push_str(" (the receiver does not speak TLS: an https:// URL for a plain-HTTP port?)");
-    }
-    text
-}
-
 /// Header values must be visible ASCII: newlines or non-ASCII in a provider's message would
 /// make the request invalid.
 fn header_safe(text: &str) -> String {
@@ -103,10 +96,10 @@ impl Outbox {
         wake: Arc<Notify>,
         stats: Arc<crate::stats::Stats>,
         guard: WebhookGuard,
-    ) -> Result<Arc<Outbox>, String> {
+    ) -> Result<Arc<Outbox>, WebhookError> {
         // No proxy (one would resolve names itself, past the guard) and no redirects (they
         // could point anywhere); names resolve through the guard.
-        let client = reqwest::Client::builder()
+        let client = crate::tls::http_client()
             .no_proxy()
             .dns_resolver(Arc::new(guard.clone()))
             .redirect(reqwest::redirect::Policy::none())
@@ -114,7 +107,7 @@ impl Outbox {
             .timeout(Duration::from_secs(300))
             .user_agent(concat!("gas-miner/", env!("CARGO_PKG_VERSION")))
             .build()
-            .map_err(|e| format!("cannot build the webhook client: {e}"))?;
+            .map_err(WebhookError::Client)?;
         Ok(Arc::new(Outbox {
             store,
             key,
@@ -209,7 +202,7 @@ impl Outbox {
         }
     }
 
-    async fn attempt(&self, entry: OutboxEntry) -> anyhow::Result<()> {
+    async fn attempt(&self, entry: OutboxEntry) -> Result<(), WebhookError> {
         let Some(task) = self.store.get(&entry.task_id)? else {
             self.store.outbox_remove(&entry)?;
             return Ok(());
@@ -311,7 +304,7 @@ impl Outbox {
                 Some(Outcome::Success) => "success",
                 _ => "failure",
             };
-            return not_sent(kind, why);
+            return not_sent(kind, why.to_string());
         }
         let request = match &task.outcome {
             Some(Outcome::Success) => self.success_request(task).await.map(|r| ("success", r)),
@@ -346,7 +339,7 @@ impl Outbox {
             }
             Err(e) => {
                 if let Some(why) = crate::netguard::is_forbidden(&e) {
-                    return not_sent(kind, why);
+                    return not_sent(kind, why.to_string());
                 }
                 Reply {
                     status: None,

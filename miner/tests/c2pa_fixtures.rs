@@ -7,7 +7,7 @@
 use gas_miner::preflight::media::synthetic_mp4;
 use gas_miner::preflight::signer::{Claim, Holder, MediaSigner, TestCa};
 use gas_miner::preflight::{Preflight, Trusted};
-use gas_miner::store::TaskRecord;
+use gas_miner::task::TaskRecord;
 use gas_shared::verdict::Verdict;
 use gas_shared::{Modality, TaskState, Tier};
 use std::path::{Path, PathBuf};
@@ -100,7 +100,7 @@ fn task(modality: Modality, tier: Tier, created_ms: i64) -> TaskRecord {
 }
 
 fn now_ms() -> i64 {
-    gas_miner::epistula::now_ms()
+    gas_miner::clock::now_ms()
 }
 
 #[test]

@@ -15,13 +15,22 @@ use subxt_metadata::Metadata;
 
 pub type Val = Value<u32>;
 
+/// What does not fit the runtime's metadata: a result that does not decode, a call or
+/// transaction extension this build does not know how to make.
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+pub struct CodecError(pub String);
+
 /// Decodes `bytes` as type `ty` of the metadata; all bytes must be used.
-pub fn decode(md: &Metadata, ty: u32, bytes: &[u8]) -> Result<Val, String> {
+pub fn decode(md: &Metadata, ty: u32, bytes: &[u8]) -> Result<Val, CodecError> {
     let mut cursor = bytes;
     let v = scale_value::scale::decode_as_type(&mut cursor, ty, md.types())
-        .map_err(|e| format!("cannot decode as type {ty}: {e}"))?;
+        .map_err(|e| CodecError(format!("cannot decode as type {ty}: {e}")))?;
     if !cursor.is_empty() {
-        return Err(format!("{} bytes left over after type {ty}", cursor.len()));
+        return Err(CodecError(format!(
+            "{} bytes left over after type {ty}",
+            cursor.len()
+        )));
     }
     Ok(v)
 }
@@ -136,13 +145,13 @@ pub fn call_bytes(
     pallet: &str,
     call: &str,
     args: &[(&str, Vec<u8>)],
-) -> Result<Vec<u8>, String> {
+) -> Result<Vec<u8>, CodecError> {
     let p = md
         .pallet_by_name(pallet)
-        .ok_or_else(|| format!("the runtime has no {pallet} pallet"))?;
+        .ok_or_else(|| CodecError(format!("the runtime has no {pallet} pallet")))?;
     let variant = p
         .call_variant_by_name(call)
-        .ok_or_else(|| format!("the runtime has no {pallet}.{call} call"))?;
+        .ok_or_else(|| CodecError(format!("the runtime has no {pallet}.{call} call")))?;
     let names: Vec<&str> = variant
         .fields
         .iter()
@@ -150,16 +159,20 @@ pub fn call_bytes(
         .collect();
     let ours: Vec<&str> = args.iter().map(|(n, _)| *n).collect();
     if names != ours {
-        return Err(format!(
+        return Err(CodecError(format!(
             "{pallet}.{call} takes ({}) in this runtime, this gas-miner sends ({}); upgrade gas-miner",
             names.join(", "),
             ours.join(", ")
-        ));
+        )));
     }
     let mut out = vec![p.call_index(), variant.index];
     for ((name, bytes), f) in args.iter().zip(&variant.fields) {
         decode(md, f.ty.id, bytes)
-            .map_err(|e| format!("{pallet}.{call} argument {name}: {e}; upgrade gas-miner"))?;
+            .map_err(|e| {
+                CodecError(format!(
+                    "{pallet}.{call} argument {name}: {e}; upgrade gas-miner"
+                ))
+            })?;
         out.extend_from_slice(bytes);
     }
     Ok(out)
@@ -172,18 +185,24 @@ pub fn signed_extrinsic(
     call: &[u8],
     chain: &ChainState,
     signer: &Hotkey,
-) -> Result<Vec<u8>, String> {
+) -> Result<Vec<u8>, CodecError> {
     let mut extra = Vec::new();
     let mut additional = Vec::new();
     let types = md.types();
     if !md.extrinsic().supported_versions().contains(&4) {
-        return Err("this runtime no longer accepts v4 extrinsics; upgrade gas-miner".into());
+        return Err(CodecError(
+            "this runtime no longer accepts v4 extrinsics; upgrade gas-miner".into(),
+        ));
     }
     // A v4 extrinsic always carries the version-0 set of transaction extensions.
     let extensions = md
         .extrinsic()
         .transaction_extensions_by_version(0)
-        .ok_or("the runtime lists no version-0 transaction extensions; upgrade gas-miner")?;
+        .ok_or_else(|| {
+            CodecError(
+                "the runtime lists no version-0 transaction extensions; upgrade gas-miner".into(),
+            )
+        })?;
     for ext in extensions {
         let name = ext.identifier();
         let (x, a): (Vec<u8>, Vec<u8>) = match name {
@@ -206,16 +225,20 @@ pub fn signed_extrinsic(
                 (vec![], vec![])
             }
             other => {
-                return Err(format!(
+                return Err(CodecError(format!(
                     "the runtime requires transaction extension {other}, which carries data this gas-miner cannot fill in; upgrade gas-miner"
-                ));
+                )));
             }
         };
         decode(md, ext.extra_ty(), &x).map_err(|e| {
-            format!("transaction extension {name} changed shape ({e}); upgrade gas-miner")
+            CodecError(format!(
+                "transaction extension {name} changed shape ({e}); upgrade gas-miner"
+            ))
         })?;
         decode(md, ext.additional_ty(), &a).map_err(|e| {
-            format!("transaction extension {name} changed shape ({e}); upgrade gas-miner")
+            CodecError(format!(
+                "transaction extension {name} changed shape ({e}); upgrade gas-miner"
+            ))
         })?;
         extra.extend(x);
         additional.extend(a);

@@ -144,7 +144,7 @@ impl Metagraph {
         Metagraph {
             netuid,
             block: None,
-            fetched_ms: crate::epistula::now_ms(),
+            fetched_ms: crate::clock::now_ms(),
             neurons,
             by_hotkey,
         }
@@ -167,12 +167,78 @@ impl Metagraph {
     }
 }
 
+/// Why the chain (or the metagraph file standing in for it) gave no answer.
+#[derive(Debug, thiserror::Error)]
+pub enum ChainError {
+    /// The node could not be reached.
+    #[error("cannot connect to {endpoint}: {detail}")]
+    Connect { endpoint: String, detail: String },
+    /// A call failed on the node, or got no answer in time.
+    #[error("{method} on {endpoint}: {detail}")]
+    Rpc {
+        method: String,
+        endpoint: String,
+        detail: String,
+    },
+    /// The node answered something this build cannot read.
+    #[error("{0}")]
+    Unreadable(String),
+    /// What failed inside a larger step (`NeuronInfoRuntimeApi::get_neurons_lite: …`).
+    #[error("{step}: {source}")]
+    In {
+        step: String,
+        source: Box<ChainError>,
+    },
+    /// The node refused our signed `serve_axon` as an invalid transaction.
+    #[error(
+        "INVALID TRANSACTION: the node refused serve_axon (spec_version {spec_version}); if this persists the runtime changed and gas-miner needs an upgrade: {source}"
+    )]
+    InvalidTransaction {
+        spec_version: u32,
+        source: Box<ChainError>,
+    },
+    #[error(
+        "metagraph file {} could not be read: {source}; create it or point BT_METAGRAPH_FILE at it",
+        path.display()
+    )]
+    FileUnreadable {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error(
+        "metagraph file {} is not valid: {source} (expected {{\"netuid\": 34, \"neurons\": [{{\"uid\": 0, \"hotkey\": \"5…\", \"stake\": 50000.0, \"validator_permit\": true}}]}})",
+        path.display()
+    )]
+    FileInvalid {
+        path: PathBuf,
+        source: serde_json::Error,
+    },
+    #[error("no answer within {0} s")]
+    Timeout(u64),
+}
+
+impl ChainError {
+    /// This error as the cause of a failed `step`.
+    pub fn within(self, step: impl Into<String>) -> ChainError {
+        ChainError::In {
+            step: step.into(),
+            source: Box::new(self),
+        }
+    }
+}
+
+impl From<codec::CodecError> for ChainError {
+    fn from(e: codec::CodecError) -> ChainError {
+        ChainError::Unreadable(e.0)
+    }
+}
+
 /// Where metagraph snapshots come from.
 #[async_trait]
 pub trait MetagraphSource: Send + Sync {
     /// A short name for logs (`file /etc/gas/metagraph.json`, `chain wss://…`).
     fn describe(&self) -> String;
-    async fn fetch(&self) -> anyhow::Result<Metagraph>;
+    async fn fetch(&self) -> Result<Metagraph, ChainError>;
 }
 
 /// Offline mode: `BT_METAGRAPH_FILE`, `{"netuid": 34, "neurons": [{uid, hotkey, stake,
@@ -193,19 +259,17 @@ struct MetagraphDoc {
 }
 
 impl MetagraphFile {
-    pub fn read(&self) -> anyhow::Result<Metagraph> {
-        let text = std::fs::read_to_string(&self.path).map_err(|e| {
-            anyhow::anyhow!(
-                "metagraph file {} could not be read: {e}; create it or point BT_METAGRAPH_FILE at it",
-                self.path.display()
-            )
-        })?;
-        let doc: MetagraphDoc = serde_json::from_str(&text).map_err(|e| {
-            anyhow::anyhow!(
-                "metagraph file {} is not valid: {e} (expected {{\"netuid\": 34, \"neurons\": [{{\"uid\": 0, \"hotkey\": \"5…\", \"stake\": 50000.0, \"validator_permit\": true}}]}})",
-                self.path.display()
-            )
-        })?;
+    pub fn read(&self) -> Result<Metagraph, ChainError> {
+        let text =
+            std::fs::read_to_string(&self.path).map_err(|source| ChainError::FileUnreadable {
+                path: self.path.clone(),
+                source,
+            })?;
+        let doc: MetagraphDoc =
+            serde_json::from_str(&text).map_err(|source| ChainError::FileInvalid {
+                path: self.path.clone(),
+                source,
+            })?;
         Ok(Metagraph::new(doc.netuid, doc.neurons))
     }
 }
@@ -227,7 +291,7 @@ impl MetagraphSource for MetagraphFile {
         format!("file {}", self.path.display())
     }
 
-    async fn fetch(&self) -> anyhow::Result<Metagraph> {
+    async fn fetch(&self) -> Result<Metagraph, ChainError> {
         self.read()
     }
 }
@@ -332,7 +396,7 @@ impl MetagraphCache {
                         failures += 1;
                         // 5 s, 10 s, 20 s … up to the normal interval.
                         wait = (Duration::from_secs(5) * 2u32.pow(failures.min(8) - 1)).min(every);
-                        let age_s = (crate::epistula::now_ms() - cache.get().fetched_ms) / 1000;
+                        let age_s = (crate::clock::now_ms() - cache.get().fetched_ms) / 1000;
                         tracing::warn!(
                             source = %source.describe(),
                             error = %e,

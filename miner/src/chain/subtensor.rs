@@ -6,7 +6,7 @@
 //! nothing here is on the request path.
 
 use super::codec::{self, ChainState, Val};
-use super::{AxonInfo, Metagraph, MetagraphSource, Neuron};
+use super::{AxonInfo, ChainError, Metagraph, MetagraphSource, Neuron};
 use crate::identity::{Hotkey, ss58_encode};
 use async_trait::async_trait;
 use jsonrpsee::core::client::ClientT;
@@ -44,14 +44,15 @@ fn hex0x(bytes: &[u8]) -> String {
     format!("0x{}", hex::encode(bytes))
 }
 
-fn unhex(text: &str) -> Result<Vec<u8>, String> {
-    hex::decode(text.trim_start_matches("0x")).map_err(|e| format!("bad hex from the node: {e}"))
+fn unhex(text: &str) -> Result<Vec<u8>, ChainError> {
+    hex::decode(text.trim_start_matches("0x"))
+        .map_err(|e| ChainError::Unreadable(format!("bad hex from the node: {e}")))
 }
 
-fn h256(text: &str) -> Result<[u8; 32], String> {
-    unhex(text)?
-        .try_into()
-        .map_err(|_| "the node sent a hash that is not 32 bytes".to_string())
+fn h256(text: &str) -> Result<[u8; 32], ChainError> {
+    unhex(text)?.try_into().map_err(|_| {
+        ChainError::Unreadable("the node sent a hash that is not 32 bytes".to_string())
+    })
 }
 
 impl Subtensor {
@@ -64,7 +65,7 @@ impl Subtensor {
         }
     }
 
-    async fn client(&self) -> Result<Arc<WsClient>, String> {
+    async fn client(&self) -> Result<Arc<WsClient>, ChainError> {
         let mut slot = self.client.lock().await;
         if let Some(c) = slot.as_ref()
             && c.is_connected()
@@ -77,7 +78,10 @@ impl Subtensor {
             .max_response_size(64 * 1024 * 1024)
             .build(&self.endpoint)
             .await
-            .map_err(|e| format!("cannot connect to {}: {e}", self.endpoint))?;
+            .map_err(|e| ChainError::Connect {
+                endpoint: self.endpoint.clone(),
+                detail: e.to_string(),
+            })?;
         tracing::info!(endpoint = %self.endpoint, "connected to subtensor");
         let c = Arc::new(c);
         *slot = Some(c.clone());
@@ -88,12 +92,16 @@ impl Subtensor {
         &self,
         method: &str,
         params: jsonrpsee::core::params::ArrayParams,
-    ) -> Result<R, String> {
+    ) -> Result<R, ChainError> {
         let client = self.client().await?;
         client
             .request(method, params)
             .await
-            .map_err(|e| format!("{method} on {}: {e}", self.endpoint))
+            .map_err(|e| ChainError::Rpc {
+                method: method.to_string(),
+                endpoint: self.endpoint.clone(),
+                detail: e.to_string(),
+            })
     }
 
     /// `state_call` of a runtime API with SCALE-encoded arguments (at block `at`, else the
@@ -103,7 +111,7 @@ impl Subtensor {
         method: &str,
         args: &[u8],
         at: Option<&str>,
-    ) -> Result<Vec<u8>, String> {
+    ) -> Result<Vec<u8>, ChainError> {
         let out: String = match at {
             Some(at) => {
                 self.rpc("state_call", rpc_params![method, hex0x(args), at])
@@ -117,20 +125,20 @@ impl Subtensor {
         unhex(&out)
     }
 
-    async fn runtime_version(&self) -> Result<(u32, u32), String> {
+    async fn runtime_version(&self) -> Result<(u32, u32), ChainError> {
         let v: serde_json::Value = self.rpc("state_getRuntimeVersion", rpc_params![]).await?;
         let get = |k: &str| {
             v.get(k)
                 .and_then(|x| x.as_u64())
                 .map(|x| x as u32)
-                .ok_or_else(|| format!("state_getRuntimeVersion has no {k}"))
+                .ok_or_else(|| ChainError::Unreadable(format!("state_getRuntimeVersion has no {k}")))
         };
         Ok((get("specVersion")?, get("transactionVersion")?))
     }
 
     /// The runtime's versions (spec, transaction) and metadata (V16 or V15, which describe
     /// runtime APIs), read together; the metadata is fetched again only when the spec changes.
-    pub async fn metadata(&self) -> Result<(u32, u32, Arc<Metadata>), String> {
+    pub async fn metadata(&self) -> Result<(u32, u32, Arc<Metadata>), ChainError> {
         let (spec, tx) = self.runtime_version().await?;
         {
             let cached = self.metadata.lock().await;
@@ -155,7 +163,7 @@ impl Subtensor {
                 Option::<Vec<u8>>::decode(&mut &raw[..])
                     .ok()
                     .flatten()
-                    .ok_or("the node returned no metadata")?
+                    .ok_or_else(|| ChainError::Unreadable("the node returned no metadata".into()))?
             }
             None => {
                 let hex: String = self.rpc("state_getMetadata", rpc_params![]).await?;
@@ -164,7 +172,9 @@ impl Subtensor {
         };
         let md = Arc::new(
             Metadata::decode(&mut &bytes[..])
-                .map_err(|e| format!("the node's metadata cannot be read: {e}"))?,
+                .map_err(|e| {
+                    ChainError::Unreadable(format!("the node's metadata cannot be read: {e}"))
+                })?,
         );
         tracing::info!(spec_version = spec, metadata = ?version, "runtime metadata loaded");
         *self.metadata.lock().await = Some((spec, md.clone()));
@@ -180,21 +190,22 @@ impl Subtensor {
         method: &str,
         args: &[u8],
         at: &str,
-    ) -> Result<Val, String> {
+    ) -> Result<Val, ChainError> {
         let m = md
             .runtime_api_trait_by_name(api)
             .and_then(|t| t.method_by_name(method))
-            .ok_or_else(|| format!("the runtime has no {api}::{method}"))?;
+            .ok_or_else(|| ChainError::Unreadable(format!("the runtime has no {api}::{method}")))?;
         let out_ty = m.output_ty();
         let raw = self
             .state_call(&format!("{api}_{method}"), args, Some(at))
             .await
-            .map_err(|e| format!("{api}::{method}: {e}"))?;
-        codec::decode(md, out_ty, &raw).map_err(|e| format!("{api}::{method}: {e}"))
+            .map_err(|e| e.within(format!("{api}::{method}")))?;
+        codec::decode(md, out_ty, &raw)
+            .map_err(|e| ChainError::from(e).within(format!("{api}::{method}")))
     }
 
     /// The finalized head: its number, hash, and hash as the node wrote it.
-    async fn head(&self) -> Result<(u64, [u8; 32], String), String> {
+    async fn head(&self) -> Result<(u64, [u8; 32], String), ChainError> {
         let hash: String = self.rpc("chain_getFinalizedHead", rpc_params![]).await?;
         let header: serde_json::Value = self
             .rpc("chain_getHeader", rpc_params![hash.clone()])
@@ -203,12 +214,12 @@ impl Subtensor {
             .get("number")
             .and_then(|n| n.as_str())
             .and_then(|n| u64::from_str_radix(n.trim_start_matches("0x"), 16).ok())
-            .ok_or("chain_getHeader has no block number")?;
+            .ok_or_else(|| ChainError::Unreadable("chain_getHeader has no block number".into()))?;
         Ok((number, h256(&hash)?, hash))
     }
 
     /// The metagraph of our subnet, at the finalized head, and the serving rate limit.
-    pub async fn read_metagraph(&self) -> Result<(Metagraph, Option<u64>), String> {
+    pub async fn read_metagraph(&self) -> Result<(Metagraph, Option<u64>), ChainError> {
         let (_, _, md) = self.metadata().await?;
         let (block, _, at) = self.head().await?;
         let netuid = self.netuid.encode();
@@ -236,10 +247,10 @@ impl Subtensor {
                 Some(m) => Some(SubnetTotals::read(m)?),
                 None if codec::items(&lite).is_empty() => None,
                 None => {
-                    return Err(format!(
+                    return Err(ChainError::Unreadable(format!(
                         "get_metagraph knows no subnet {} although it has neurons",
                         self.netuid
-                    ));
+                    )));
                 }
             }
         } else {
@@ -253,7 +264,7 @@ impl Subtensor {
             let hotkey = field(n, "hotkey")
                 .and_then(codec::bytes)
                 .and_then(|b| <[u8; 32]>::try_from(b).ok())
-                .ok_or("a neuron without a hotkey")?;
+                .ok_or_else(|| ChainError::Unreadable("a neuron without a hotkey".into()))?;
             let own_stake: u128 = field(n, "stake")
                 .map(codec::items)
                 .unwrap_or_default()
@@ -280,7 +291,11 @@ impl Subtensor {
     }
 
     /// Publishes `axon` for `key` unless the chain already has it, or would refuse it.
-    pub async fn serve_axon(&self, key: &Hotkey, axon: &AxonInfo) -> Result<ServeOutcome, String> {
+    pub async fn serve_axon(
+        &self,
+        key: &Hotkey,
+        axon: &AxonInfo,
+    ) -> Result<ServeOutcome, ChainError> {
         if let Some(why) = axon.refusal() {
             return Ok(ServeOutcome::Refused(why));
         }
@@ -339,8 +354,12 @@ impl Subtensor {
             .rpc("author_submitExtrinsic", rpc_params![hex0x(&xt)])
             .await
             .map_err(|e| {
-                if e.contains("1010") || e.contains("Invalid Transaction") {
-                    format!("INVALID TRANSACTION: the node refused serve_axon (spec_version {spec_version}); if this persists the runtime changed and gas-miner needs an upgrade: {e}")
+                let text = e.to_string();
+                if text.contains("1010") || text.contains("Invalid Transaction") {
+                    ChainError::InvalidTransaction {
+                        spec_version,
+                        source: Box::new(e),
+                    }
                 } else {
                     e
                 }
@@ -358,20 +377,22 @@ struct SubnetTotals {
 }
 
 impl SubnetTotals {
-    fn read(m: &Val) -> Result<SubnetTotals, String> {
+    fn read(m: &Val) -> Result<SubnetTotals, ChainError> {
         let list = |name: &str| field(m, name).map(codec::items).unwrap_or_default();
         let hotkeys: Option<Vec<Vec<u8>>> = list("hotkeys").into_iter().map(codec::bytes).collect();
         let total_stake: Option<Vec<u128>> =
             list("total_stake").into_iter().map(codec::number).collect();
         let (Some(hotkeys), Some(total_stake)) = (hotkeys, total_stake) else {
-            return Err("get_metagraph: hotkeys or total_stake cannot be read".into());
+            return Err(ChainError::Unreadable(
+                "get_metagraph: hotkeys or total_stake cannot be read".into(),
+            ));
         };
         if hotkeys.len() != total_stake.len() {
-            return Err(format!(
+            return Err(ChainError::Unreadable(format!(
                 "get_metagraph: {} hotkeys but {} stakes",
                 hotkeys.len(),
                 total_stake.len()
-            ));
+            )));
         }
         Ok(SubnetTotals {
             hotkeys,
@@ -413,13 +434,13 @@ impl MetagraphSource for Subtensor {
         format!("chain {} netuid {}", self.endpoint, self.netuid)
     }
 
-    async fn fetch(&self) -> anyhow::Result<Metagraph> {
+    async fn fetch(&self) -> Result<Metagraph, ChainError> {
         match self.read_metagraph().await {
             Ok((graph, _)) => Ok(graph),
             Err(e) => {
                 // Drop the connection so the next try makes a fresh one.
                 *self.client.lock().await = None;
-                Err(anyhow::anyhow!(e))
+                Err(e)
             }
         }
     }

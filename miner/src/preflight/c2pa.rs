@@ -97,6 +97,12 @@ fn is_authority(org: &str) -> bool {
     contains_any(org, TRUSTED_AUTHORITIES) || contains_any(org, TRUSTED_GENERATORS)
 }
 
+/// Why c2pa-rs gave no report on a file (no manifest, unreadable): the finding a verdict
+/// shows.
+#[derive(Debug, Clone, thiserror::Error)]
+#[error("{0}")]
+pub struct NoReport(pub String);
+
 /// Reads files with c2pa-rs, trusting exactly the given anchors.
 #[derive(Clone)]
 pub struct C2paReader {
@@ -105,7 +111,7 @@ pub struct C2paReader {
 
 impl C2paReader {
     /// `anchors_pem`: every trusted root, concatenated.
-    pub fn new(anchors_pem: &str) -> Result<C2paReader, String> {
+    pub fn new(anchors_pem: &str) -> Result<C2paReader, super::PreflightError> {
         let settings = serde_json::json!({
             "trust": {"user_anchors": anchors_pem},
             "verify": {"ocsp_fetch": false, "remote_manifest_fetch": false},
@@ -113,7 +119,7 @@ impl C2paReader {
         });
         let context = Context::new()
             .with_settings(settings.to_string())
-            .map_err(|e| format!("C2PA trust settings were refused: {e}"))?;
+            .map_err(|e| super::PreflightError::C2paSettings(e.to_string()))?;
         Ok(C2paReader {
             context: context.into_shared(),
         })
@@ -121,13 +127,15 @@ impl C2paReader {
 
     /// c2pa-rs's report on the file and the signer's certificate chain (PEM), or why there is
     /// no manifest to report on.
-    pub fn read(&self, path: &Path, mime: &str) -> Result<(Value, String), String> {
-        let file = std::fs::File::open(path).map_err(|e| format!("{}: {e}", path.display()))?;
+    pub fn read(&self, path: &Path, mime: &str) -> Result<(Value, String), NoReport> {
+        let file = std::fs::File::open(path)
+            .map_err(|e| NoReport(format!("{}: {e}", path.display())))?;
         let stream = std::io::BufReader::with_capacity(256 * 1024, file);
         let reader = Reader::from_shared_context(&self.context)
             .with_stream(mime, stream)
-            .map_err(|e| e.to_string())?;
-        let report: Value = serde_json::from_str(&reader.json()).map_err(|e| e.to_string())?;
+            .map_err(|e| NoReport(e.to_string()))?;
+        let report: Value =
+            serde_json::from_str(&reader.json()).map_err(|e| NoReport(e.to_string()))?;
         let chain = reader
             .active_manifest()
             .and_then(|m| m.signature_info())

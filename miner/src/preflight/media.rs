@@ -8,6 +8,24 @@ use std::fs::File;
 use std::io::{BufReader, Read, Seek, SeekFrom};
 use std::path::Path;
 
+/// Why a file is not media validators can use: it does not open, decode or parse, or has no
+/// picture (the text is the finding a verdict shows).
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+#[error("{0}")]
+pub struct Unusable(pub String);
+
+impl From<String> for Unusable {
+    fn from(text: String) -> Unusable {
+        Unusable(text)
+    }
+}
+
+impl From<&str> for Unusable {
+    fn from(text: &str) -> Unusable {
+        Unusable(text.to_string())
+    }
+}
+
 /// What a file turned out to be.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct Measured {
@@ -27,7 +45,7 @@ const MAX_PIXELS: u64 = 2 * 89_478_485;
 /// hash a 16384×16384 one); PIL refuses such a file as truncated.
 const MAX_JPEG_PIXELS_PER_BYTE: u64 = 1024;
 
-fn image_reader(path: &Path) -> Result<image::ImageReader<BufReader<File>>, String> {
+fn image_reader(path: &Path) -> Result<image::ImageReader<BufReader<File>>, Unusable> {
     let file = File::open(path).map_err(|e| e.to_string())?;
     let mut reader = image::ImageReader::new(BufReader::new(file))
         .with_guessed_format()
@@ -42,7 +60,7 @@ fn image_reader(path: &Path) -> Result<image::ImageReader<BufReader<File>>, Stri
 }
 
 /// Decodes an image; returns its size and the decoded picture (for the perceptual hash).
-pub fn decode_image(path: &Path) -> Result<(Measured, image::DynamicImage), String> {
+pub fn decode_image(path: &Path) -> Result<(Measured, image::DynamicImage), Unusable> {
     // The size the header claims is checked before any pixel is allocated: some decoders
     // allocate the whole picture up front (the GIF one beyond `max_alloc`).
     let header = image_reader(path)?;
@@ -52,7 +70,7 @@ pub fn decode_image(path: &Path) -> Result<(Measured, image::DynamicImage), Stri
         .map_err(|e| format!("image does not decode: {e}"))?;
     let pixels = u64::from(width) * u64::from(height);
     if width == 0 || height == 0 || pixels > MAX_PIXELS {
-        return Err(format!("image has an unusable size {width}×{height}"));
+        return Err(format!("image has an unusable size {width}×{height}").into());
     }
     let bytes = std::fs::metadata(path).map_err(|e| e.to_string())?.len();
     if format == Some(image::ImageFormat::Jpeg)
@@ -60,14 +78,14 @@ pub fn decode_image(path: &Path) -> Result<(Measured, image::DynamicImage), Stri
     {
         return Err(format!(
             "image does not decode: a {width}×{height} JPEG cannot fit in {bytes} bytes (the file is cut short)"
-        ));
+        ).into());
     }
     let img = image_reader(path)?
         .decode()
         .map_err(|e| format!("image does not decode: {e}"))?;
     let (width, height) = (img.width(), img.height());
     if width == 0 || height == 0 || u64::from(width) * u64::from(height) > MAX_PIXELS {
-        return Err(format!("image has an unusable size {width}×{height}"));
+        return Err(format!("image has an unusable size {width}×{height}").into());
     }
     Ok((
         Measured {
@@ -81,7 +99,7 @@ pub fn decode_image(path: &Path) -> Result<(Measured, image::DynamicImage), Stri
 }
 
 /// Parses a video by its container (`video/mp4`, `video/quicktime`, `video/webm`).
-pub fn probe_video(path: &Path, content_type: &str) -> Result<Measured, String> {
+pub fn probe_video(path: &Path, content_type: &str) -> Result<Measured, Unusable> {
     let file = File::open(path).map_err(|e| e.to_string())?;
     let len = file.metadata().map_err(|e| e.to_string())?.len();
     let mut src = Source {
@@ -109,7 +127,7 @@ struct Source {
 }
 
 impl Source {
-    fn goto(&mut self, at: u64) -> Result<(), String> {
+    fn goto(&mut self, at: u64) -> Result<(), Unusable> {
         if at >= self.pos && at - self.pos < 1 << 20 {
             self.r
                 .seek_relative((at - self.pos) as i64)
@@ -123,7 +141,7 @@ impl Source {
         Ok(())
     }
 
-    fn read(&mut self, n: usize) -> Result<Vec<u8>, String> {
+    fn read(&mut self, n: usize) -> Result<Vec<u8>, Unusable> {
         let mut buf = vec![0u8; n];
         self.r
             .read_exact(&mut buf)
@@ -133,7 +151,7 @@ impl Source {
     }
 
     /// One byte, or `None` at the end of the file.
-    fn byte(&mut self) -> Result<Option<u8>, String> {
+    fn byte(&mut self) -> Result<Option<u8>, Unusable> {
         let mut b = [0u8; 1];
         match self.r.read(&mut b).map_err(|e| e.to_string())? {
             0 => Ok(None),
@@ -188,7 +206,7 @@ mod bmff {
         boxes: u64,
     }
 
-    pub(super) fn probe(r: &mut Source, len: u64) -> Result<Measured, String> {
+    pub(super) fn probe(r: &mut Source, len: u64) -> Result<Measured, Unusable> {
         let mut w = Walk::default();
         walk(r, 0, len, 0, *b"file", &mut w)?;
         let track = w
@@ -220,7 +238,7 @@ mod bmff {
         depth: u32,
         parent: [u8; 4],
         w: &mut Walk,
-    ) -> Result<(), String> {
+    ) -> Result<(), Unusable> {
         if depth > 16 {
             return Err("boxes nested too deep".into());
         }
@@ -248,7 +266,7 @@ mod bmff {
                 return Err(format!(
                     "box `{}` at byte {at} claims {size} bytes, past the end of its parent",
                     String::from_utf8_lossy(&kind)
-                ));
+                ).into());
             }
             let body_start = at + header;
             let body_len = size - header;
@@ -362,7 +380,7 @@ mod webm {
     }
 
     /// A variable-length integer; `id` keeps the marker bit. `None` at the end of input.
-    fn vint(r: &mut Source, id: bool) -> Result<Option<(u64, usize, bool)>, String> {
+    fn vint(r: &mut Source, id: bool) -> Result<Option<(u64, usize, bool)>, Unusable> {
         let Some(first) = r.byte()? else {
             return Ok(None);
         };
@@ -387,7 +405,7 @@ mod webm {
         b.iter().take(8).fold(0, |v, x| (v << 8) | u64::from(*x))
     }
 
-    pub(super) fn probe(r: &mut Source, len: u64) -> Result<Measured, String> {
+    pub(super) fn probe(r: &mut Source, len: u64) -> Result<Measured, Unusable> {
         let mut w = Walk {
             timescale: 1_000_000,
             ..Walk::default()
@@ -417,7 +435,7 @@ mod webm {
         track: Option<usize>,
         unknown_cluster: Option<()>,
         w: &mut Walk,
-    ) -> Result<u64, String> {
+    ) -> Result<u64, Unusable> {
         if depth > 12 {
             return Err("elements nested too deep".into());
         }
@@ -439,7 +457,7 @@ mod webm {
             };
             let body = at + (id_len + size_len) as u64;
             if !unknown && size > end.saturating_sub(body) {
-                return Err(format!("element {id:#x} at byte {at} runs past its parent"));
+                return Err(format!("element {id:#x} at byte {at} runs past its parent").into());
             }
             let stop = if unknown { end } else { body + size };
             let small = |r: &mut Source| r.read(size.min(64) as usize);
@@ -488,7 +506,7 @@ mod webm {
                     }
                 }
                 _ if unknown => {
-                    return Err(format!("element {id:#x} at byte {at} has an unknown size"));
+                    return Err(format!("element {id:#x} at byte {at} has an unknown size").into());
                 }
                 _ => {}
             }
@@ -543,7 +561,7 @@ pub fn synthetic_mp4(width: u16, height: u16, frames: u32, payload: &[u8]) -> Ve
 mod tests {
     use super::*;
 
-    fn probe_bytes(bytes: &[u8], ct: &str) -> Result<Measured, String> {
+    fn probe_bytes(bytes: &[u8], ct: &str) -> Result<Measured, Unusable> {
         let dir = tempfile::tempdir().expect("tempdir");
         let p = dir.path().join("v");
         std::fs::write(&p, bytes).expect("write");
@@ -555,7 +573,7 @@ mod tests {
         let m = probe_bytes(&synthetic_mp4(1280, 720, 96, &[7; 100]), "video/mp4").expect("parses");
         assert_eq!((m.width, m.height, m.frames), (1280, 720, Some(96)));
         let none = probe_bytes(&synthetic_mp4(1280, 720, 0, &[7; 100]), "video/mp4");
-        assert!(none.expect_err("no frames").contains("no frames"));
+        assert!(none.expect_err("no frames").to_string().contains("no frames"));
     }
 
     #[test]
@@ -590,6 +608,7 @@ mod tests {
         assert!(
             probe_bytes(&deep, "video/mp4")
                 .expect_err("deep")
+                .to_string()
                 .contains("too deep")
         );
     }

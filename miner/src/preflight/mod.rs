@@ -10,12 +10,12 @@ pub mod phash;
 pub mod signer;
 pub mod trust;
 
-use crate::epistula::now_ms;
-use crate::store::TaskRecord;
+use crate::clock::now_ms;
+use crate::task::TaskRecord;
 use gas_shared::verdict::{Duplicate, Freshness, MediaReport, Verdict};
 use gas_shared::{Modality, Tier};
 use std::io::Read;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::sync::{Arc, RwLock};
 use std::time::Instant;
 
@@ -24,6 +24,51 @@ pub const FRESHNESS_MS: i64 = 600_000;
 /// Validators take the 201's time after it reaches them, on their own clock: a signature is
 /// judged against a slightly earlier limit here so that it never passes here and fails there.
 pub const FRESHNESS_MARGIN_MS: i64 = 5_000;
+
+/// Why the pre-flight cannot judge with its trust anchors, or they cannot be changed. Each
+/// message names the directory or file, the cause and the fix.
+#[derive(Debug, thiserror::Error)]
+pub enum PreflightError {
+    #[error("trust anchors directory {} cannot be read ({source}); {}", dir.display(), trust::how_to_get(dir))]
+    AnchorsUnreadable {
+        dir: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("no trust anchors in {}: without them no C2PA signature can be judged as validators judge it; {}", dir.display(), trust::how_to_get(dir))]
+    NoAnchors { dir: PathBuf },
+    /// An anchor file cannot be read.
+    #[error("trust anchor {}: {source}", file.display())]
+    AnchorUnreadable {
+        file: PathBuf,
+        source: std::io::Error,
+    },
+    /// An anchor file holds something that is not a usable certificate.
+    #[error("trust anchor {0}; replace or remove the file")]
+    BadAnchor(Box<PreflightError>),
+    /// A PEM text with a malformed block or certificate, or none at all.
+    #[error("{name}: {detail}")]
+    Pem { name: String, detail: String },
+    #[error("C2PA trust settings were refused: {0}")]
+    C2paSettings(String),
+    /// The anchors could not be fetched (`trust update`).
+    #[error("{0}")]
+    Download(String),
+    #[error("{url} lists no PEM certificates; nothing was changed")]
+    NothingListed { url: String },
+    #[error("trust anchors could not be written to {}: {source}", dir.display())]
+    Install {
+        dir: PathBuf,
+        source: Box<PreflightError>,
+    },
+    #[error("trust anchors could not be {what} in {}: {source}", dir.display())]
+    InstallStep {
+        what: &'static str,
+        dir: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("the new anchors were refused: {0}")]
+    Refused(Box<PreflightError>),
+}
 
 /// The mime type from magic bytes, as validators detect it.
 pub fn content_type(head: &[u8]) -> Option<&'static str> {
@@ -60,7 +105,7 @@ pub fn extension(content_type: &str) -> &'static str {
 }
 
 /// Checks the first bytes of a result; `Err` says why it must not be sent.
-pub fn check(head: &[u8], modality: Modality) -> Result<&'static str, String> {
+pub fn check(head: &[u8], modality: Modality) -> Result<&'static str, media::Unusable> {
     if head.is_empty() {
         return Err("the provider returned an empty file".into());
     }
@@ -68,12 +113,11 @@ pub fn check(head: &[u8], modality: Modality) -> Result<&'static str, String> {
         return Err(format!(
             "the provider returned bytes that are no known image or video format (starting {})",
             hex::encode(&head[..head.len().min(12)])
-        ));
+        )
+        .into());
     };
     if !ct.starts_with(modality.as_str()) {
-        return Err(format!(
-            "a {modality} was asked for but the provider returned {ct}"
-        ));
+        return Err(format!("a {modality} was asked for but the provider returned {ct}").into());
     }
     Ok(ct)
 }
@@ -134,7 +178,7 @@ pub struct Trusted {
 }
 
 impl Trusted {
-    pub fn load(dir: &Path) -> Result<Trusted, String> {
+    pub fn load(dir: &Path) -> Result<Trusted, PreflightError> {
         let anchors = trust::load(dir)?;
         let reader = c2pa::C2paReader::new(&anchors.pem)?;
         Ok(Trusted { anchors, reader })
@@ -152,7 +196,7 @@ fn tier_rank(t: Tier) -> u8 {
 
 impl Preflight {
     /// Loads the anchors in `dir`; `Err` says what is wrong and how to fix it.
-    pub fn new(dir: &Path) -> Result<Preflight, String> {
+    pub fn new(dir: &Path) -> Result<Preflight, PreflightError> {
         Ok(Preflight {
             trust: RwLock::new(Arc::new(Trusted::load(dir)?)),
             recent: phash::Recent::default(),
@@ -166,7 +210,7 @@ impl Preflight {
     }
 
     /// Reads the anchor directory again; on error the current anchors stay in force.
-    pub fn reload(&self) -> Result<usize, String> {
+    pub fn reload(&self) -> Result<usize, PreflightError> {
         let dir = self.trusted().anchors.dir.clone();
         let fresh = Trusted::load(&dir)?;
         let n = fresh.anchors.count();
@@ -175,7 +219,7 @@ impl Preflight {
     }
 
     /// Reloads when the directory's files changed; returns the new count if it did.
-    pub fn reload_if_changed(&self) -> Option<Result<usize, String>> {
+    pub fn reload_if_changed(&self) -> Option<Result<usize, PreflightError>> {
         trust::changed(&self.trusted().anchors).then(|| self.reload())
     }
 
@@ -231,7 +275,7 @@ impl Preflight {
                 let trusted = self.trusted();
                 v.c2pa = trusted.reader.judge_file(path, ct);
             }
-            Err(e) => v.media.error = Some(e),
+            Err(e) => v.media.error = Some(e.to_string()),
         }
         v.freshness = Some(freshness(v.c2pa.signing_time.as_deref(), task.created_ms));
         if let Some(hash) = v.media.phash.as_deref().and_then(parse_hash)
@@ -269,7 +313,7 @@ impl Preflight {
                 m.measured_tier = Some(tier);
                 m.shortfall = tier_rank(task.tier).saturating_sub(tier_rank(tier));
             }
-            Err(e) => m.error = Some(e),
+            Err(e) => m.error = Some(e.0),
         }
     }
 }

@@ -57,13 +57,24 @@ pub struct Claim {
     pub ai_generated: bool,
 }
 
-fn err(what: &str, e: impl std::fmt::Display) -> String {
-    format!("{what}: {e}")
+/// A step of making a test CA, a certificate or a signature failed.
+#[derive(Debug, thiserror::Error)]
+#[error("{what}: {detail}")]
+pub struct SignerError {
+    what: &'static str,
+    detail: String,
+}
+
+fn err(what: &'static str, e: impl std::fmt::Display) -> SignerError {
+    SignerError {
+        what,
+        detail: e.to_string(),
+    }
 }
 
 impl TestCa {
     /// A self-signed root CA named `name`.
-    pub fn new(name: &str) -> Result<TestCa, String> {
+    pub fn new(name: &str) -> Result<TestCa, SignerError> {
         let key = KeyPair::generate().map_err(|e| err("CA key", e))?;
         let mut params = CertificateParams::new(Vec::<String>::new()).map_err(|e| err("CA", e))?;
         params.distinguished_name.push(DnType::CommonName, name);
@@ -89,7 +100,7 @@ impl TestCa {
 
     /// A signing certificate for `holder`, issued by this CA: `CA:FALSE`, key usage
     /// digitalSignature, extended key usage emailProtection (what C2PA signers carry).
-    pub fn signer(&self, holder: &Holder) -> Result<MediaSigner, String> {
+    pub fn signer(&self, holder: &Holder) -> Result<MediaSigner, SignerError> {
         let key = KeyPair::generate().map_err(|e| err("signer key", e))?;
         let mut params =
             CertificateParams::new(Vec::<String>::new()).map_err(|e| err("signer", e))?;
@@ -119,7 +130,7 @@ impl TestCa {
 impl MediaSigner {
     /// Returns `media` with a C2PA manifest embedded: a `c2pa.created` action at
     /// `claim.when`, signed with this certificate (ES256, no timestamp authority).
-    pub fn sign(&self, media: &[u8], mime: &str, claim: &Claim) -> Result<Vec<u8>, String> {
+    pub fn sign(&self, media: &[u8], mime: &str, claim: &Claim) -> Result<Vec<u8>, SignerError> {
         let signer = create_signer::from_keys(
             self.chain_pem.as_bytes(),
             self.key_pem.as_bytes(),

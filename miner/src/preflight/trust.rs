@@ -4,6 +4,7 @@
 //! of PEM files, or one PEM bundle), validates every certificate, and only then swaps the
 //! directory in whole; a running miner picks the change up by itself.
 
+use super::PreflightError;
 use std::path::{Path, PathBuf};
 use std::time::SystemTime;
 
@@ -28,7 +29,7 @@ impl Anchors {
     }
 }
 
-fn how_to_get(dir: &Path) -> String {
+pub(super) fn how_to_get(dir: &Path) -> String {
     format!(
         "run `gas-miner trust update` to download the subnet's trust anchors into {}, or point GAS_TRUST_ANCHORS (--trust-anchors) at a directory of PEM files",
         dir.display()
@@ -36,16 +37,20 @@ fn how_to_get(dir: &Path) -> String {
 }
 
 /// The certificates in one PEM text, each checked; `Err` names what is wrong.
-pub fn parse_pem(text: &str, name: &str) -> Result<Vec<(String, String)>, String> {
+pub fn parse_pem(text: &str, name: &str) -> Result<Vec<(String, String)>, PreflightError> {
+    let bad = |detail: String| PreflightError::Pem {
+        name: name.to_string(),
+        detail,
+    };
     let mut out = Vec::new();
     for (i, block) in x509_parser::pem::Pem::iter_from_buffer(text.as_bytes()).enumerate() {
-        let pem = block.map_err(|e| format!("{name}: PEM block {} is malformed: {e}", i + 1))?;
+        let pem = block.map_err(|e| bad(format!("PEM block {} is malformed: {e}", i + 1)))?;
         if pem.label != "CERTIFICATE" {
             continue;
         }
         let cert = pem
             .parse_x509()
-            .map_err(|e| format!("{name}: certificate {} is not valid X.509: {e}", i + 1))?;
+            .map_err(|e| bad(format!("certificate {} is not valid X.509: {e}", i + 1)))?;
         let subject = cert.subject().to_string();
         let b64 = base64::Engine::encode(&base64::engine::general_purpose::STANDARD, &pem.contents);
         let mut armoured = String::from("-----BEGIN CERTIFICATE-----\n");
@@ -57,7 +62,7 @@ pub fn parse_pem(text: &str, name: &str) -> Result<Vec<(String, String)>, String
         out.push((subject, armoured));
     }
     if out.is_empty() {
-        return Err(format!("{name}: no certificate in it"));
+        return Err(bad("no certificate in it".into()));
     }
     Ok(out)
 }
@@ -89,15 +94,12 @@ fn is_anchor_file(path: &Path) -> bool {
 }
 
 /// Loads every `*.pem`, `*.crt` and `*.cer` in `dir`.
-pub fn load(dir: &Path) -> Result<Anchors, String> {
+pub fn load(dir: &Path) -> Result<Anchors, PreflightError> {
     // Taken first, so a change made while reading is seen by the next check.
     let before = fingerprint(dir);
-    let entries = std::fs::read_dir(dir).map_err(|e| {
-        format!(
-            "trust anchors directory {} cannot be read ({e}); {}",
-            dir.display(),
-            how_to_get(dir)
-        )
+    let entries = std::fs::read_dir(dir).map_err(|source| PreflightError::AnchorsUnreadable {
+        dir: dir.to_path_buf(),
+        source,
     })?;
     let mut paths: Vec<PathBuf> = entries
         .filter_map(Result::ok)
@@ -108,21 +110,22 @@ pub fn load(dir: &Path) -> Result<Anchors, String> {
     let mut pem = String::new();
     let mut subjects = Vec::new();
     for path in &paths {
-        let text = std::fs::read_to_string(path)
-            .map_err(|e| format!("trust anchor {}: {e}", path.display()))?;
+        let text =
+            std::fs::read_to_string(path).map_err(|source| PreflightError::AnchorUnreadable {
+                file: path.clone(),
+                source,
+            })?;
         for (subject, block) in parse_pem(&text, &path.display().to_string())
-            .map_err(|e| format!("trust anchor {e}; replace or remove the file"))?
+            .map_err(|e| PreflightError::BadAnchor(Box::new(e)))?
         {
             subjects.push(subject);
             pem.push_str(&block);
         }
     }
     if subjects.is_empty() {
-        return Err(format!(
-            "no trust anchors in {}: without them no C2PA signature can be judged as validators judge it; {}",
-            dir.display(),
-            how_to_get(dir)
-        ));
+        return Err(PreflightError::NoAnchors {
+            dir: dir.to_path_buf(),
+        });
     }
     Ok(Anchors {
         dir: dir.to_path_buf(),
@@ -139,31 +142,31 @@ pub fn changed(anchors: &Anchors) -> bool {
 
 /// Fetches the list at `url` (a GitHub directory listing, or a PEM bundle), checks every
 /// certificate, and replaces `dir` with it only if all are good. Returns the subjects.
-pub async fn update(dir: &Path, url: &str) -> Result<Vec<String>, String> {
-    let client = reqwest::Client::builder()
+pub async fn update(dir: &Path, url: &str) -> Result<Vec<String>, PreflightError> {
+    let client = crate::tls::http_client()
         .connect_timeout(std::time::Duration::from_secs(10))
         .timeout(std::time::Duration::from_secs(60))
         .user_agent(concat!("gas-miner/", env!("CARGO_PKG_VERSION")))
         .build()
-        .map_err(|e| e.to_string())?;
+        .map_err(|e| PreflightError::Download(crate::text::error_chain(&e)))?;
     let get = |u: String| {
         let client = client.clone();
         async move {
             let fail = |e: reqwest::Error| {
-                format!(
+                PreflightError::Download(format!(
                     "{} (check this machine's network access, or copy the PEM files into the anchors directory yourself)",
-                    crate::providers::source_chain(&e)
-                )
+                    crate::text::without_queries(&crate::text::error_chain(&e))
+                ))
             };
             let resp = client.get(&u).send().await.map_err(fail)?;
             let status = resp.status();
             let body = resp.text().await.map_err(fail)?;
             if !status.is_success() {
-                return Err(format!(
+                return Err(PreflightError::Download(format!(
                     "{u} answered HTTP {}: {}",
                     status.as_u16(),
-                    crate::providers::truncate(body.trim(), 200)
-                ));
+                    crate::text::truncate(body.trim(), 200)
+                )));
             }
             Ok(body)
         }
@@ -192,27 +195,24 @@ pub async fn update(dir: &Path, url: &str) -> Result<Vec<String>, String> {
         }
     }
     if subjects.is_empty() {
-        return Err(format!(
-            "{url} lists no PEM certificates; nothing was changed"
-        ));
+        return Err(PreflightError::NothingListed {
+            url: url.to_string(),
+        });
     }
-    install(dir, &files).map_err(|e| {
-        format!(
-            "trust anchors could not be written to {}: {e}",
-            dir.display()
-        )
+    install(dir, &files).map_err(|e| PreflightError::Install {
+        dir: dir.to_path_buf(),
+        source: Box::new(e),
     })?;
     Ok(subjects)
 }
 
 /// Writes `files` into a fresh directory beside `dir`, checks that the C2PA reader accepts
 /// them, then swaps it in; on any failure the old directory stays (or is put back).
-fn install(dir: &Path, files: &[(String, String)]) -> Result<(), String> {
-    let io = |what: &str, e: std::io::Error| {
-        format!(
-            "trust anchors could not be {what} in {}: {e}",
-            dir.display()
-        )
+fn install(dir: &Path, files: &[(String, String)]) -> Result<(), PreflightError> {
+    let io = |what: &'static str, source: std::io::Error| PreflightError::InstallStep {
+        what,
+        dir: dir.to_path_buf(),
+        source,
     };
     let parent = dir.parent().unwrap_or(Path::new("."));
     std::fs::create_dir_all(parent).map_err(|e| io("created", e))?;
@@ -238,7 +238,7 @@ fn install(dir: &Path, files: &[(String, String)]) -> Result<(), String> {
     }
     if let Err(e) = super::Trusted::load(&fresh) {
         let _ = std::fs::remove_dir_all(&fresh);
-        return Err(format!("the new anchors were refused: {e}"));
+        return Err(PreflightError::Refused(Box::new(e)));
     }
     let had_old = dir.exists();
     if had_old && let Err(e) = std::fs::rename(dir, &old) {
@@ -266,14 +266,14 @@ mod tests {
     #[test]
     fn an_empty_or_broken_directory_says_how_to_get_anchors() {
         let dir = tempfile::tempdir().expect("tempdir");
-        let e = load(dir.path()).expect_err("empty");
+        let e = load(dir.path()).expect_err("empty").to_string();
         assert!(e.contains("gas-miner trust update"), "{e}");
         std::fs::write(
             dir.path().join("bad.pem"),
             "-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----\n",
         )
         .expect("write");
-        let e = load(dir.path()).expect_err("broken");
+        let e = load(dir.path()).expect_err("broken").to_string();
         assert!(
             e.contains("bad.pem") && e.contains("not valid X.509"),
             "{e}"

@@ -7,11 +7,13 @@
 pub mod openai;
 pub mod openrouter;
 pub mod params;
+pub mod registry;
 pub mod runway;
 pub mod stability;
 pub mod video;
 
-use crate::store::{CallRecord, Checkpoint, Store, TaskRecord};
+use crate::task::{CallRecord, Checkpoint, TaskRecord};
+use crate::text::{error_chain, redact, truncate, without_queries};
 use async_trait::async_trait;
 use bytes::Bytes;
 use futures_util::StreamExt;
@@ -70,7 +72,8 @@ pub struct Job<'a> {
     pub plan: &'a Plan,
     /// A temporary file in the media directory; the pipeline fsyncs and renames it.
     pub dest: &'a Path,
-    pub store: &'a Store,
+    /// Where calls and accepted jobs are written the moment they happen.
+    pub journal: &'a dyn Journal,
     /// The provider's job from an earlier run of this task, if one was accepted before a
     /// restart: resume it, never create a second one.
     pub resume: Option<Checkpoint>,
@@ -80,7 +83,7 @@ impl Job<'_> {
     /// Stores a call record at once, so spend is known even if the process dies mid-job.
     pub fn record(&self, call: CallRecord) {
         tracing::debug!(task_id = %call.task_id, provider = %call.provider, model = %call.model, status = ?call.status, latency_ms = call.latency_ms, bytes = call.bytes, cost_usd = ?call.cost_usd, error = ?call.error, "provider call");
-        if let Err(e) = self.store.record_call(&call) {
+        if let Err(e) = self.journal.record_call(&call) {
             tracing::error!(task_id = %call.task_id, error = %e, "provider call could not be recorded");
         }
     }
@@ -100,13 +103,9 @@ impl Job<'_> {
             job_id: job_id.to_string(),
             model: self.plan.model.clone(),
             request,
-            created_ms: crate::epistula::now_ms(),
+            created_ms: crate::clock::now_ms(),
         };
-        let saved = match self.store.put_checkpoint(&cp) {
-            Ok(()) => self.store.commit().await,
-            Err(e) => Err(e),
-        };
-        saved.map_err(|e| {
+        self.journal.checkpoint(&cp).await.map_err(|e| {
             ProviderError::new(format!(
                 "{provider} job {job_id} was accepted but could not be checkpointed: {e}"
             ))
@@ -124,6 +123,19 @@ impl Job<'_> {
         Ok(bytes.len() as u64)
     }
 }
+
+/// Where a provider's calls and accepted jobs go as they happen (the miner's store; the
+/// providers know nothing of how it keeps them).
+#[async_trait]
+pub trait Journal: Send + Sync {
+    /// Keeps one call record, so spend is known even if the process dies mid-job.
+    fn record_call(&self, call: &CallRecord) -> Result<(), JournalError>;
+    /// Keeps a provider's accepted job durably (fsynced) before returning.
+    async fn checkpoint(&self, cp: &Checkpoint) -> Result<(), JournalError>;
+}
+
+/// Why a journal could not keep a record (its text names the storage and the cause).
+pub type JournalError = Box<dyn std::error::Error + Send + Sync>;
 
 /// What a provider made (the bytes are already in `Job::dest`).
 #[derive(Debug, Clone)]
@@ -159,14 +171,6 @@ pub trait Provider: Send + Sync {
     async fn generate(&self, job: &Job<'_>) -> Result<Generated, ProviderError>;
 }
 
-/// Removes every occurrence of `secret` from `text`.
-pub fn redact(text: &str, secret: &str) -> String {
-    if secret.len() < 4 {
-        return text.to_string();
-    }
-    text.replace(secret, "***")
-}
-
 /// The provider's own words from an error body: `error.message`, `message`, `detail`,
 /// `failure`, `errors[0]`, else the start of the text.
 pub fn error_text(body: &[u8]) -> String {
@@ -188,13 +192,6 @@ pub fn error_text(body: &[u8]) -> String {
         }
     }
     truncate(String::from_utf8_lossy(body).trim(), 500)
-}
-
-pub fn truncate(text: &str, max_chars: usize) -> String {
-    match text.char_indices().nth(max_chars) {
-        Some((i, _)) => format!("{}…", &text[..i]),
-        None => text.to_string(),
-    }
 }
 
 /// How long to wait before retry `attempt` (0-based): the server's `Retry-After` when it
@@ -225,10 +222,7 @@ fn parse_retry_after(value: Option<&reqwest::header::HeaderValue>) -> Option<Dur
 /// The fix for a 401 on an API call, which always carries the key: the setting that holds it
 /// (the provider's own words, "No auth credentials found", do not name it).
 fn key_refused(service: &str) -> String {
-    match crate::config::Service::ORDER
-        .into_iter()
-        .find(|s| s.name() == service)
-    {
+    match registry::Service::parse(service) {
         Some(s) => format!(" (the API key was refused: check {})", s.key_var()),
         None => " (the API key was refused)".to_string(),
     }
@@ -359,7 +353,7 @@ impl Call<'_> {
                 latency_ms: started.elapsed().as_millis() as u64,
                 bytes: 0,
                 cost_usd: None,
-                at_ms: crate::epistula::now_ms(),
+                at_ms: crate::clock::now_ms(),
             };
             match outcome {
                 Ok((status, (value, bytes))) => {
@@ -456,9 +450,9 @@ fn transport(e: &reqwest::Error) -> TryFailure {
     let message = if e.is_timeout() {
         "timed out".to_string()
     } else if e.is_connect() {
-        format!("could not connect: {}", source_chain(e))
+        format!("could not connect: {}", without_queries(&error_chain(e)))
     } else {
-        format!("transport error: {}", source_chain(e))
+        format!("transport error: {}", without_queries(&error_chain(e)))
     };
     TryFailure {
         message,
@@ -517,47 +511,10 @@ async fn stream_to_file(resp: reqwest::Response, dest: &Path) -> Result<u64, Try
     Ok(written)
 }
 
-/// An error with its causes, URL queries dropped (keys are redacted by the caller).
-pub fn source_chain(e: &reqwest::Error) -> String {
-    let mut text = e.to_string();
-    let mut source = std::error::Error::source(e);
-    while let Some(s) = source {
-        text.push_str(": ");
-        text.push_str(&s.to_string());
-        source = s.source();
-    }
-    without_queries(&text)
-}
-
-/// Drops the query of every URL in `text`: signed storage links carry their credential
-/// there, and error texts reach logs, records and validators.
-pub fn without_queries(text: &str) -> String {
-    let mut out = String::with_capacity(text.len());
-    let mut in_url = false;
-    let mut skipping = false;
-    for (i, c) in text.char_indices() {
-        if text[i..].starts_with("http://") || text[i..].starts_with("https://") {
-            in_url = true;
-        }
-        if in_url && (c.is_whitespace() || c == ')' || c == '"' || c == '\'') {
-            in_url = false;
-            skipping = false;
-        }
-        if in_url && c == '?' && !skipping {
-            skipping = true;
-            out.push_str("?…");
-        }
-        if !skipping {
-            out.push(c);
-        }
-    }
-    out
-}
-
 /// A reqwest client for one provider: a connect timeout, and a read timeout so that a
 /// stalled download fails instead of hanging (each API request also gets a total timeout).
 pub fn http_client(tuning: &Tuning) -> reqwest::Client {
-    reqwest::Client::builder()
+    crate::tls::http_client()
         .connect_timeout(Duration::from_secs(10).min(tuning.call_timeout))
         .read_timeout(tuning.call_timeout)
         .user_agent(concat!("gas-miner/", env!("CARGO_PKG_VERSION")))
@@ -769,30 +726,11 @@ mod tests {
     }
 
     #[test]
-    fn signed_link_queries_are_dropped_from_error_texts() {
-        assert_eq!(
-            without_queries(
-                "error sending request for url (https://cdn.x/v.mp4?_jwt=secret): reset"
-            ),
-            "error sending request for url (https://cdn.x/v.mp4?…): reset"
-        );
-        assert_eq!(without_queries("no url here?"), "no url here?");
-    }
-
-    #[test]
     fn a_refused_key_names_its_setting() {
         assert_eq!(
             key_refused("openrouter"),
             " (the API key was refused: check OPEN_ROUTER_API_KEY)"
         );
         assert_eq!(key_refused("demo-studio"), " (the API key was refused)");
-    }
-
-    #[test]
-    fn keys_are_redacted() {
-        assert_eq!(
-            redact("bad key sk-or-v1-abc", "sk-or-v1-abc"),
-            "bad key ***"
-        );
     }
 }

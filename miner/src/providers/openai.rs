@@ -5,7 +5,8 @@
 
 use super::params::{Params, at_least, nearest_ratio, parse_ratio};
 use super::video::{self, VideosApi};
-use super::{Generated, Http, Job, Plan, Provider, ProviderError, Tuning, parse_json, truncate};
+use super::{Generated, Http, Job, Plan, Provider, ProviderError, Tuning, parse_json};
+use crate::text::truncate;
 use async_trait::async_trait;
 use base64::Engine;
 use gas_shared::{Modality, Tier};
@@ -182,7 +183,7 @@ impl Provider for OpenAi {
         true
     }
 
-    fn plan(&self, task: &crate::store::TaskRecord) -> Plan {
+    fn plan(&self, task: &crate::task::TaskRecord) -> Plan {
         match task.modality {
             Modality::Image => self.image_plan(&task.prompt, &task.parameters),
             Modality::Video => self.video_plan(&task.prompt, &task.parameters, task.tier),

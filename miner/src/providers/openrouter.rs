@@ -220,7 +220,7 @@ impl OpenRouter {
                 .and_then(|m| m.get("content"))
                 .and_then(|c| c.as_str())
                 .filter(|c| !c.is_empty())
-                .map(|c| super::truncate(c, 300))
+                .map(|c| crate::text::truncate(c, 300))
                 .unwrap_or_else(|| "no text either".into());
             return Err(ProviderError::new(format!(
                 "OpenRouter returned no image ({model}): {said}"
@@ -260,7 +260,7 @@ impl Provider for OpenRouter {
         true
     }
 
-    fn plan(&self, task: &crate::store::TaskRecord) -> Plan {
+    fn plan(&self, task: &crate::task::TaskRecord) -> Plan {
         match task.modality {
             Modality::Image => self.image_plan(&task.prompt, &task.parameters, task.tier),
             Modality::Video => self.video_plan(&task.prompt, &task.parameters, task.tier),

@@ -5,7 +5,8 @@
 
 use super::params::{Params, at_least, parse_ratio};
 use super::video::{self, JobStatus, VideoApi};
-use super::{Generated, Http, Job, Plan, Provider, ProviderError, Tuning, parse_json, truncate};
+use super::{Generated, Http, Job, Plan, Provider, ProviderError, Tuning, parse_json};
+use crate::text::truncate;
 use async_trait::async_trait;
 use gas_shared::{Modality, Tier};
 use serde_json::json;
@@ -244,7 +245,7 @@ impl Provider for Runway {
         modality == Modality::Video
     }
 
-    fn plan(&self, task: &crate::store::TaskRecord) -> Plan {
+    fn plan(&self, task: &crate::task::TaskRecord) -> Plan {
         self.video_plan(&task.prompt, &task.parameters, task.tier)
     }
 

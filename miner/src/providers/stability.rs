@@ -108,7 +108,7 @@ impl Provider for Stability {
         modality == Modality::Image
     }
 
-    fn plan(&self, task: &crate::store::TaskRecord) -> Plan {
+    fn plan(&self, task: &crate::task::TaskRecord) -> Plan {
         self.image_plan(&task.prompt, &task.parameters)
     }
 

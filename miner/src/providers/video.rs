@@ -138,7 +138,7 @@ impl VideoApi for VideosApi {
                 "{} answered the video request with HTTP {} but no job id: {}",
                 self.http.label,
                 answer.status,
-                super::truncate(&doc.to_string(), 200)
+                crate::text::truncate(&doc.to_string(), 200)
             ))),
         }
     }

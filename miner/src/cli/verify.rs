@@ -1,6 +1,7 @@
-//! Operator commands besides `run`: `verify-c2pa` (a file judged as validators judge it, with
-//! the reference CLI's fields) and `trust update` (fetch the subnet's anchors).
+//! `gas-miner verify-c2pa FILE...`: files judged as validators judge them (C2PA with the
+//! subnet's trust anchors), printed with the reference CLI's fields.
 
+use super::CliError;
 use crate::preflight::{self, Trusted};
 use gas_shared::verdict::C2paReport;
 use serde_json::{Value, json};
@@ -78,16 +79,15 @@ fn print_human(file: &str, r: &C2paReport, verbose: bool, full: Option<&Value>) 
     }
 }
 
-/// `gas-miner verify-c2pa FILE...`: 0 when every file passes, 1 when any fails, 2 when the
-/// trust anchors cannot be loaded.
-pub fn verify_c2pa(files: &[PathBuf], anchors: &Path, verbose: bool, as_json: bool) -> i32 {
-    let trusted = match Trusted::load(anchors) {
-        Ok(t) => t,
-        Err(e) => {
-            eprintln!("gas-miner: {e}");
-            return 2;
-        }
-    };
+/// `gas-miner verify-c2pa FILE...`: fails when any file would be refused (exit 1), or when
+/// the trust anchors cannot be loaded (exit 2).
+pub fn verify_c2pa(
+    files: &[PathBuf],
+    anchors: &Path,
+    verbose: bool,
+    as_json: bool,
+) -> Result<(), CliError> {
+    let trusted = Trusted::load(anchors).map_err(|e| CliError::Config(vec![e.to_string()]))?;
     let mut all_pass = true;
     let mut out = Vec::new();
     for file in files {
@@ -129,33 +129,9 @@ pub fn verify_c2pa(files: &[PathBuf], anchors: &Path, verbose: bool, as_json: bo
     if as_json {
         println!("{}", serde_json::to_string_pretty(&out).unwrap_or_default());
     }
-    if all_pass { 0 } else { 1 }
-}
-
-/// `gas-miner trust update [--from URL]`.
-pub fn trust_update(dir: &Path, url: &str) -> i32 {
-    let runtime = match tokio::runtime::Runtime::new() {
-        Ok(r) => r,
-        Err(e) => {
-            eprintln!("gas-miner: cannot start the async runtime: {e}");
-            return 1;
-        }
-    };
-    match runtime.block_on(preflight::trust::update(dir, url)) {
-        Ok(subjects) => {
-            println!(
-                "{} trust anchors installed in {} (a running gas-miner picks them up within 30 s, or at once on SIGHUP):",
-                subjects.len(),
-                dir.display()
-            );
-            for s in subjects {
-                println!("  {s}");
-            }
-            0
-        }
-        Err(e) => {
-            eprintln!("gas-miner: trust update failed, nothing was changed: {e}");
-            1
-        }
+    if all_pass {
+        Ok(())
+    } else {
+        Err(CliError::ChecksFailed)
     }
 }

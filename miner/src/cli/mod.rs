@@ -1,0 +1,93 @@
+//! The operator commands, as the reference's `gascli generator` has them: process control
+//! (`start`, `stop`, `restart`, and `supervise`, what `start` runs in tmux), reports
+//! (`status`, `info`, `logs`), `verify-c2pa`, `trust update`, and the foreground `run` and
+//! `demo`. Each prints what it did and returns why it could not as a [`CliError`]; `main`
+//! turns that into the message and the exit status (0 ok, 1 a check failed, 2 bad usage or
+//! configuration) in one place.
+
+mod process;
+mod report;
+mod run;
+mod tmux;
+mod trust;
+mod verify;
+
+pub use process::{load_launch_env, restart, start, stop, supervise};
+pub use report::{info, logs, status};
+pub use run::{demo, run};
+pub use trust::trust_update;
+pub use verify::verify_c2pa;
+
+use crate::daemon::Fatal;
+use crate::client::ClientError;
+use gas_shared::admin::Status;
+use std::path::PathBuf;
+
+/// Why a command did not do its job.
+#[derive(Debug, thiserror::Error)]
+pub enum CliError {
+    /// Bad usage or configuration, one line per problem (exit 2).
+    #[error("{}", prefixed("gas-miner", .0))]
+    Config(Vec<String>),
+    /// A check failed or the work could not be done (exit 1).
+    #[error("gas-miner: {0}")]
+    Failed(String),
+    /// A check failed and what the command printed already says which (exit 1).
+    #[error("")]
+    ChecksFailed,
+    /// The miner stopped, or could not start, with its own exit status.
+    #[error("gas-miner: {}", crate::secret::scrub(&.0.message))]
+    Stopped(Fatal),
+    /// The demo could not start or stopped, with its own exit status.
+    #[error("gas-miner demo: {}", crate::secret::scrub(&.0.message))]
+    Demo(Fatal),
+}
+
+fn prefixed(who: &str, lines: &[String]) -> String {
+    lines
+        .iter()
+        .map(|l| format!("{who}: {l}"))
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+impl CliError {
+    /// The exit status this error deserves.
+    pub fn exit_code(&self) -> u8 {
+        match self {
+            CliError::Config(_) => 2,
+            CliError::Failed(_) | CliError::ChecksFailed => 1,
+            CliError::Stopped(f) | CliError::Demo(f) => f.code.clamp(1, 255) as u8,
+        }
+    }
+}
+
+impl From<ClientError> for CliError {
+    fn from(e: ClientError) -> CliError {
+        CliError::Failed(e.to_string())
+    }
+}
+
+/// Where a miner keeps its state and answers.
+#[derive(Debug, Clone)]
+pub struct Place {
+    pub state_dir: PathBuf,
+    pub socket: PathBuf,
+}
+
+impl Place {
+    pub fn new(state_dir: Option<&str>, socket: Option<&str>) -> Place {
+        let state_dir = crate::config::state_dir(state_dir);
+        let socket = crate::config::socket_path(socket, &state_dir);
+        Place { state_dir, socket }
+    }
+
+    fn logs(&self) -> PathBuf {
+        self.state_dir.join("logs")
+    }
+
+    /// The running miner's status, or why there is none.
+    fn status(&self) -> Result<Status, ClientError> {
+        crate::client::get_json(&self.socket, "/status")
+    }
+}

@@ -1,0 +1,399 @@
+//! Reports on a miner: `status` (process, chain, queues, pass rates, the last errors),
+//! `info` (the configuration with secrets redacted, keys, services, anchors, chain) and
+//! `logs` (the rotated log files, followed across rotations).
+
+use super::tmux::{SESSION, session_exists};
+use super::{CliError, Place};
+use crate::client;
+use crate::config::Settings;
+use crate::identity::{Hotkey, IdentityError};
+use gas_shared::admin::{LogTail, TaskPage};
+use std::io::{Read, Seek, Write};
+use std::path::Path;
+use std::time::Duration;
+
+fn ago(ms: i64) -> String {
+    let s = ms.max(0) / 1000;
+    match s {
+        0..60 => format!("{s} s"),
+        60..3600 => format!("{} min", s / 60),
+        3600..86_400 => format!("{} h {:02} min", s / 3600, (s % 3600) / 60),
+        _ => format!("{} d {} h", s / 86_400, (s % 86_400) / 3600),
+    }
+}
+
+fn rate(r: &gas_shared::admin::Rate) -> String {
+    match r.ratio() {
+        Some(x) => format!("{:.0}% of {}", x * 100.0, r.total),
+        None => "–".into(),
+    }
+}
+
+/// `gas-miner status`: the process, its place on the chain, queues, pass rates and the last
+/// errors; exit 1 when it is not running.
+pub fn status(place: &Place) -> Result<(), CliError> {
+    let s = match place.status() {
+        Ok(s) => s,
+        Err(e) => {
+            return Err(CliError::Failed(if session_exists() == Some(true) {
+                format!(
+                    "the tmux session {SESSION} exists but the miner does not answer ({e}); it may be starting or restarting: see `gas-miner logs`"
+                )
+            } else {
+                format!("not running: {e}; start it with `gas-miner start`")
+            }));
+        }
+    };
+    let in_tmux = if session_exists() == Some(true) {
+        format!(", tmux session {SESSION}")
+    } else {
+        String::new()
+    };
+    let demo = if s.demo {
+        "  *** DEMO: nothing here is real ***"
+    } else {
+        ""
+    };
+    println!(
+        "gas-miner {} running: pid {}{in_tmux}, up {}{demo}",
+        s.version,
+        s.pid,
+        ago(s.now_ms - s.started_ms)
+    );
+    println!(
+        "  hotkey {}  uid {}  netuid {}{}",
+        s.hotkey,
+        s.uid
+            .map(|u| u.to_string())
+            .unwrap_or_else(|| "none (not registered)".into()),
+        s.netuid,
+        s.axon
+            .as_deref()
+            .map(|a| format!("  axon {a}"))
+            .unwrap_or_default()
+    );
+    let m = &s.metagraph;
+    println!(
+        "  metagraph {}: {} neurons{}, {} old{}",
+        m.source,
+        m.neurons,
+        m.block
+            .map(|b| format!(" at block {b}"))
+            .unwrap_or_default(),
+        ago(m.age_s * 1000),
+        if m.stale { " (STALE)" } else { "" }
+    );
+    let chain = |names: &[String]| {
+        if names.is_empty() {
+            "none".to_string()
+        } else {
+            names.join(" → ")
+        }
+    };
+    println!(
+        "  services  image {}  ·  video {}{}",
+        chain(&s.services.image),
+        chain(&s.services.video),
+        if s.services.overridden {
+            "  (set from gas-console)"
+        } else {
+            ""
+        }
+    );
+    for modality in gas_shared::Modality::ALL {
+        let counts: Vec<String> = s
+            .queue
+            .iter()
+            .filter(|q| q.modality == modality && q.count > 0)
+            .map(|q| format!("{} {}", q.state.as_str(), q.count))
+            .collect();
+        println!(
+            "  {modality:<5}     {}",
+            if counts.is_empty() {
+                "no tasks".to_string()
+            } else {
+                counts.join(", ")
+            }
+        );
+    }
+    println!(
+        "  accepted  {} in the last minute, {} in the last hour",
+        s.throughput.accepted_last_minute, s.throughput.accepted_last_hour
+    );
+    println!(
+        "  pre-flight passed {} (hour), {} (day)  ·  validators took {} (hour), {} (day)",
+        rate(&s.preflight.hour),
+        rate(&s.preflight.day),
+        rate(&s.acceptance.hour),
+        rate(&s.acceptance.day)
+    );
+    println!(
+        "  trust anchors {}  ·  admin socket {}",
+        s.trust_anchors,
+        place.socket.display()
+    );
+    let failed: Option<TaskPage> =
+        client::get_json(&place.socket, "/tasks?state=failed&limit=5").ok();
+    let errors: Vec<String> = client::get_json::<LogTail>(&place.socket, "/logs?n=2000")
+        .map(|t| {
+            t.lines
+                .into_iter()
+                .filter(|l| l.contains(" ERROR ") || l.contains(" WARN "))
+                .collect()
+        })
+        .unwrap_or_default();
+    let failed = failed.map(|p| p.tasks).unwrap_or_default();
+    if failed.is_empty() && errors.is_empty() {
+        println!("  last errors: none");
+    } else {
+        println!("  last errors:");
+        for t in &failed {
+            let why = t
+                .error
+                .clone()
+                .or_else(|| t.verdict.as_ref().and_then(|v| v.reason.clone()))
+                .unwrap_or_else(|| "failed".into());
+            println!(
+                "    {} ago  task {} ({} {}): {why}",
+                ago(s.now_ms - t.finished_ms.unwrap_or(t.created_ms)),
+                t.task_id,
+                t.modality,
+                t.tier.as_str()
+            );
+        }
+        for line in &errors[errors.len().saturating_sub(5)..] {
+            println!("    {line}");
+        }
+    }
+    Ok(())
+}
+
+/// `gas-miner logs [-n N] [-f]`: the last lines of the rotated log files in the state
+/// directory, then (with `-f`) what is written next, across rotations.
+pub fn logs(place: &Place, lines: usize, follow: bool) -> Result<(), CliError> {
+    let dir = place.logs();
+    let files = crate::logs::LogFile::files(&dir);
+    if files.is_empty() {
+        return Err(CliError::Failed(format!(
+            "no log files in {} yet: the miner writes them once it runs (gas-miner start)",
+            dir.display()
+        )));
+    }
+    let mut tail: Vec<String> = Vec::new();
+    for file in &files {
+        if tail.len() >= lines {
+            break;
+        }
+        let text = std::fs::read(file)
+            .map(|b| String::from_utf8_lossy(&b).into_owned())
+            .unwrap_or_default();
+        let mut older: Vec<String> = text.lines().map(str::to_string).collect();
+        older.append(&mut tail);
+        tail = older;
+    }
+    let stdout = std::io::stdout();
+    let mut out = stdout.lock();
+    for line in &tail[tail.len().saturating_sub(lines)..] {
+        if writeln!(out, "{line}").is_err() {
+            return Ok(());
+        }
+    }
+    let _ = out.flush();
+    if follow {
+        follow_file(&dir.join("gas-miner.log"), &mut out);
+    }
+    Ok(())
+}
+
+fn inode(path: &Path) -> Option<u64> {
+    use std::os::unix::fs::MetadataExt;
+    std::fs::metadata(path).ok().map(|m| m.ino())
+}
+
+/// Prints what is appended to `path`, reopening it when it is rotated away, until the reader
+/// goes away.
+fn follow_file(path: &Path, out: &mut impl Write) {
+    use std::os::unix::fs::MetadataExt;
+    let open = || {
+        let mut f = std::fs::File::open(path).ok()?;
+        let end = f.seek(std::io::SeekFrom::End(0)).ok()?;
+        let ino = f.metadata().ok()?.ino();
+        Some((f, ino, end))
+    };
+    let mut current = open();
+    let mut buf = Vec::new();
+    loop {
+        if let Some((f, ino, _)) = current.as_mut() {
+            buf.clear();
+            let _ = f.read_to_end(&mut buf);
+            if !buf.is_empty() {
+                if out.write_all(&buf).and_then(|()| out.flush()).is_err() {
+                    return;
+                }
+                continue;
+            }
+            if inode(path).is_some_and(|now| now != *ino) {
+                // Rotated: the old file is read to its end above; the new one from its start.
+                current = std::fs::File::open(path)
+                    .ok()
+                    .and_then(|f| Some((f.metadata().ok()?.ino(), f)))
+                    .map(|(ino, f)| (f, ino, 0));
+                continue;
+            }
+        } else {
+            current = open();
+        }
+        std::thread::sleep(Duration::from_millis(200));
+    }
+}
+
+/// `gas-miner info`: the configuration (secrets only said to be set), key status per service,
+/// the service per modality, the trust anchors, the chain, and whether it runs.
+pub fn info(settings: &Settings, env_file: &Path) -> Result<(), CliError> {
+    let read = if env_file.exists() {
+        "read"
+    } else {
+        "not found"
+    };
+    println!(
+        "gas-miner {}  ·  env file {} ({read})",
+        env!("CARGO_PKG_VERSION"),
+        env_file.display()
+    );
+    let config = match settings.resolve() {
+        Ok(c) => c,
+        Err(problems) => {
+            println!("configuration problems:");
+            return Err(CliError::Config(problems));
+        }
+    };
+    let mut failed = false;
+    let key = Hotkey::load(
+        &config.wallet_path,
+        &config.wallet_name,
+        &config.wallet_hotkey,
+        &|| std::env::var("BT_HOTKEY_PASSWORD").ok(),
+    );
+    let hotkey = match &key {
+        Ok(k) => k.ss58().to_string(),
+        Err(IdentityError::NoPassword { .. }) => {
+            "encrypted; BT_HOTKEY_PASSWORD not set (start asks for it on a terminal)".into()
+        }
+        Err(e) => {
+            failed = true;
+            format!("PROBLEM: {e}")
+        }
+    };
+    println!(
+        "wallet     {} / {} / {}",
+        config.wallet_path.display(),
+        config.wallet_name,
+        config.wallet_hotkey
+    );
+    println!("hotkey     {hotkey}");
+    match &config.metagraph_file {
+        Some(f) => println!(
+            "chain      offline: metagraph file {} (never serves the axon)",
+            f.display()
+        ),
+        None => println!(
+            "chain      {}  netuid {}",
+            config.chain_endpoint, config.netuid
+        ),
+    }
+    println!(
+        "axon       listens on {}:{}{}",
+        config.bind_ip,
+        config.port,
+        config
+            .external_ip
+            .map(|ip| format!(", published as {ip}:{}", config.external_port))
+            .unwrap_or_else(|| ", public address found at start".into())
+    );
+    let names = |c: &[crate::providers::registry::ProviderSettings]| {
+        if c.is_empty() {
+            "none (challenges answered 503)".to_string()
+        } else {
+            c.iter()
+                .map(|p| match &p.model {
+                    Some(m) => format!("{} ({m})", p.service.name()),
+                    None => p.service.name().to_string(),
+                })
+                .collect::<Vec<_>>()
+                .join(" → ")
+        }
+    };
+    println!("image      {}", names(&config.image_chain));
+    println!("video      {}", names(&config.video_chain));
+    for k in &config.catalog {
+        println!(
+            "key        {:<20} {}",
+            k.service.key_var(),
+            if k.key.is_some() { "set" } else { "not set" }
+        );
+    }
+    match crate::preflight::Trusted::load(&config.trust_anchors) {
+        Ok(t) => println!(
+            "trust      {} anchors in {}",
+            t.anchors.count(),
+            config.trust_anchors.display()
+        ),
+        Err(e) => {
+            failed = true;
+            println!("trust      PROBLEM: {e}");
+        }
+    }
+    println!(
+        "state      {}  ·  admin socket {}  ·  logs {}",
+        config.state_dir.display(),
+        config.admin_socket.display(),
+        config.state_dir.join("logs").display()
+    );
+    println!(
+        "limits     {} tasks at once  ·  task timeout {} s  ·  video timeout {} s  ·  webhook deadline {} s",
+        config.max_concurrent_tasks,
+        config.task_timeout.as_secs(),
+        config.video_timeout.as_secs(),
+        config.webhook_deadline.as_secs()
+    );
+    println!(
+        "keeping    {} days of media and records  ·  metrics {}",
+        config.retention.as_secs() / 86_400,
+        config
+            .metrics_addr
+            .map(|a| format!("http://{a}/metrics and on the socket"))
+            .unwrap_or_else(|| "on the socket (GET /metrics)".into())
+    );
+    println!("webhooks   {}", config.webhook_guard);
+    let place = Place::new(
+        Some(&config.state_dir.display().to_string()),
+        Some(&config.admin_socket.display().to_string()),
+    );
+    match place.status() {
+        Ok(s) => println!(
+            "running    yes: pid {}; serving image {} · video {}{}",
+            s.pid,
+            if s.services.image.is_empty() {
+                "none".into()
+            } else {
+                s.services.image.join(" → ")
+            },
+            if s.services.video.is_empty() {
+                "none".into()
+            } else {
+                s.services.video.join(" → ")
+            },
+            if s.services.overridden {
+                " (set from gas-console)"
+            } else {
+                ""
+            }
+        ),
+        Err(_) => println!("running    no"),
+    }
+    if failed {
+        Err(CliError::ChecksFailed)
+    } else {
+        Ok(())
+    }
+}

@@ -1,0 +1,477 @@
+//! From settings to a checked [`Config`]: every value parsed and checked, every problem
+//! reported together (one line each: the variable, the cause, the fix), the fallback chains
+//! read through the service catalogue.
+
+use super::paths::{anchors_dir, expand_home, home, socket_path, state_dir};
+use super::{Config, Settings};
+use crate::providers::registry::{KeyedService, Service, select_chain};
+use crate::secret::Secret;
+use gas_shared::Modality;
+use std::net::IpAddr;
+use std::path::PathBuf;
+use std::time::Duration;
+
+fn parse_bool(text: &str) -> Option<bool> {
+    match text.trim().to_ascii_lowercase().as_str() {
+        "1" | "true" | "yes" | "on" => Some(true),
+        "0" | "false" | "no" | "off" | "" => Some(false),
+        _ => None,
+    }
+}
+
+fn non_empty(value: &Option<String>) -> Option<&str> {
+    value.as_deref().map(str::trim).filter(|v| !v.is_empty())
+}
+
+/// Collects problems so the operator sees all of them in one run.
+#[derive(Default)]
+struct Problems(Vec<String>);
+
+impl Problems {
+    fn number<T: std::str::FromStr + PartialOrd + std::fmt::Display>(
+        &mut self,
+        var: &str,
+        value: &Option<String>,
+        default: T,
+        min: T,
+        what: &str,
+    ) -> T {
+        let Some(text) = non_empty(value) else {
+            return default;
+        };
+        match text.parse::<T>() {
+            Ok(n) if n >= min => n,
+            _ => {
+                self.0.push(format!(
+                    "{var}={text}: not {what}; set a whole number of at least {min} (default {default})"
+                ));
+                default
+            }
+        }
+    }
+
+    fn flag(&mut self, var: &str, value: &Option<String>) -> bool {
+        let Some(text) = value.as_deref() else {
+            return false;
+        };
+        parse_bool(text).unwrap_or_else(|| {
+            self.0.push(format!(
+                "{var}={text}: not a yes/no value; use true or false"
+            ));
+            false
+        })
+    }
+
+    fn url(&mut self, var: &str, value: &Option<String>, default: &str) -> String {
+        let Some(text) = non_empty(value) else {
+            return default.to_string();
+        };
+        match reqwest::Url::parse(text) {
+            Ok(u) if matches!(u.scheme(), "http" | "https") => {
+                text.trim_end_matches('/').to_string()
+            }
+            _ => {
+                self.0.push(format!(
+                    "{var}={text}: not an absolute http(s) URL; unset it to use {default}"
+                ));
+                default.to_string()
+            }
+        }
+    }
+}
+
+impl Settings {
+    /// Checks every value; `Err` holds one line per problem (name, cause, fix).
+    pub fn resolve(&self) -> Result<Config, Vec<String>> {
+        let mut p = Problems::default();
+        let keys = [
+            (Service::OpenAi, &self.openai_api_key, &self.openai_base_url),
+            (
+                Service::OpenRouter,
+                &self.open_router_api_key,
+                &self.open_router_base_url,
+            ),
+            (
+                Service::StabilityAi,
+                &self.stability_api_key,
+                &self.stability_base_url,
+            ),
+            (Service::Runway, &self.runwayml_api_key, &self.runway_base_url),
+        ];
+        let runway_alias = std::env::var("RUNWAYML_API_SECRET").ok();
+        let mut providers = Vec::new();
+        for (service, key, base) in keys {
+            let base_url = p.url(service.base_url_var(), base, service.default_base_url());
+            let key = non_empty(key).or(if service == Service::Runway {
+                runway_alias
+                    .as_deref()
+                    .map(str::trim)
+                    .filter(|k| !k.is_empty())
+            } else {
+                None
+            });
+            providers.push((service, key.map(Secret::new), base_url));
+        }
+        let models = [
+            ("OPENAI_IMAGE_MODEL", &self.openai_image_model),
+            ("OPENAI_VIDEO_MODEL", &self.openai_video_model),
+            ("OPEN_ROUTER_IMAGE_MODEL", &self.open_router_image_model),
+            ("OPEN_ROUTER_VIDEO_MODEL", &self.open_router_video_model),
+            ("STABILITY_MODEL", &self.stability_model),
+            ("RUNWAY_MODEL", &self.runway_model),
+        ];
+        let explicit =
+            non_empty(&self.image_service).is_some() || non_empty(&self.video_service).is_some();
+        let catalog: Vec<KeyedService> = providers
+            .iter()
+            .map(|(service, key, base_url)| {
+                let model = |m: Modality| {
+                    let var = service.model_var(m);
+                    models
+                        .iter()
+                        .find(|(v, _)| *v == var)
+                        .and_then(|(_, x)| non_empty(x))
+                        .map(str::to_string)
+                };
+                KeyedService {
+                    service: *service,
+                    key: key.clone(),
+                    base_url: base_url.clone(),
+                    image_model: model(Modality::Image),
+                    video_model: model(Modality::Video),
+                }
+            })
+            .collect();
+        let mut chain_for = |var: &str, value: &Option<String>, modality: Modality| {
+            let text = match non_empty(value) {
+                Some(text) => text.to_string(),
+                None if explicit => return Vec::new(),
+                None => Service::ORDER
+                    .into_iter()
+                    .filter(|s| s.can_serve(modality))
+                    .find(|s| catalog.iter().any(|k| k.service == *s && k.key.is_some()))
+                    .map(|s| s.name().to_string())
+                    .unwrap_or_else(|| "none".into()),
+            };
+            match select_chain(&catalog, var, &text, modality) {
+                Ok(chain) => chain,
+                Err(problems) => {
+                    p.0.extend(problems);
+                    Vec::new()
+                }
+            }
+        };
+        let image_chain = chain_for("IMAGE_SERVICE", &self.image_service, Modality::Image);
+        let video_chain = chain_for("VIDEO_SERVICE", &self.video_service, Modality::Video);
+
+        let netuid = p.number("BT_NETUID", &self.netuid, 34u16, 0, "a subnet id");
+        let port = p.number("BT_AXON_PORT", &self.axon_port, 8091u16, 1, "a TCP port");
+        let bind_ip = match non_empty(&self.axon_ip) {
+            None => IpAddr::from([0, 0, 0, 0]),
+            Some(text) => text.parse().unwrap_or_else(|_| {
+                p.0.push(format!(
+                    "BT_AXON_IP={text}: not an IP address; use 0.0.0.0 to listen on every interface"
+                ));
+                IpAddr::from([0, 0, 0, 0])
+            }),
+        };
+        let external_ip = non_empty(&self.axon_external_ip).and_then(|text| {
+            text.parse().map_err(|_| p.0.push(format!("BT_AXON_EXTERNAL_IP={text}: not an IP address; give your public IPv4 or IPv6 address"))).ok()
+        });
+        let max_concurrent_tasks = p.number(
+            "MINER_MAX_CONCURRENT_TASKS",
+            &self.max_concurrent_tasks,
+            5usize,
+            1,
+            "a task count",
+        );
+        let task_timeout = p.number(
+            "MINER_TASK_TIMEOUT",
+            &self.task_timeout,
+            300u64,
+            1,
+            "a number of seconds",
+        );
+        let video_timeout = p.number(
+            "MINER_VIDEO_TIMEOUT",
+            &self.video_timeout,
+            1800u64,
+            1,
+            "a number of seconds",
+        );
+        let webhook_deadline = p.number(
+            "MINER_WEBHOOK_DEADLINE",
+            &self.webhook_deadline,
+            7200u64,
+            1,
+            "a number of seconds",
+        );
+        let provider_timeout = p.number(
+            "MINER_PROVIDER_TIMEOUT",
+            &self.provider_timeout,
+            180u64,
+            1,
+            "a number of seconds",
+        );
+        let video_poll_interval = non_empty(&self.video_poll_interval).and_then(|text| {
+            match text.parse::<f64>() {
+                Ok(s) if s.is_finite() && s > 0.0 && s <= 600.0 => Some(Duration::from_secs_f64(s)),
+                _ => {
+                    p.0.push(format!("MINER_VIDEO_POLL_INTERVAL={text}: not a number of seconds between 0 and 600; unset it to use each provider's pace"));
+                    None
+                }
+            }
+        });
+        let retention_days = p.number(
+            "MINER_RETENTION_DAYS",
+            &self.retention_days,
+            14u64,
+            1,
+            "a number of days",
+        );
+        let metrics_addr = non_empty(&self.metrics_addr).and_then(|text| {
+            text.parse()
+                .map_err(|_| {
+                    p.0.push(format!(
+                        "MINER_METRICS_ADDR={text}: not an address:port; use e.g. 127.0.0.1:9108"
+                    ))
+                })
+                .ok()
+        });
+        let webhook_allow = crate::netguard::parse_allow(
+            non_empty(&self.webhook_allow).unwrap_or_default(),
+        )
+        .unwrap_or_else(|e| {
+            p.0.push(format!(
+                "MINER_WEBHOOK_ALLOW: {e}; list networks or addresses separated by commas, e.g. 10.0.0.0/8,127.0.0.1"
+            ));
+            vec![]
+        });
+        let save_locally = p.flag("MINER_SAVE_LOCALLY", &self.save_locally);
+        let no_force = p.flag(
+            "MINER_NO_FORCE_VALIDATOR_PERMIT",
+            &self.no_force_validator_permit,
+        );
+        let log_filter = match non_empty(&self.logging_level)
+            .map(str::to_ascii_uppercase)
+            .as_deref()
+        {
+            None | Some("INFO") | Some("SUCCESS") => "info",
+            Some("DEBUG") => "debug",
+            Some("TRACE") => "trace",
+            Some("WARNING") | Some("WARN") => "warn",
+            Some("ERROR") | Some("CRITICAL") => "error",
+            Some(other) => {
+                p.0.push(format!(
+                    "BT_LOGGING_LEVEL={other}: unknown level; use DEBUG, INFO, WARNING or ERROR"
+                ));
+                "info"
+            }
+        };
+        let metagraph_file = non_empty(&self.metagraph_file).map(expand_home);
+        let chain_endpoint = non_empty(&self.chain_endpoint)
+            .unwrap_or("wss://entrypoint-finney.opentensor.ai:443")
+            .to_string();
+        if !(chain_endpoint.starts_with("ws://") || chain_endpoint.starts_with("wss://")) {
+            p.0.push(format!("BT_CHAIN_ENDPOINT={chain_endpoint}: not a WebSocket URL; use wss://entrypoint-finney.opentensor.ai:443 (finney) or ws://127.0.0.1:9944 (a local node)"));
+        }
+        let external_port = p.number(
+            "BT_AXON_EXTERNAL_PORT",
+            &self.axon_external_port,
+            port,
+            1,
+            "a TCP port",
+        );
+        let metagraph_sync = p.number(
+            "MINER_METAGRAPH_SYNC",
+            &self.metagraph_sync,
+            120u64,
+            1,
+            "a number of seconds",
+        );
+        if image_chain.is_empty() && video_chain.is_empty() && p.0.is_empty() && !self.demo {
+            p.0.push("no generation service is configured: set IMAGE_SERVICE and VIDEO_SERVICE (e.g. openrouter) and the service's API key (e.g. OPEN_ROUTER_API_KEY) in .env.gen_miner".into());
+        }
+        if !p.0.is_empty() {
+            return Err(p.0);
+        }
+        Ok(Config {
+            image_chain,
+            video_chain,
+            catalog,
+            wallet_path: non_empty(&self.wallet_path)
+                .map(expand_home)
+                .unwrap_or_else(|| home().join(".bittensor/wallets")),
+            wallet_name: non_empty(&self.wallet_name)
+                .unwrap_or("default")
+                .to_string(),
+            wallet_hotkey: non_empty(&self.wallet_hotkey)
+                .unwrap_or("default")
+                .to_string(),
+            netuid,
+            chain_endpoint,
+            bind_ip,
+            port,
+            external_ip,
+            external_port,
+            metagraph_sync: Duration::from_secs(metagraph_sync),
+            max_concurrent_tasks,
+            task_timeout: Duration::from_secs(task_timeout),
+            video_timeout: Duration::from_secs(video_timeout),
+            output_dir: non_empty(&self.output_dir)
+                .map(expand_home)
+                .unwrap_or_else(|| PathBuf::from("miner_generated_content")),
+            state_dir: state_dir(non_empty(&self.state_dir)),
+            trust_anchors: anchors_dir(non_empty(&self.trust_anchors), non_empty(&self.state_dir)),
+            admin_socket: socket_path(
+                non_empty(&self.admin_socket),
+                &state_dir(non_empty(&self.state_dir)),
+            ),
+            save_locally,
+            log_filter,
+            metagraph_file,
+            force_validator_permit: !no_force,
+            webhook_deadline: Duration::from_secs(webhook_deadline),
+            provider_timeout: Duration::from_secs(provider_timeout),
+            video_poll_interval,
+            demo: self.demo,
+            retention: Duration::from_secs(retention_days * 86_400),
+            metrics_addr,
+            webhook_guard: crate::netguard::WebhookGuard::new(webhook_allow),
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::providers::registry::ProviderSettings;
+
+    fn base() -> Settings {
+        Settings {
+            open_router_api_key: Some("sk-or-test".into()),
+            metagraph_file: Some("/tmp/m.json".into()),
+            ..Settings::default()
+        }
+    }
+
+    #[test]
+    fn with_no_selection_the_first_keyed_service_serves() {
+        let cfg = base().resolve().expect("valid");
+        assert_eq!(cfg.image_chain.len(), 1);
+        assert_eq!(cfg.image_chain[0].service, Service::OpenRouter);
+        assert_eq!(
+            cfg.image_chain[0].base_url,
+            Service::OpenRouter.default_base_url()
+        );
+        assert_eq!(cfg.video_chain.len(), 1, "OpenRouter makes videos too");
+        let both = Settings {
+            openai_api_key: Some("sk-openai".into()),
+            runwayml_api_key: Some("rw-key".into()),
+            ..base()
+        };
+        let cfg = both.resolve().expect("valid");
+        assert_eq!(
+            cfg.image_chain[0].service,
+            Service::OpenAi,
+            "the reference's order"
+        );
+        assert_eq!(cfg.video_chain.len(), 1);
+        assert_eq!(cfg.video_chain[0].service, Service::OpenAi);
+    }
+
+    #[test]
+    fn a_comma_list_is_a_fallback_chain_with_models_checked() {
+        let s = Settings {
+            image_service: Some("stabilityai, openrouter".into()),
+            video_service: Some("runway,openrouter".into()),
+            stability_api_key: Some("sk-stab".into()),
+            runwayml_api_key: Some("rw".into()),
+            runway_model: Some("seedance2".into()),
+            ..base()
+        };
+        let cfg = s.resolve().expect("valid");
+        let names = |c: &[ProviderSettings]| c.iter().map(|p| p.service).collect::<Vec<_>>();
+        assert_eq!(
+            names(&cfg.image_chain),
+            vec![Service::StabilityAi, Service::OpenRouter]
+        );
+        assert_eq!(
+            names(&cfg.video_chain),
+            vec![Service::Runway, Service::OpenRouter]
+        );
+        assert_eq!(cfg.video_chain[0].model.as_deref(), Some("seedance2"));
+        assert_eq!(
+            cfg.image_chain[0].model, None,
+            "RUNWAY_MODEL is Runway's alone"
+        );
+
+        let bad = Settings {
+            image_service: Some("openai,openai".into()),
+            video_service: Some("runway,openrouter".into()),
+            openai_api_key: Some("sk-openai".into()),
+            openai_image_model: Some("dall-e-3".into()),
+            runwayml_api_key: Some("rw".into()),
+            runway_model: Some("gen4.5".into()),
+            open_router_video_model: Some("kling/kling-2".into()),
+            video_poll_interval: Some("-1".into()),
+            ..base()
+        };
+        let text = bad.resolve().expect_err("invalid").join("\n");
+        for needle in [
+            "OPENAI_IMAGE_MODEL=dall-e-3: only GPT image models",
+            "RUNWAY_MODEL=gen4.5: not offered (gen4.5 fails validation",
+            "OPEN_ROUTER_VIDEO_MODEL=kling/kling-2: not a video model whose C2PA",
+            "MINER_VIDEO_POLL_INTERVAL=-1",
+        ] {
+            assert!(text.contains(needle), "missing {needle:?} in\n{text}");
+        }
+    }
+
+    #[test]
+    fn every_problem_is_reported_once_with_its_fix() {
+        let bad = Settings {
+            image_service: Some("stabilityai,bogus".into()),
+            video_service: Some("stabilityai".into()),
+            axon_port: Some("80a".into()),
+            max_concurrent_tasks: Some("0".into()),
+            save_locally: Some("maybe".into()),
+            ..base()
+        };
+        let problems = bad.resolve().expect_err("invalid");
+        let text = problems.join("\n");
+        for needle in [
+            "IMAGE_SERVICE=bogus",
+            "VIDEO_SERVICE=stabilityai: stabilityai cannot make videos",
+            "BT_AXON_PORT=80a",
+            "MINER_MAX_CONCURRENT_TASKS=0",
+            "MINER_SAVE_LOCALLY=maybe",
+        ] {
+            assert!(text.contains(needle), "missing {needle:?} in\n{text}");
+        }
+    }
+
+    #[test]
+    fn a_named_service_without_its_key_is_refused() {
+        let s = Settings {
+            image_service: Some("openrouter".into()),
+            open_router_api_key: None,
+            ..base()
+        };
+        let text = s.resolve().expect_err("no key").join("\n");
+        assert!(text.contains("OPEN_ROUTER_API_KEY is not set"), "{text}");
+        assert!(!text.contains("sk-or"));
+    }
+
+    #[test]
+    fn none_disables_a_modality_and_keys_never_print() {
+        let s = Settings {
+            image_service: Some("openrouter".into()),
+            video_service: Some("none".into()),
+            ..base()
+        };
+        let cfg = s.resolve().expect("valid");
+        assert!(cfg.video_chain.is_empty());
+        assert!(!format!("{cfg:?}").contains("sk-or-test"));
+    }
+}

@@ -1,0 +1,136 @@
+//! The settings as an operator gives them: the reference's `.env.gen_miner` variable names,
+//! each also a clap flag (a flag wins over the environment, the environment over the file).
+//! Values stay strings here so that every bad one can be reported at once (`resolve`).
+
+use clap::Args;
+
+/// Raw settings as given. Values stay strings here so that every bad one can be reported at
+/// once instead of clap stopping at the first.
+///
+/// No Debug: the API keys are here as given.
+#[derive(Clone, Default, Args)]
+pub struct Settings {
+    /// Image service or fallback chain: openai | openrouter | stabilityai | none (e.g. "openrouter,stabilityai")
+    #[arg(long, env = "IMAGE_SERVICE")]
+    pub image_service: Option<String>,
+    /// Video service or fallback chain: openai | openrouter | runway | none
+    #[arg(long, env = "VIDEO_SERVICE")]
+    pub video_service: Option<String>,
+    #[arg(long, env = "OPENAI_API_KEY", hide_env_values = true)]
+    pub openai_api_key: Option<String>,
+    #[arg(long, env = "OPEN_ROUTER_API_KEY", hide_env_values = true)]
+    pub open_router_api_key: Option<String>,
+    #[arg(long, env = "STABILITY_API_KEY", hide_env_values = true)]
+    pub stability_api_key: Option<String>,
+    #[arg(long, env = "RUNWAYML_API_KEY", hide_env_values = true)]
+    pub runwayml_api_key: Option<String>,
+    /// OpenAI image model (default gpt-image-1.5)
+    #[arg(long, env = "OPENAI_IMAGE_MODEL")]
+    pub openai_image_model: Option<String>,
+    /// OpenAI video model: sora-2 or sora-2-pro (default sora-2)
+    #[arg(long, env = "OPENAI_VIDEO_MODEL")]
+    pub openai_video_model: Option<String>,
+    /// OpenRouter image model (default google/gemini-3-pro-image-preview)
+    #[arg(long, env = "OPEN_ROUTER_IMAGE_MODEL")]
+    pub open_router_image_model: Option<String>,
+    /// OpenRouter video model with verifiable C2PA (default google/veo-3.1-lite)
+    #[arg(long, env = "OPEN_ROUTER_VIDEO_MODEL")]
+    pub open_router_video_model: Option<String>,
+    /// Stability AI model: sd3.5-large, sd3.5-medium, sd3.5-large-turbo, sd3.5-flash, ultra, core (default sd3.5-medium)
+    #[arg(long, env = "STABILITY_MODEL")]
+    pub stability_model: Option<String>,
+    /// Runway video model: veo3.1_fast, veo3.1, veo3, seedance2, seedance2_fast (default veo3.1_fast)
+    #[arg(long, env = "RUNWAY_MODEL")]
+    pub runway_model: Option<String>,
+    /// Seconds one provider API request may take before it is retried (default 180)
+    #[arg(long, env = "MINER_PROVIDER_TIMEOUT")]
+    pub provider_timeout: Option<String>,
+    /// Seconds between status polls of a video job (default: each provider's own pace, 5-10 s)
+    #[arg(long, env = "MINER_VIDEO_POLL_INTERVAL")]
+    pub video_poll_interval: Option<String>,
+    #[arg(long, env = "OPENAI_BASE_URL")]
+    pub openai_base_url: Option<String>,
+    #[arg(long, env = "OPEN_ROUTER_BASE_URL")]
+    pub open_router_base_url: Option<String>,
+    #[arg(long, env = "STABILITY_BASE_URL")]
+    pub stability_base_url: Option<String>,
+    #[arg(long, env = "RUNWAY_BASE_URL")]
+    pub runway_base_url: Option<String>,
+    /// Wallet name under the wallets root (default "default")
+    #[arg(long, env = "BT_WALLET_NAME")]
+    pub wallet_name: Option<String>,
+    /// Hotkey name inside the wallet (default "default")
+    #[arg(long, env = "BT_WALLET_HOTKEY")]
+    pub wallet_hotkey: Option<String>,
+    /// Wallets root (default ~/.bittensor/wallets)
+    #[arg(long, env = "BT_WALLET_PATH")]
+    pub wallet_path: Option<String>,
+    /// Subnet id: 34 on finney, 379 on testnet
+    #[arg(long, env = "BT_NETUID")]
+    pub netuid: Option<String>,
+    #[arg(long, env = "BT_CHAIN_ENDPOINT")]
+    pub chain_endpoint: Option<String>,
+    /// Port validators reach us on (default 8091)
+    #[arg(long, env = "BT_AXON_PORT")]
+    pub axon_port: Option<String>,
+    /// Address to bind (default 0.0.0.0)
+    #[arg(long, env = "BT_AXON_IP")]
+    pub axon_ip: Option<String>,
+    /// Public address to publish on chain (default: discovered)
+    #[arg(long, env = "BT_AXON_EXTERNAL_IP")]
+    pub axon_external_ip: Option<String>,
+    /// Public port to publish on chain, when a NAT maps it (default BT_AXON_PORT)
+    #[arg(long, env = "BT_AXON_EXTERNAL_PORT")]
+    pub axon_external_port: Option<String>,
+    /// Also serve Prometheus /metrics on this TCP address, e.g. 127.0.0.1:9108 (default off)
+    #[arg(long, env = "MINER_METRICS_ADDR")]
+    pub metrics_addr: Option<String>,
+    /// Networks webhooks may reach although not public, e.g. 10.0.0.0/8,127.0.0.1 (default none)
+    #[arg(long, env = "MINER_WEBHOOK_ALLOW")]
+    pub webhook_allow: Option<String>,
+    /// Days finished tasks, their media and records are kept (default 14; counters are kept forever)
+    #[arg(long, env = "MINER_RETENTION_DAYS")]
+    pub retention_days: Option<String>,
+    /// Seconds between metagraph syncs with the chain (default 120)
+    #[arg(long, env = "MINER_METAGRAPH_SYNC")]
+    pub metagraph_sync: Option<String>,
+    /// Generation tasks that run at once (default 5)
+    #[arg(long, env = "MINER_MAX_CONCURRENT_TASKS")]
+    pub max_concurrent_tasks: Option<String>,
+    /// Seconds one provider may take for one image task (default 300)
+    #[arg(long, env = "MINER_TASK_TIMEOUT")]
+    pub task_timeout: Option<String>,
+    /// Seconds one provider may take for one video job, polling included (default 1800)
+    #[arg(long, env = "MINER_VIDEO_TIMEOUT")]
+    pub video_timeout: Option<String>,
+    /// Where MINER_SAVE_LOCALLY copies media (default ./miner_generated_content)
+    #[arg(long, env = "MINER_OUTPUT_DIR")]
+    pub output_dir: Option<String>,
+    /// Database, media and admin socket (default ~/.local/share/gas-miner)
+    #[arg(long, env = "MINER_STATE_DIR")]
+    pub state_dir: Option<String>,
+    /// Also copy every generated file to MINER_OUTPUT_DIR/<image|video>/
+    #[arg(long, env = "MINER_SAVE_LOCALLY")]
+    pub save_locally: Option<String>,
+    /// DEBUG, INFO, WARNING or ERROR (default INFO)
+    #[arg(long, env = "BT_LOGGING_LEVEL")]
+    pub logging_level: Option<String>,
+    /// Admin socket for gas-console and scripts (default <state dir>/admin.sock)
+    #[arg(long, env = "GAS_ADMIN_SOCKET")]
+    pub admin_socket: Option<String>,
+    /// Directory of PEM trust anchors for C2PA checks (default <state dir>/trust_anchors)
+    #[arg(long, env = "GAS_TRUST_ANCHORS")]
+    pub trust_anchors: Option<String>,
+    /// Offline mode: read the metagraph from this JSON file instead of the chain
+    #[arg(long, env = "BT_METAGRAPH_FILE")]
+    pub metagraph_file: Option<String>,
+    /// Accept validators below the 20000 stake minimum (as the reference's flag)
+    #[arg(long, env = "MINER_NO_FORCE_VALIDATOR_PERMIT", num_args = 0..=1, default_missing_value = "true")]
+    pub no_force_validator_permit: Option<String>,
+    /// Seconds after the 201 during which a webhook is retried (default 7200)
+    #[arg(long, env = "MINER_WEBHOOK_DEADLINE")]
+    pub webhook_deadline: Option<String>,
+    /// `gas-miner demo` brings its own studios: no service needs configuring.
+    #[arg(skip)]
+    pub demo: bool,
+}

@@ -1,0 +1,81 @@
+//! The `attempts` tree (every provider call, by task) with the per-provider usage totals in
+//! `counters`, and the `jobs` tree: providers' job ids checkpointed so that a restart resumes
+//! a paid job instead of paying again.
+
+use super::{Store, StoreError, encode, scan};
+use crate::task::{CallRecord, Checkpoint, Usage};
+use std::collections::HashMap;
+
+impl Store {
+    pub(super) fn load_usage(&self) -> Result<(), StoreError> {
+        let mut usage = HashMap::new();
+        for item in self.counters.scan_prefix(b"provider/") {
+            let (k, v) = item?;
+            let name = String::from_utf8_lossy(&k["provider/".len()..]).into_owned();
+            if let Ok(u) = serde_json::from_slice::<Usage>(&v) {
+                usage.insert(name, u);
+            }
+        }
+        *self.usage.lock().unwrap_or_else(|p| p.into_inner()) = usage;
+        Ok(())
+    }
+
+    /// Calls, errors, bytes, spend and latency per provider.
+    pub fn provider_usage(&self) -> HashMap<String, Usage> {
+        self.usage.lock().unwrap_or_else(|p| p.into_inner()).clone()
+    }
+
+    pub fn record_call(&self, call: &CallRecord) -> Result<(), StoreError> {
+        let key = format!(
+            "{}/{:020}/{}",
+            call.task_id,
+            call.at_ms,
+            self.db.generate_id()?
+        );
+        let value = encode(&key, call)?;
+        self.attempts.insert(key.as_bytes(), value)?;
+        // Written under the lock, so a slower writer never stores an older total.
+        let mut usage = self.usage.lock().unwrap_or_else(|p| p.into_inner());
+        let u = usage.entry(call.provider.clone()).or_default();
+        u.add(call);
+        self.counters.insert(
+            format!("provider/{}", call.provider).as_bytes(),
+            serde_json::to_vec(u).unwrap_or_default(),
+        )?;
+        Ok(())
+    }
+
+    pub fn calls(&self, task_id: &str) -> Result<Vec<CallRecord>, StoreError> {
+        scan(&self.attempts, &format!("{task_id}/"))
+    }
+
+    /// Stores a provider's job id for a task. Call [`Store::commit`] before relying on it.
+    pub fn put_checkpoint(&self, cp: &Checkpoint) -> Result<(), StoreError> {
+        let key = format!("{}/{}", cp.task_id, cp.provider);
+        let value = encode(&key, cp)?;
+        self.jobs.insert(key.as_bytes(), value)?;
+        Ok(())
+    }
+
+    /// Every provider job recorded for a task.
+    pub fn checkpoints(&self, task_id: &str) -> Result<Vec<Checkpoint>, StoreError> {
+        scan(&self.jobs, &format!("{task_id}/"))
+    }
+
+    /// Forgets a task's provider jobs: all of them, or only `provider`'s.
+    pub fn clear_checkpoints(
+        &self,
+        task_id: &str,
+        provider: Option<&str>,
+    ) -> Result<(), StoreError> {
+        if let Some(p) = provider {
+            self.jobs.remove(format!("{task_id}/{p}").as_bytes())?;
+            return Ok(());
+        }
+        for item in self.jobs.scan_prefix(format!("{task_id}/").as_bytes()) {
+            let (k, _) = item?;
+            self.jobs.remove(k)?;
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,238 @@
+//! Everything the miner must not forget, in one sled database under `MINER_STATE_DIR`. The
+//! store only stores: the records are `crate::task`'s, and each tree has its own file here:
+//! tasks and their state index (`tasks`), the webhook outbox (`outbox`), provider calls and
+//! job checkpoints (`calls`), pre-flight verdicts and image hashes (`verdicts`), validators'
+//! replies and statistics counters (`feedback`), live settings and the saved metagraph
+//! (`settings`), and retention (`prune`). This file opens the database and commits.
+//! Writes that must survive a crash wait for [`Store::commit`], which batches concurrent
+//! callers into one fsync (group commit) so accepting stays fast under load.
+
+mod calls;
+mod feedback;
+mod outbox;
+mod prune;
+mod settings;
+mod tasks;
+#[cfg(test)]
+pub(crate) mod tests;
+mod verdicts;
+
+pub use outbox::{OutboxChange, OutboxEntry};
+
+use crate::task::{TaskRecord, Usage};
+use gas_shared::{Modality, TaskState};
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+use thiserror::Error;
+use tokio::sync::{mpsc, oneshot};
+
+/// 2: the queue index carries the modality; tasks are also indexed by time.
+const SCHEMA_VERSION: u32 = 2;
+
+#[derive(Debug, Error)]
+pub enum StoreError {
+    #[error(
+        "state database {path} is in use by another process: stop the other gas-miner using this MINER_STATE_DIR, or give this one its own"
+    )]
+    Locked { path: PathBuf },
+    #[error(
+        "state database {path} could not be opened: {detail}; check the directory exists, is writable and the disk has room"
+    )]
+    Open { path: PathBuf, detail: String },
+    #[error(
+        "state database {path} was written by a newer gas-miner (schema {found}, this build reads {SCHEMA_VERSION}); upgrade gas-miner"
+    )]
+    NewerSchema { path: PathBuf, found: u32 },
+    #[error(
+        "state database could not be written to disk: {0}; check free space and the disk's health"
+    )]
+    Flush(String),
+    #[error("state database: {0}")]
+    Db(#[from] sled::Error),
+    #[error("state database record {key} is unreadable: {detail}")]
+    Corrupt { key: String, detail: String },
+}
+
+type Waiter = oneshot::Sender<Result<(), String>>;
+
+#[derive(Clone)]
+pub struct Store {
+    db: sled::Db,
+    tasks: sled::Tree,
+    queue: sled::Tree,
+    attempts: sled::Tree,
+    jobs: sled::Tree,
+    verdicts: sled::Tree,
+    phashes: sled::Tree,
+    meta: sled::Tree,
+    outbox: sled::Tree,
+    feedback: sled::Tree,
+    media_dir: PathBuf,
+    counts: Arc<Mutex<HashMap<(TaskState, Modality), u64>>>,
+    by_time: sled::Tree,
+    deliveries: sled::Tree,
+    settings: sled::Tree,
+    events: tokio::sync::broadcast::Sender<gas_shared::admin::TaskSummary>,
+    usage: Arc<Mutex<HashMap<String, Usage>>>,
+    counters: sled::Tree,
+    committer: mpsc::UnboundedSender<Waiter>,
+}
+
+impl Store {
+    /// Opens (or creates) the database in `state_dir`. Must run inside a tokio runtime.
+    pub fn open(state_dir: &Path) -> Result<Store, StoreError> {
+        let path = state_dir.join("db");
+        std::fs::create_dir_all(state_dir.join("media")).map_err(|e| StoreError::Open {
+            path: state_dir.to_path_buf(),
+            detail: e.to_string(),
+        })?;
+        let db = sled::Config::new()
+            .path(&path)
+            .mode(sled::Mode::HighThroughput)
+            .flush_every_ms(Some(1000))
+            .open()
+            .map_err(|e| match &e {
+                sled::Error::Io(io)
+                    if io.kind() == std::io::ErrorKind::WouldBlock
+                        || io.to_string().contains("lock") =>
+                {
+                    StoreError::Locked { path: path.clone() }
+                }
+                _ => StoreError::Open {
+                    path: path.clone(),
+                    detail: e.to_string(),
+                },
+            })?;
+        let meta = db.open_tree("meta")?;
+        let found = match meta.get("schema")? {
+            Some(v) => u32::from_be_bytes(v.as_ref().try_into().unwrap_or([0, 0, 0, 0])),
+            None => SCHEMA_VERSION,
+        };
+        if found > SCHEMA_VERSION {
+            return Err(StoreError::NewerSchema { path, found });
+        }
+        let (committer, rx) = mpsc::unbounded_channel();
+        let store = Store {
+            tasks: db.open_tree("tasks")?,
+            queue: db.open_tree("queue")?,
+            attempts: db.open_tree("attempts")?,
+            jobs: db.open_tree("jobs")?,
+            verdicts: db.open_tree("verdicts")?,
+            phashes: db.open_tree("phashes")?,
+            meta: meta.clone(),
+            outbox: db.open_tree("outbox")?,
+            feedback: db.open_tree("feedback")?,
+            media_dir: state_dir.join("media"),
+            counts: Arc::default(),
+            by_time: db.open_tree("by_time")?,
+            deliveries: db.open_tree("deliveries")?,
+            settings: db.open_tree("settings")?,
+            events: tokio::sync::broadcast::channel(4096).0,
+            usage: Arc::default(),
+            counters: db.open_tree("counters")?,
+            committer,
+            db,
+        };
+        if found < SCHEMA_VERSION {
+            store.reindex()?;
+        }
+        store.meta.insert("schema", &SCHEMA_VERSION.to_be_bytes())?;
+        store.recount()?;
+        store.load_usage()?;
+        tokio::spawn(group_commit(store.db.clone(), rx));
+        Ok(store)
+    }
+
+    pub fn media_dir(&self) -> &Path {
+        &self.media_dir
+    }
+
+    /// Waits until everything written before the call is on disk.
+    pub async fn commit(&self) -> Result<(), StoreError> {
+        let (tx, rx) = oneshot::channel();
+        self.committer
+            .send(tx)
+            .map_err(|_| StoreError::Flush("the commit task has stopped".into()))?;
+        match rx.await {
+            Ok(Ok(())) => Ok(()),
+            Ok(Err(detail)) => Err(StoreError::Flush(detail)),
+            Err(_) => Err(StoreError::Flush("the commit task has stopped".into())),
+        }
+    }
+
+    /// Task changes as they happen (for the admin socket's events).
+    pub fn subscribe(&self) -> tokio::sync::broadcast::Receiver<gas_shared::admin::TaskSummary> {
+        self.events.subscribe()
+    }
+
+    fn announce(&self, task: &TaskRecord) {
+        if self.events.receiver_count() > 0 {
+            let _ = self.events.send(task.summary());
+        }
+    }
+
+    fn decode(key: &[u8], value: &[u8]) -> Result<TaskRecord, StoreError> {
+        serde_json::from_slice(value).map_err(|e| StoreError::Corrupt {
+            key: String::from_utf8_lossy(key).into_owned(),
+            detail: e.to_string(),
+        })
+    }
+
+    /// Flushes synchronously; for shutdown.
+    pub fn flush(&self) -> Result<(), StoreError> {
+        self.db.flush()?;
+        Ok(())
+    }
+}
+
+/// A record as JSON, or why it cannot be (the key names it in the error).
+fn encode(key: &str, value: &impl serde::Serialize) -> Result<Vec<u8>, StoreError> {
+    serde_json::to_vec(value).map_err(|e| StoreError::Corrupt {
+        key: key.to_string(),
+        detail: e.to_string(),
+    })
+}
+
+/// Every record under `prefix`, in key order.
+fn scan<T: serde::de::DeserializeOwned>(
+    tree: &sled::Tree,
+    prefix: &str,
+) -> Result<Vec<T>, StoreError> {
+    let mut out = Vec::new();
+    for item in tree.scan_prefix(prefix.as_bytes()) {
+        let (k, v) = item?;
+        out.push(serde_json::from_slice(&v).map_err(|e| StoreError::Corrupt {
+            key: String::from_utf8_lossy(&k).into_owned(),
+            detail: e.to_string(),
+        })?);
+    }
+    Ok(out)
+}
+
+/// One fsync for every caller waiting when it starts; callers arriving during it wait for the
+/// next one. Throughput scales with concurrency while each caller still waits for its own data.
+async fn group_commit(db: sled::Db, mut rx: mpsc::UnboundedReceiver<Waiter>) {
+    while let Some(first) = rx.recv().await {
+        // Let the runtime run whatever is ready first, so concurrent writers join this fsync:
+        // fewer, larger flushes under load, no added delay when idle.
+        for _ in 0..4 {
+            tokio::task::yield_now().await;
+        }
+        let mut waiters = vec![first];
+        while let Ok(w) = rx.try_recv() {
+            waiters.push(w);
+        }
+        let db = db.clone();
+        let result =
+            tokio::task::spawn_blocking(move || db.flush().map(|_| ()).map_err(|e| e.to_string()))
+                .await
+                .unwrap_or_else(|e| Err(e.to_string()));
+        if let Err(e) = &result {
+            tracing::error!(error = %e, "state database flush failed");
+        }
+        for w in waiters {
+            let _ = w.send(result.clone());
+        }
+    }
+}

@@ -1,0 +1,80 @@
+//! Retention: finished tasks older than the cutoff go with everything recorded for them and
+//! their media; their counts live on in `meta` so totals never shrink.
+
+use super::tasks::queue_key;
+use super::{Store, StoreError};
+use gas_shared::{Modality, TaskState};
+
+/// Where the number of pruned tasks of a state and modality is kept (`meta`).
+pub(super) fn pruned_key(state: TaskState, modality: Modality) -> String {
+    format!("pruned/{}/{modality}", state.as_str())
+}
+
+
+impl Store {
+    /// Forgets finished tasks created before `cutoff_ms`: their records, calls, verdicts,
+    /// deliveries, checkpoints and media files, and validators' replies older than that.
+    /// Counters (provider usage, statistics) are kept. Returns how many tasks went.
+    pub fn prune(&self, cutoff_ms: i64) -> Result<usize, StoreError> {
+        let end = (cutoff_ms.max(0) as u64).to_be_bytes();
+        let mut pruned = 0;
+        let old: Vec<sled::IVec> = self
+            .by_time
+            .range(..end.as_slice())
+            .keys()
+            .collect::<Result<_, _>>()?;
+        for k in old {
+            let id = String::from_utf8_lossy(&k[8..]).into_owned();
+            let Some(task) = self.get(&id)? else {
+                self.by_time.remove(&k)?;
+                continue;
+            };
+            if !task.state.is_final() {
+                continue;
+            }
+            if let Some(m) = &task.media {
+                let _ = std::fs::remove_file(self.media_dir.join(&m.file));
+            }
+            for tree in [&self.attempts, &self.verdicts, &self.deliveries, &self.jobs] {
+                let keys: Vec<sled::IVec> = tree
+                    .scan_prefix(format!("{id}/").as_bytes())
+                    .keys()
+                    .collect::<Result<_, _>>()?;
+                for key in keys {
+                    tree.remove(key)?;
+                }
+            }
+            self.queue.remove(queue_key(&task))?;
+            self.by_time.remove(&k)?;
+            self.tasks.remove(id.as_bytes())?;
+            // The task still counts: its state's total lives on in `meta`.
+            let key = pruned_key(task.state, task.modality);
+            let before = self
+                .meta
+                .get(&key)?
+                .and_then(|v| <[u8; 8]>::try_from(v.as_ref()).ok())
+                .map(u64::from_be_bytes)
+                .unwrap_or(0);
+            self.meta.insert(key, &(before + 1).to_be_bytes())?;
+            pruned += 1;
+        }
+        // Replies are keyed validator/time/…: drop the old ones.
+        let stale: Vec<sled::IVec> = self
+            .feedback
+            .iter()
+            .keys()
+            .filter_map(Result::ok)
+            .filter(|k| {
+                String::from_utf8_lossy(k)
+                    .split('/')
+                    .nth(1)
+                    .and_then(|t| t.parse::<i64>().ok())
+                    .is_some_and(|t| t < cutoff_ms)
+            })
+            .collect();
+        for k in stale {
+            self.feedback.remove(k)?;
+        }
+        Ok(pruned)
+    }
+}

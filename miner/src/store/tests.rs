@@ -1,0 +1,232 @@
+//! The store's own tests, and a task maker the pipeline's tests share.
+
+use super::tasks::queue_key;
+use super::*;
+use crate::task::{CallRecord, Feedback, MediaInfo};
+use gas_shared::Tier;
+
+/// A queued image task, for tests.
+pub(crate) fn task(id: &str) -> TaskRecord {
+    TaskRecord {
+        webhook_url: "http://127.0.0.1:1/cb".into(),
+        validator: "5Validator".into(),
+        ..TaskRecord::accepted(
+            id.into(),
+            Modality::Image,
+            "p".into(),
+            serde_json::json!({}),
+            Tier::K2,
+            (1_000, 9_000),
+        )
+    }
+}
+
+fn call(provider: &str, latency_ms: u64, cost: Option<f64>, error: bool) -> CallRecord {
+    CallRecord {
+        task_id: "t".into(),
+        provider: provider.into(),
+        op: "generate".into(),
+        model: "m".into(),
+        request: serde_json::json!({}),
+        status: Some(if error { 500 } else { 200 }),
+        error: error.then(|| "HTTP 500".into()),
+        latency_ms,
+        bytes: 10,
+        cost_usd: cost,
+        at_ms: 1,
+    }
+}
+
+#[tokio::test]
+async fn a_task_is_found_in_one_state_only_even_with_a_stale_index_entry() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let store = Store::open(dir.path()).expect("open");
+    store.insert_new(&task("a")).expect("insert");
+    let queued_key = queue_key(&task("a"));
+    store
+        .update("a", OutboxChange::None, |t| t.state = TaskState::Generating)
+        .expect("update");
+    // What a crash in the middle of the move can leave: the old entry still there.
+    store.queue.insert(&queued_key, &[]).expect("stale entry");
+    store.flush().expect("flush");
+    drop(store);
+    tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    let store = Store::open(dir.path()).expect("reopen");
+    assert_eq!(store.index_disagreements().expect("scan"), 1);
+    assert!(store.in_state(TaskState::Queued).expect("scan").is_empty());
+    assert_eq!(store.index_disagreements().expect("scan"), 0);
+    let generating = store.in_state(TaskState::Generating).expect("scan");
+    assert_eq!(generating.len(), 1);
+    assert!(
+        store.queue.get(&queued_key).expect("get").is_none(),
+        "the stale entry is gone"
+    );
+    let counts = store.counts();
+    assert_eq!(counts.get(&TaskState::Queued).copied().unwrap_or(0), 0);
+    assert_eq!(counts.get(&TaskState::Generating).copied(), Some(1));
+}
+
+#[tokio::test]
+async fn provider_usage_adds_up_and_outlives_a_restart() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    {
+        let store = Store::open(dir.path()).expect("open");
+        for ms in [100, 200, 300, 400] {
+            store
+                .record_call(&call("openai", ms, Some(0.25), false))
+                .expect("record");
+        }
+        store
+            .record_call(&call("openai", 5000, None, true))
+            .expect("record");
+        store
+            .record_call(&call("runway", 50, Some(1.0), false))
+            .expect("record");
+        let u = &store.provider_usage()["openai"];
+        assert_eq!((u.calls, u.errors, u.bytes), (5, 1, 50));
+        assert!((u.cost_usd - 1.0).abs() < 1e-9);
+        assert_eq!(u.latency_ms(0.5), Some(300));
+        assert_eq!(u.latency_ms(0.95), Some(5000));
+        store.commit().await.expect("commit");
+    }
+    tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    let store = Store::open(dir.path()).expect("reopen");
+    let usage = store.provider_usage();
+    assert_eq!(usage["openai"].calls, 5);
+    assert!((usage["runway"].cost_usd - 1.0).abs() < 1e-9);
+    assert_eq!(store.calls("t").expect("calls").len(), 6);
+}
+
+#[tokio::test]
+async fn tasks_outbox_and_feedback_survive_a_reopen() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    {
+        let store = Store::open(dir.path()).expect("open");
+        store.insert_new(&task("a")).expect("insert a");
+        store.insert_new(&task("b")).expect("insert b");
+        store
+            .update("b", OutboxChange::Schedule(5_000), |t| {
+                t.state = TaskState::Delivering
+            })
+            .expect("update");
+        store
+            .record_feedback(&Feedback {
+                validator: "5Validator".into(),
+                task_id: "b".into(),
+                kind: "success".into(),
+                attempt: 1,
+                status: Some(400),
+                body: "duplicate".into(),
+                at_ms: 6_000,
+            })
+            .expect("feedback");
+        store.commit().await.expect("commit");
+        assert_eq!(store.counts().get(&TaskState::Delivering), Some(&1));
+    }
+    // sled releases its lock when the last handle drops; give its threads a moment.
+    tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    let store = Store::open(dir.path()).expect("reopen");
+    let queued: Vec<String> = store
+        .in_state(TaskState::Queued)
+        .expect("queued")
+        .into_iter()
+        .map(|t| t.task_id)
+        .collect();
+    assert_eq!(queued, vec!["a".to_string()]);
+    assert_eq!(store.counts().get(&TaskState::Delivering), Some(&1));
+    let due: Vec<OutboxEntry> = store.outbox().map(|e| e.expect("entry")).collect();
+    assert_eq!(
+        due,
+        vec![OutboxEntry {
+            due_ms: 5_000,
+            task_id: "b".into()
+        }]
+    );
+    let fb = store.feedback_for("5Validator").expect("feedback");
+    assert_eq!(
+        (fb.len(), fb[0].status, fb[0].body.as_str()),
+        (1, Some(400), "duplicate")
+    );
+    assert!(store.feedback_for("5Other").expect("none").is_empty());
+}
+
+#[tokio::test]
+async fn pruning_forgets_old_finished_tasks_and_their_media_but_keeps_the_counts() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    {
+        let store = Store::open(dir.path()).expect("open");
+        let old = |id: &str, state: TaskState| {
+            let mut t = task(id);
+            t.created_ms = 1_000;
+            store.insert_new(&t).expect("insert");
+            std::fs::write(store.media_dir().join(format!("{id}.png")), b"png").expect("media");
+            store
+                .update(id, OutboxChange::None, |t| {
+                    t.state = state;
+                    t.media = Some(MediaInfo {
+                        file: format!("{id}.png"),
+                        content_type: "image/png".into(),
+                        bytes: 3,
+                        sha256: String::new(),
+                        provider: "openai".into(),
+                        model: "m".into(),
+                    });
+                })
+                .expect("update");
+            store
+                .record_call(&CallRecord {
+                    task_id: id.into(),
+                    ..call("openai", 100, Some(0.04), false)
+                })
+                .expect("call");
+        };
+        old("old-delivered", TaskState::Delivered);
+        old("old-failed", TaskState::Failed);
+        old("old-but-generating", TaskState::Generating);
+        let mut fresh = task("fresh");
+        fresh.created_ms = 50_000;
+        store.insert_new(&fresh).expect("insert fresh");
+        let before = store.counts_by_modality();
+
+        assert_eq!(store.prune(10_000).expect("prune"), 2);
+        for id in ["old-delivered", "old-failed"] {
+            assert!(store.get(id).expect("get").is_none(), "{id} kept");
+            assert!(
+                store.calls(id).expect("calls").is_empty(),
+                "{id}'s calls kept"
+            );
+            assert!(
+                !store.media_dir().join(format!("{id}.png")).exists(),
+                "{id}'s media kept"
+            );
+        }
+        assert!(
+            store.get("old-but-generating").expect("get").is_some(),
+            "unfinished work is never pruned"
+        );
+        assert!(store.media_dir().join("old-but-generating.png").exists());
+        assert!(store.get("fresh").expect("get").is_some());
+        assert_eq!(
+            store.counts_by_modality(),
+            before,
+            "the totals did not move"
+        );
+        assert_eq!(
+            store.provider_usage()["openai"].calls,
+            3,
+            "usage counters kept"
+        );
+        assert_eq!(store.prune(10_000).expect("prune again"), 0);
+        store.commit().await.expect("commit");
+    }
+    tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    let store = Store::open(dir.path()).expect("reopen");
+    assert_eq!(
+        store.counts().get(&TaskState::Delivered),
+        Some(&1),
+        "totals outlive a restart"
+    );
+    assert_eq!(store.counts().get(&TaskState::Failed), Some(&1));
+    assert_eq!(store.counts().get(&TaskState::Generating), Some(&1));
+}
+
