@@ -5,6 +5,7 @@ use super::widgets::{BAD, BOLD, GOOD, WARN, age, boxed, compact, pct, table, wai
 use crate::app::{App, short};
 use gas_shared::{Modality, TaskState};
 use ratatui::Frame;
+use ratatui::layout::Constraint::{Length, Min};
 use ratatui::layout::{Constraint, Layout, Rect};
 use ratatui::style::Style;
 use ratatui::text::{Line, Span, Text};
@@ -85,8 +86,6 @@ pub fn draw(f: &mut Frame, area: Rect, app: &App) {
         (TaskState::Failed, "fail"),
         (TaskState::Expired, "exp"),
     ];
-    let mut header = vec![Cell::from("")];
-    header.extend(states.iter().map(|(_, n)| Cell::from(*n)));
     let qrows: Vec<Row> = [Modality::Image, Modality::Video]
         .into_iter()
         .map(|m| {
@@ -99,10 +98,10 @@ pub fn draw(f: &mut Frame, area: Rect, app: &App) {
             Row::new(cells)
         })
         .collect();
-    let widths = [Constraint::Length(5)]
+    let columns = [("", Length(5))]
         .into_iter()
-        .chain(std::iter::repeat_n(Constraint::Length(4), states.len()));
-    f.render_widget(table("Queue", header, qrows, widths), queue);
+        .chain(states.iter().map(|(_, name)| (*name, Length(4))));
+    f.render_widget(table("Queue", columns, qrows), queue);
     let t = &s.throughput;
     let counts = rates.width >= 50;
     let r = Text::from(vec![
@@ -130,33 +129,22 @@ pub fn draw(f: &mut Frame, area: Rect, app: &App) {
             Row::new(vec![
                 Cell::from(p.name.clone()),
                 Cell::from(p.calls.to_string()),
-                Cell::from(p.errors.to_string()).style(if p.errors > 0 {
-                    WARN
-                } else {
-                    Style::default()
-                }),
+                flagged(p.errors, WARN),
                 Cell::from(p.p50_ms.map_or("–".into(), |v| format!("{v}ms"))),
                 Cell::from(p.p95_ms.map_or("–".into(), |v| format!("{v}ms"))),
                 Cell::from(format!("${:.2}", p.spend_usd)),
             ])
         })
         .collect();
-    f.render_widget(
-        table(
-            "Providers",
-            ["provider", "calls", "errors", "p50", "p95", "spend"],
-            prows,
-            [
-                Constraint::Length(12),
-                Constraint::Length(7),
-                Constraint::Length(7),
-                Constraint::Length(9),
-                Constraint::Length(9),
-                Constraint::Min(8),
-            ],
-        ),
-        prov,
-    );
+    let columns = [
+        ("provider", Length(12)),
+        ("calls", Length(7)),
+        ("errors", Length(7)),
+        ("p50", Length(9)),
+        ("p95", Length(9)),
+        ("spend", Min(8)),
+    ];
+    f.render_widget(table("Providers", columns, prows), prov);
     let vrows: Vec<Row> = s
         .validators
         .iter()
@@ -166,29 +154,23 @@ pub fn draw(f: &mut Frame, area: Rect, app: &App) {
                 Cell::from(short(&v.hotkey).to_string()),
                 Cell::from(v.challenges.to_string()),
                 Cell::from(v.accepted.to_string()).style(GOOD),
-                Cell::from(v.rejected.to_string()).style(if v.rejected > 0 {
-                    BAD
-                } else {
-                    Style::default()
-                }),
+                flagged(v.rejected, BAD),
                 Cell::from(v.last_rejection.clone().unwrap_or_default()),
             ])
         })
         .collect();
-    f.render_widget(
-        table(
-            "Validators",
-            ["uid", "hotkey", "asked", "taken", "refused", "last refusal"],
-            vrows,
-            [
-                Constraint::Length(4),
-                Constraint::Length(9),
-                Constraint::Length(6),
-                Constraint::Length(6),
-                Constraint::Length(6),
-                Constraint::Min(10),
-            ],
-        ),
-        vals,
-    );
+    let columns = [
+        ("uid", Length(4)),
+        ("hotkey", Length(9)),
+        ("asked", Length(6)),
+        ("taken", Length(6)),
+        ("refused", Length(6)),
+        ("last refusal", Min(10)),
+    ];
+    f.render_widget(table("Validators", columns, vrows), vals);
+}
+
+/// A count, in `alarm`'s colour when it is not zero.
+fn flagged(n: u64, alarm: Style) -> Cell<'static> {
+    Cell::from(n.to_string()).style(if n > 0 { alarm } else { Style::default() })
 }

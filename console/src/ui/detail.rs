@@ -189,11 +189,11 @@ pub fn detail_text(d: &TaskDetail, app: &App) -> Vec<Line<'static>> {
     for e in &d.timeline {
         out.push(Line::raw(format!("  {} {}", clock(e.at_ms), e.what)));
     }
-    if !d.calls.is_empty() {
-        out.push(Line::raw(""));
-        out.push(Line::styled("Provider calls", BOLD));
-        for c in &d.calls {
-            out.push(Line::raw(format!(
+    section(
+        &mut out,
+        "Provider calls",
+        d.calls.iter().map(|c| {
+            format!(
                 "  {} {} {} {} {}ms {}B{}{}",
                 c.provider,
                 c.op,
@@ -206,23 +206,34 @@ pub fn detail_text(d: &TaskDetail, app: &App) -> Vec<Line<'static>> {
                     .as_deref()
                     .map(|e| format!(" {e}"))
                     .unwrap_or_default()
-            )));
-        }
-    }
-    if !d.deliveries.is_empty() {
-        out.push(Line::raw(""));
-        out.push(Line::styled("Webhooks", BOLD));
-        for w in &d.deliveries {
-            out.push(Line::raw(format!(
+            )
+        }),
+    );
+    section(
+        &mut out,
+        "Webhooks",
+        d.deliveries.iter().map(|w| {
+            format!(
                 "  #{} {} → {}: {}",
                 w.attempt,
                 w.kind,
                 w.status.map_or("no answer".into(), |s| s.to_string()),
                 w.reply
-            )));
-        }
-    }
+            )
+        }),
+    );
     out
+}
+
+/// A titled section after a blank line; nothing at all when it has no lines.
+fn section(out: &mut Vec<Line<'static>>, title: &'static str, lines: impl Iterator<Item = String>) {
+    let mut lines = lines.peekable();
+    if lines.peek().is_none() {
+        return;
+    }
+    out.push(Line::raw(""));
+    out.push(Line::styled(title, BOLD));
+    out.extend(lines.map(Line::raw));
 }
 
 pub fn draw(f: &mut Frame, area: Rect, app: &App) {

@@ -4,6 +4,7 @@ use super::Keys;
 use super::widgets::{BAD, BOLD, DIM, GOOD, boxed, table, waiting};
 use crate::app::App;
 use ratatui::Frame;
+use ratatui::layout::Constraint::{Length, Min};
 use ratatui::layout::{Constraint, Layout, Rect};
 use ratatui::text::{Line, Span};
 use ratatui::widgets::{Cell, Paragraph, Row};
@@ -77,18 +78,11 @@ pub fn draw(f: &mut Frame, area: Rect, app: &App) {
             ])
         })
         .collect();
-    f.render_widget(
-        table(
-            "Services",
-            ["service", "image", "video", "API key"],
-            rows,
-            [
-                Constraint::Length(12),
-                Constraint::Length(7),
-                Constraint::Length(7),
-                Constraint::Min(8),
-            ],
-        ),
-        known,
-    );
+    let columns = [
+        ("service", Length(12)),
+        ("image", Length(7)),
+        ("video", Length(7)),
+        ("API key", Min(8)),
+    ];
+    f.render_widget(table("Services", columns, rows), known);
 }

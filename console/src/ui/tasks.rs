@@ -6,7 +6,8 @@ use crate::app::{App, short};
 use gas_shared::Modality;
 use gas_shared::admin::TaskSummary;
 use ratatui::Frame;
-use ratatui::layout::{Constraint, Rect};
+use ratatui::layout::Constraint::{Length, Min};
+use ratatui::layout::Rect;
 use ratatui::style::{Modifier, Style};
 use ratatui::widgets::{Cell, Row};
 
@@ -75,23 +76,14 @@ pub fn draw(f: &mut Frame, area: Rect, app: &App) {
         app.filter.describe(),
         app.tasks.len()
     );
-    f.render_widget(
-        table(
-            &title,
-            [
-                "age", "task", "kind", "state", "provider", "verdict", "prompt",
-            ],
-            rows,
-            [
-                Constraint::Length(4),
-                Constraint::Length(9),
-                Constraint::Length(10),
-                Constraint::Length(10),
-                Constraint::Length(11),
-                Constraint::Length(16),
-                Constraint::Min(10),
-            ],
-        ),
-        area,
-    );
+    let columns = [
+        ("age", Length(4)),
+        ("task", Length(9)),
+        ("kind", Length(10)),
+        ("state", Length(10)),
+        ("provider", Length(11)),
+        ("verdict", Length(16)),
+        ("prompt", Min(10)),
+    ];
+    f.render_widget(table(&title, columns, rows), area);
 }

@@ -8,7 +8,7 @@ use ratatui::Frame;
 use ratatui::layout::{Constraint, Rect};
 use ratatui::style::{Color, Modifier, Style};
 use ratatui::text::Span;
-use ratatui::widgets::{Block, Borders, Cell, Paragraph, Row, Table, Wrap};
+use ratatui::widgets::{Block, Borders, Paragraph, Row, Table, Wrap};
 
 pub const DIM: Style = Style::new().fg(Color::DarkGray);
 pub const BOLD: Style = Style::new().add_modifier(Modifier::BOLD);
@@ -69,17 +69,13 @@ pub fn boxed(title: &str) -> Block<'static> {
         .title(Span::styled(format!(" {title} "), BOLD))
 }
 
-/// A boxed table under a dim header row.
-pub fn table<'a, H, C>(
+/// A boxed table; each column is its header (drawn dim) and its width.
+pub fn table<'a>(
     title: &str,
-    header: H,
+    columns: impl IntoIterator<Item = (&'static str, Constraint)>,
     rows: Vec<Row<'a>>,
-    widths: impl IntoIterator<Item = Constraint>,
-) -> Table<'a>
-where
-    H: IntoIterator<Item = C>,
-    C: Into<Cell<'a>>,
-{
+) -> Table<'a> {
+    let (header, widths): (Vec<&str>, Vec<Constraint>) = columns.into_iter().unzip();
     Table::new(rows, widths)
         .header(Row::new(header).style(DIM))
         .block(boxed(title))
