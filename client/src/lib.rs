@@ -1,8 +1,8 @@
 //! gas-client: talking HTTP+JSON to a running gas-miner's admin socket. The socket is a Unix
 //! socket that answers HTTP/1, one request per connection; what travels over it is
-//! `gas_shared::admin`'s types. gas-console and the miner's operator commands (`status`,
-//! `stop`, `start`, the demo) both reach the miner through this crate, so there is one HTTP
-//! exchange to get right.
+//! `gas_shared::admin`'s types. It is the one HTTP exchange for everything that steers a
+//! miner from outside: gas-console, and the miner's own operator commands (`status`, `stop`,
+//! `start`, the demo).
 //!
 //! The async calls ([`request`], [`get_json`], [`events`]) are for a tokio program (the
 //! console); [`blocking`] runs the same exchange for synchronous code (the CLI). Each side
