@@ -2,8 +2,12 @@
 //! miner's admin socket (`GAS_ADMIN_SOCKET`, else `<MINER_STATE_DIR>/admin.sock`, found the
 //! way the miner finds it, else a running `gas-miner demo`'s), shows what the headless miner is doing, and steers it.
 //!
-//! `app` holds the state and turns keys and network events into state changes; `ui` draws
-//! that state (a pure function of it); `net` does all I/O on background tasks.
+//! `app` holds the state (`App`, in one place) and turns network events and keys into state
+//! changes: the global keys first, then the open screen's handler (`app/keys/`, one file per
+//! screen). `ui` draws that state, a pure function of it: the frame in `ui/mod.rs`, one file
+//! per screen (dashboard, tasks, detail, services, logs, help), what they share in
+//! `ui/widgets.rs`. `net` does all I/O on background tasks, through gas-client (the admin
+//! socket's HTTP+JSON client).
 
 pub mod app;
 pub mod net;

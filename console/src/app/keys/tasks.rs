@@ -1,0 +1,87 @@
+//! The task list's keys: moving, opening a task, the filters, and typing a search.
+
+use super::{Typed, type_into};
+use crate::app::{App, Filter, Screen};
+use crate::net::Command;
+use crossterm::event::{KeyCode, KeyEvent};
+use gas_shared::{Modality, TaskState};
+
+pub(super) fn on_key(app: &mut App, k: KeyEvent) -> Vec<Command> {
+    let reload = |app: &mut App| vec![Command::LoadTasks(app.filter.query())];
+    match k.code {
+        KeyCode::Up | KeyCode::Char('k') => app.selected = app.selected.saturating_sub(1),
+        KeyCode::Down | KeyCode::Char('j') => {
+            app.selected = (app.selected + 1).min(app.tasks.len().saturating_sub(1))
+        }
+        KeyCode::PageUp => app.selected = app.selected.saturating_sub(10),
+        KeyCode::PageDown => {
+            app.selected = (app.selected + 10).min(app.tasks.len().saturating_sub(1))
+        }
+        KeyCode::Home => app.selected = 0,
+        KeyCode::Enter => {
+            if let Some(t) = app.current() {
+                let id = t.task_id.clone();
+                app.screen = Screen::Detail;
+                return vec![Command::LoadDetail(id)];
+            }
+        }
+        KeyCode::Char('c') => {
+            app.filter = Filter {
+                c2pa_failed: !app.filter.c2pa_failed,
+                ..Filter::default()
+            };
+            return reload(app);
+        }
+        KeyCode::Char('s') => {
+            let order = [
+                None,
+                Some(TaskState::Queued),
+                Some(TaskState::Generating),
+                Some(TaskState::Preflight),
+                Some(TaskState::Delivering),
+                Some(TaskState::Delivered),
+                Some(TaskState::Failed),
+                Some(TaskState::Expired),
+            ];
+            let i = order
+                .iter()
+                .position(|s| *s == app.filter.state)
+                .unwrap_or(0);
+            app.filter.state = order[(i + 1) % order.len()];
+            return reload(app);
+        }
+        KeyCode::Char('m') => {
+            app.filter.modality = match app.filter.modality {
+                None => Some(Modality::Image),
+                Some(Modality::Image) => Some(Modality::Video),
+                Some(Modality::Video) => None,
+            };
+            return reload(app);
+        }
+        KeyCode::Char('/') => app.search_input = Some(app.filter.search.clone()),
+        KeyCode::Char('x') => {
+            app.filter = Filter::default();
+            return reload(app);
+        }
+        KeyCode::Char('r') => return reload(app),
+        _ => {}
+    }
+    Vec::new()
+}
+
+/// While a search is typed: Enter applies it (and reloads the list), Esc drops it.
+pub(super) fn on_search_key(app: &mut App, k: KeyEvent) -> Vec<Command> {
+    let Some(text) = &mut app.search_input else {
+        return Vec::new();
+    };
+    match type_into(text, k.code) {
+        Typed::Enter => {
+            app.filter.search = text.trim().to_string();
+            app.search_input = None;
+            return vec![Command::LoadTasks(app.filter.query())];
+        }
+        Typed::Esc => app.search_input = None,
+        Typed::Still => {}
+    }
+    Vec::new()
+}

@@ -1,0 +1,89 @@
+//! The task list, filtered, newest first, the selected row reversed.
+
+use super::Keys;
+use super::widgets::{BAD, DIM, GOOD, WARN, age, state_style, table, waiting};
+use crate::app::{App, short};
+use gas_shared::Modality;
+use gas_shared::admin::TaskSummary;
+use ratatui::Frame;
+use ratatui::layout::Constraint::{Length, Min};
+use ratatui::layout::Rect;
+use ratatui::style::{Modifier, Style};
+use ratatui::widgets::{Cell, Row};
+
+pub const KEYS: Keys = &[
+    ("↑↓", "move"),
+    ("Enter", "open"),
+    ("c", "failed C2PA"),
+    ("s", "state"),
+    ("m", "modality"),
+    ("/", "search"),
+    ("x", "clear"),
+    ("?", "help"),
+];
+
+/// While a search is typed.
+pub const SEARCH_KEYS: Keys = &[("type", "search"), ("Enter", "apply"), ("Esc", "cancel")];
+
+fn verdict_cell(t: &TaskSummary) -> Cell<'static> {
+    match &t.verdict {
+        Some(v) if v.passed && !t.c2pa_failed => Cell::from("pass").style(GOOD),
+        Some(v) if v.passed => Cell::from("pass*").style(WARN),
+        Some(v) => Cell::from(format!("FAIL {}", v.reason.clone().unwrap_or_default())).style(BAD),
+        None => Cell::from("–").style(DIM),
+    }
+}
+
+pub fn draw(f: &mut Frame, area: Rect, app: &App) {
+    if app.status.is_none() && app.tasks.is_empty() {
+        return waiting(f, area, app);
+    }
+    let height = area.height.saturating_sub(3) as usize;
+    let first = app.selected.saturating_sub(height.saturating_sub(1));
+    let rows: Vec<Row> = app
+        .tasks
+        .iter()
+        .enumerate()
+        .skip(first)
+        .take(height)
+        .map(|(i, t)| {
+            let row = Row::new(vec![
+                Cell::from(age(app.now_ms - t.created_ms)),
+                Cell::from(short(&t.task_id).to_string()),
+                Cell::from(format!(
+                    "{} {}",
+                    if t.modality == Modality::Image {
+                        "img"
+                    } else {
+                        "vid"
+                    },
+                    t.tier
+                )),
+                Cell::from(t.state.as_str()).style(state_style(t.state)),
+                Cell::from(t.provider.clone().unwrap_or_default()),
+                verdict_cell(t),
+                Cell::from(t.prompt.clone()),
+            ]);
+            if i == app.selected {
+                row.style(Style::new().add_modifier(Modifier::REVERSED))
+            } else {
+                row
+            }
+        })
+        .collect();
+    let title = format!(
+        "Tasks: {} ({} shown)",
+        app.filter.describe(),
+        app.tasks.len()
+    );
+    let columns = [
+        ("age", Length(4)),
+        ("task", Length(9)),
+        ("kind", Length(10)),
+        ("state", Length(10)),
+        ("provider", Length(11)),
+        ("verdict", Length(16)),
+        ("prompt", Min(10)),
+    ];
+    f.render_widget(table(&title, columns, rows), area);
+}
