@@ -660,6 +660,13 @@ pub fn python_json(v: &Value) -> Vec<u8> {
     s.into_bytes()
 }
 
+/// `../shared/<relative>` when it is there (see [`shared_dir`]).
+pub fn shared_path(relative: &str) -> Option<PathBuf> {
+    shared_dir()
+        .map(|s| s.join(relative))
+        .filter(|p| p.exists())
+}
+
 pub fn install_crypto() {
     let _ = rustls::crypto::ring::default_provider().install_default();
 }

@@ -403,7 +403,7 @@ fn verdicts_agree_with_c2pa_python_on_every_fixture() {
         set.anchors.clone(),
         set.files.iter().map(|f| f.0.clone()).collect(),
     ));
-    let shared_dirs = shared_dir().map(|s| s.join("c2pa/fixtures"));
+    let shared_dirs = shared_path("c2pa/fixtures");
     let with_root = tempfile::tempdir().expect("tempdir");
     match &shared_dirs {
         Some(fx) => {
