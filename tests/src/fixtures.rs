@@ -54,6 +54,22 @@ pub fn picture_sized(format: image::ImageFormat, width: u32, height: u32, seed: 
     out.into_inner()
 }
 
+/// A `side`×`side` picture of xorshift noise from `seed` (not 0), as PNG: it does not
+/// compress, and pictures from different seeds are far apart to a perceptual hash.
+pub fn noise_png(side: u32, mut seed: u64) -> Vec<u8> {
+    let img = image::RgbImage::from_fn(side, side, |_, _| {
+        seed ^= seed << 13;
+        seed ^= seed >> 7;
+        seed ^= seed << 17;
+        let b = seed.to_le_bytes();
+        image::Rgb([b[0], b[1], b[2]])
+    });
+    let mut out = std::io::Cursor::new(Vec::new());
+    img.write_to(&mut out, image::ImageFormat::Png)
+        .expect("png encodes");
+    out.into_inner()
+}
+
 /// The CRC-32 PNG chunks carry.
 pub fn crc32(bytes: &[u8]) -> u32 {
     let mut crc = 0xFFFF_FFFFu32;
