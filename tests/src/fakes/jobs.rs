@@ -4,8 +4,8 @@
 
 use super::studio::{Defect, make_video};
 use super::{
-    Api, OPEN_ROUTER_KEY, OPENAI_KEY, Produced, Reply, Shared, arrive, coded_error, cut_short,
-    first_half, lock, made, raw_body, scripted,
+    Api, Produced, Reply, Shared, arrive, coded_error, cut_short, first_half, lock, made, raw_body,
+    scripted,
 };
 use axum::body::{Body, Bytes};
 use axum::extract::{Path, State};
@@ -117,10 +117,9 @@ pub(super) fn poll(
     api: Api,
     headers: &HeaderMap,
     id: &str,
-    key: &str,
     unauthorized: impl FnOnce() -> Response,
 ) -> Polled {
-    let (_, ok) = arrive(state, api, "poll", headers, &json!({"id": id}), key);
+    let (_, ok) = arrive(state, api, "poll", headers, &json!({"id": id}));
     if !ok {
         return Polled::Answered(unauthorized());
     }
@@ -242,12 +241,7 @@ pub(super) async fn video_content(
     let Some(api) = api else {
         return coded_error(404, "Video not found");
     };
-    let key = if api == Api::OpenAiVideo {
-        OPENAI_KEY
-    } else {
-        OPEN_ROUTER_KEY
-    };
-    let (_, ok) = arrive(&state, api, "download", &headers, &json!({"id": id}), key);
+    let (_, ok) = arrive(&state, api, "download", &headers, &json!({"id": id}));
     if !ok {
         return coded_error(401, "No auth credentials found");
     }

@@ -58,6 +58,18 @@ pub enum Api {
     Runway,
 }
 
+impl Api {
+    /// The key the miner must send as its bearer token.
+    pub fn key(self) -> &'static str {
+        match self {
+            Api::OpenAiImage | Api::OpenAiVideo => OPENAI_KEY,
+            Api::OpenRouterImage | Api::OpenRouterVideo => OPEN_ROUTER_KEY,
+            Api::Stability => STABILITY_KEY,
+            Api::Runway => RUNWAY_KEY,
+        }
+    }
+}
+
 /// A scripted answer to the next generation or job-creation request of one API.
 #[derive(Debug, Clone)]
 pub enum Reply {
@@ -339,17 +351,16 @@ fn header(headers: &HeaderMap, name: &str) -> Option<String> {
 }
 
 /// Records the request; returns the scripted reply (or a plain success) and whether the
-/// bearer key was right.
+/// bearer key was `api`'s.
 fn arrive(
     state: &Shared,
     api: Api,
     op: &'static str,
     headers: &HeaderMap,
     body: &Value,
-    key: &str,
 ) -> (Reply, bool) {
     let authorization = header(headers, "authorization");
-    let authorized = authorization.as_deref() == Some(&format!("Bearer {key}"));
+    let authorized = authorization.as_deref() == Some(&format!("Bearer {}", api.key()));
     let mut s = lock(state);
     s.seen.push(Seen {
         api,

@@ -2,7 +2,7 @@
 //! OpenAI's allowed values and error shape.
 
 use super::jobs::{Polled, create_job, poll};
-use super::{Api, OPENAI_KEY, Seen, Shared, arrive, image_reply, json_reply, lock};
+use super::{Api, Seen, Shared, arrive, image_reply, json_reply, lock};
 use axum::Json;
 use axum::extract::{Path, State};
 use axum::http::HeaderMap;
@@ -32,14 +32,7 @@ pub(super) async fn image(
     headers: HeaderMap,
     Json(body): Json<Value>,
 ) -> Response {
-    let (reply, ok) = arrive(
-        &state,
-        Api::OpenAiImage,
-        "generate",
-        &headers,
-        &body,
-        OPENAI_KEY,
-    );
+    let (reply, ok) = arrive(&state, Api::OpenAiImage, "generate", &headers, &body);
     if !ok {
         return unauthorized();
     }
@@ -106,14 +99,7 @@ pub(super) async fn video_create(
     headers: HeaderMap,
     Json(body): Json<Value>,
 ) -> Response {
-    let (reply, ok) = arrive(
-        &state,
-        Api::OpenAiVideo,
-        "create",
-        &headers,
-        &body,
-        OPENAI_KEY,
-    );
+    let (reply, ok) = arrive(&state, Api::OpenAiVideo, "create", &headers, &body);
     if !ok {
         return unauthorized();
     }
@@ -187,8 +173,7 @@ pub(super) async fn video_get(
             .map(|s| s.body["body"].clone())
             .unwrap_or_default()
     };
-    let api = Api::OpenAiVideo;
-    match poll(&state, api, &headers, &id, OPENAI_KEY, unauthorized) {
+    match poll(&state, Api::OpenAiVideo, &headers, &id, unauthorized) {
         Polled::Answered(answer) => answer,
         Polled::Unknown => error(
             404,

@@ -2,7 +2,7 @@
 //! jobs (202, poll, `/content`) for the models it serves with verifiable C2PA.
 
 use super::jobs::{Polled, create_job, poll};
-use super::{Api, OPEN_ROUTER_KEY, Shared, arrive, coded_error as error, image_reply};
+use super::{Api, Shared, arrive, coded_error as error, image_reply};
 use axum::Json;
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode};
@@ -18,14 +18,7 @@ pub(super) async fn chat(
     headers: HeaderMap,
     Json(body): Json<Value>,
 ) -> Response {
-    let (reply, ok) = arrive(
-        &state,
-        Api::OpenRouterImage,
-        "generate",
-        &headers,
-        &body,
-        OPEN_ROUTER_KEY,
-    );
+    let (reply, ok) = arrive(&state, Api::OpenRouterImage, "generate", &headers, &body);
     if !ok {
         return unauthorized();
     }
@@ -90,14 +83,7 @@ pub(super) async fn video_create(
     headers: HeaderMap,
     Json(body): Json<Value>,
 ) -> Response {
-    let (reply, ok) = arrive(
-        &state,
-        Api::OpenRouterVideo,
-        "create",
-        &headers,
-        &body,
-        OPEN_ROUTER_KEY,
-    );
+    let (reply, ok) = arrive(&state, Api::OpenRouterVideo, "create", &headers, &body);
     if !ok {
         return unauthorized();
     }
@@ -147,9 +133,8 @@ pub(super) async fn video_get(
     Path(id): Path<String>,
     headers: HeaderMap,
 ) -> Response {
-    let api = Api::OpenRouterVideo;
     let polling_url = format!("/api/v1/videos/{id}");
-    match poll(&state, api, &headers, &id, OPEN_ROUTER_KEY, unauthorized) {
+    match poll(&state, Api::OpenRouterVideo, &headers, &id, unauthorized) {
         Polled::Answered(answer) => answer,
         Polled::Unknown => error(404, "Video generation job not found"),
         Polled::Running => {

@@ -2,7 +2,7 @@
 //! on a storage host that must never get the API key.
 
 use super::jobs::{Polled, create_job, poll, stream_video};
-use super::{Api, RUNWAY_KEY, Seen, Shared, arrive, header, json_reply, lock};
+use super::{Api, Seen, Shared, arrive, header, json_reply, lock};
 use axum::Json;
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode};
@@ -23,7 +23,7 @@ pub(super) async fn create(
     headers: HeaderMap,
     Json(body): Json<Value>,
 ) -> Response {
-    let (reply, ok) = arrive(&state, Api::Runway, "create", &headers, &body, RUNWAY_KEY);
+    let (reply, ok) = arrive(&state, Api::Runway, "create", &headers, &body);
     if !ok {
         return unauthorized();
     }
@@ -73,7 +73,7 @@ pub(super) async fn task(
     headers: HeaderMap,
 ) -> Response {
     let created = "2026-11-25T12:00:00.000Z";
-    match poll(&state, Api::Runway, &headers, &id, RUNWAY_KEY, unauthorized) {
+    match poll(&state, Api::Runway, &headers, &id, unauthorized) {
         Polled::Answered(answer) => answer,
         Polled::Unknown => error(404, "Task not found"),
         Polled::Running => {

@@ -2,10 +2,7 @@
 //! answered with the image itself, with Stability's allowed values and error shape.
 
 use super::studio::make_png;
-use super::{
-    Api, Reply, STABILITY_KEY, Shared, arrive, cut_short, first_half, header, image_reply,
-    json_reply,
-};
+use super::{Api, Reply, Shared, arrive, cut_short, first_half, header, image_reply, json_reply};
 use axum::extract::{Multipart, Path, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
@@ -41,14 +38,7 @@ pub(super) async fn generate(
     }
     fields.insert("endpoint".into(), json!(endpoint));
     let body = Value::Object(fields);
-    let (reply, ok) = arrive(
-        &state,
-        Api::Stability,
-        "generate",
-        &headers,
-        &body,
-        STABILITY_KEY,
-    );
+    let (reply, ok) = arrive(&state, Api::Stability, "generate", &headers, &body);
     if !ok {
         return error(
             401,
