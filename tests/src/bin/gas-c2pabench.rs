@@ -56,27 +56,18 @@ fn noise_png(mb: usize) -> Vec<u8> {
 fn task(modality: Modality) -> TaskRecord {
     let now = gas_miner::epistula::now_ms();
     TaskRecord {
-        v: 1,
-        task_id: uuid::Uuid::new_v4().to_string(),
-        modality,
         state: TaskState::Preflight,
-        prompt: "bench".into(),
-        parameters: serde_json::json!({}),
-        tier: Tier::default_for(modality),
         webhook_url: "http://127.0.0.1:1/".into(),
         validator: "5V".into(),
-        validator_uid: 0,
-        created_ms: now,
-        deadline_ms: now + 7_200_000,
-        started_ms: None,
-        finished_ms: None,
         generation_runs: 1,
-        media: None,
-        outcome: None,
-        deliveries: 0,
-        last_reply: None,
-        verdict: None,
-        c2pa_failed: false,
+        ..TaskRecord::accepted(
+            uuid::Uuid::new_v4().to_string(),
+            modality,
+            "bench".into(),
+            serde_json::json!({}),
+            Tier::default_for(modality),
+            (now, now + 7_200_000),
+        )
     }
 }
 
