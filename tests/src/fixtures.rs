@@ -1,11 +1,12 @@
 //! C2PA fixture files made at test time, each with the verdict validators must reach: signed
 //! by a "Google LLC" certificate from a CA made here (trusted: PNG, JPEG, MP4), and every way
 //! to fail (no manifest, bytes changed after signing, an untrusted chain, an organisation that
-//! is no AI generator, an expired certificate).
+//! is no AI generator, an expired certificate). Also the pieces they are made of, for tests
+//! that make their own: pictures, a trusted test CA, claims, the PNG CRC-32.
 
 use gas_miner::preflight::media::synthetic_mp4;
 use gas_miner::preflight::signer::{Claim, Holder, MediaSigner, TestCa};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use time::{Duration, OffsetDateTime};
 
 pub struct FixtureSet {
@@ -16,17 +17,32 @@ pub struct FixtureSet {
     pub files: Vec<(PathBuf, bool, &'static str)>,
 }
 
-fn claim(generator: &str) -> Claim {
+/// An AI-generated claim by `generator`, made at `when`.
+pub fn claim(generator: &str, when: OffsetDateTime) -> Claim {
     Claim {
         generator: generator.into(),
-        when: OffsetDateTime::now_utc(),
+        when,
         ai_generated: true,
     }
 }
 
+/// A test root CA called `name`, and the trust anchors that hold it: `<dir>/anchors`.
+pub fn trusted_ca(dir: &Path, name: &str) -> (TestCa, PathBuf) {
+    let ca = TestCa::new(name).expect("test CA");
+    let anchors = dir.join("anchors");
+    std::fs::create_dir_all(&anchors).expect("anchors dir");
+    std::fs::write(anchors.join("root.pem"), &ca.root_pem).expect("anchor");
+    (ca, anchors)
+}
+
 /// A small picture in `format` (content varies with `seed`).
 pub fn picture(format: image::ImageFormat, seed: u8) -> Vec<u8> {
-    let img = image::RgbImage::from_fn(96, 64, |x, y| {
+    picture_sized(format, 96, 64, seed)
+}
+
+/// A `width`×`height` picture in `format` (content varies with `seed`).
+pub fn picture_sized(format: image::ImageFormat, width: u32, height: u32, seed: u8) -> Vec<u8> {
+    let img = image::RgbImage::from_fn(width, height, |x, y| {
         image::Rgb([
             (x as u8).wrapping_mul(seed),
             (y as u8).wrapping_add(seed),
@@ -35,6 +51,22 @@ pub fn picture(format: image::ImageFormat, seed: u8) -> Vec<u8> {
     });
     let mut out = std::io::Cursor::new(Vec::new());
     img.write_to(&mut out, format).expect("encode picture");
+    out.into_inner()
+}
+
+/// A `side`×`side` picture of xorshift noise from `seed` (not 0), as PNG: it does not
+/// compress, and pictures from different seeds are far apart to a perceptual hash.
+pub fn noise_png(side: u32, mut seed: u64) -> Vec<u8> {
+    let img = image::RgbImage::from_fn(side, side, |_, _| {
+        seed ^= seed << 13;
+        seed ^= seed >> 7;
+        seed ^= seed << 17;
+        let b = seed.to_le_bytes();
+        image::Rgb([b[0], b[1], b[2]])
+    });
+    let mut out = std::io::Cursor::new(Vec::new());
+    img.write_to(&mut out, image::ImageFormat::Png)
+        .expect("png encodes");
     out.into_inner()
 }
 
@@ -70,13 +102,10 @@ pub fn tamper_png(signed: &[u8]) -> Vec<u8> {
 /// must outlive its signing).
 pub fn c2pa_fixtures() -> FixtureSet {
     let dir = tempfile::tempdir().expect("tempdir");
-    let ca = TestCa::new("GAS Fixture Root").expect("ca");
-    let anchors = dir.path().join("anchors");
-    std::fs::create_dir_all(&anchors).expect("anchors");
-    std::fs::write(anchors.join("fixture-root.pem"), &ca.root_pem).expect("anchor");
+    let (ca, anchors) = trusted_ca(dir.path(), "GAS Fixture Root");
     let google: MediaSigner = ca.signer(&Holder::valid("Google LLC")).expect("signer");
     let png = image::ImageFormat::Png;
-    let gemini = claim("Google Gemini");
+    let gemini = claim("Google Gemini", OffsetDateTime::now_utc());
     let mut files = Vec::new();
     let mut put = |name: &str, bytes: Vec<u8>, pass: bool, what: &'static str| {
         let p = dir.path().join(name);
@@ -139,7 +168,11 @@ pub fn c2pa_fixtures() -> FixtureSet {
         "untrusted-org.png",
         ca.signer(&Holder::valid("Acme Pictures"))
             .expect("signer")
-            .sign(&picture(png, 7), "image/png", &claim("Acme Studio"))
+            .sign(
+                &picture(png, 7),
+                "image/png",
+                &claim("Acme Studio", OffsetDateTime::now_utc()),
+            )
             .expect("sign"),
         false,
         "organisation that is no AI generator",

@@ -72,9 +72,7 @@ pub struct FakeSubtensor {
 
 /// `../shared/chain/finney.scale`, when `../shared` is present.
 pub fn finney_metadata() -> Option<PathBuf> {
-    crate::shared_dir()
-        .map(|s| s.join("chain/finney.scale"))
-        .filter(|p| p.exists())
+    crate::shared_path("chain/finney.scale")
 }
 
 /// BLAKE2b-256, written here rather than borrowed from the client under test.

@@ -403,7 +403,7 @@ fn verdicts_agree_with_c2pa_python_on_every_fixture() {
         set.anchors.clone(),
         set.files.iter().map(|f| f.0.clone()).collect(),
     ));
-    let shared_dirs = shared_dir().map(|s| s.join("c2pa/fixtures"));
+    let shared_dirs = shared_path("c2pa/fixtures");
     let with_root = tempfile::tempdir().expect("tempdir");
     match &shared_dirs {
         Some(fx) => {
@@ -479,27 +479,18 @@ async fn kept_media_is_judged_before_it_is_sent_after_a_restart() {
         std::fs::write(store.media_dir().join(format!("{task_id}.png")), &unsigned).expect("media");
         store
             .insert_new(&TaskRecord {
-                v: 1,
-                task_id: task_id.clone(),
-                modality: Modality::Image,
-                state: TaskState::Queued,
-                prompt: "left over".into(),
-                parameters: json!({}),
-                tier: Tier::K1,
                 webhook_url: validator.url(),
                 validator: key(VALIDATOR_PHRASE).ss58().to_string(),
-                validator_uid: 0,
-                created_ms: now,
-                deadline_ms: now + 3_600_000,
                 started_ms: Some(now),
-                finished_ms: None,
                 generation_runs: 1,
-                media: None,
-                outcome: None,
-                deliveries: 0,
-                last_reply: None,
-                verdict: None,
-                c2pa_failed: false,
+                ..TaskRecord::accepted(
+                    task_id.clone(),
+                    Modality::Image,
+                    "left over".into(),
+                    json!({}),
+                    Tier::K1,
+                    (now, now + 3_600_000),
+                )
             })
             .expect("insert");
         store

@@ -50,44 +50,24 @@ fn timed(runs: usize, mut f: impl FnMut()) -> Duration {
 /// An incompressible PNG of about `mb` megabytes.
 fn noise_png(mb: usize) -> Vec<u8> {
     let side = ((mb * 1_000_000 / 3) as f64).sqrt() as u32;
-    let mut seed = 0x2545_F491_4F6C_DD1Du64;
-    let img = image::RgbImage::from_fn(side, side, |_, _| {
-        seed ^= seed << 13;
-        seed ^= seed >> 7;
-        seed ^= seed << 17;
-        let b = seed.to_le_bytes();
-        image::Rgb([b[0], b[1], b[2]])
-    });
-    let mut out = std::io::Cursor::new(Vec::new());
-    img.write_to(&mut out, image::ImageFormat::Png)
-        .expect("png encodes");
-    out.into_inner()
+    gas_tests::fixtures::noise_png(side, 0x2545_F491_4F6C_DD1D)
 }
 
 fn task(modality: Modality) -> TaskRecord {
     let now = gas_miner::epistula::now_ms();
     TaskRecord {
-        v: 1,
-        task_id: uuid::Uuid::new_v4().to_string(),
-        modality,
         state: TaskState::Preflight,
-        prompt: "bench".into(),
-        parameters: serde_json::json!({}),
-        tier: Tier::default_for(modality),
         webhook_url: "http://127.0.0.1:1/".into(),
         validator: "5V".into(),
-        validator_uid: 0,
-        created_ms: now,
-        deadline_ms: now + 7_200_000,
-        started_ms: None,
-        finished_ms: None,
         generation_runs: 1,
-        media: None,
-        outcome: None,
-        deliveries: 0,
-        last_reply: None,
-        verdict: None,
-        c2pa_failed: false,
+        ..TaskRecord::accepted(
+            uuid::Uuid::new_v4().to_string(),
+            modality,
+            "bench".into(),
+            serde_json::json!({}),
+            Tier::default_for(modality),
+            (now, now + 7_200_000),
+        )
     }
 }
 

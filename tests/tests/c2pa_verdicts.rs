@@ -2,7 +2,8 @@
 //! trusted PNG, JPEG and MP4 pass; no manifest, tampered bytes, an untrusted chain, an
 //! untrusted organisation, an expired certificate and a stale signing time each fail with
 //! their reason. The upstream samples in `../shared/c2pa/fixtures` are judged with and without
-//! their test root as an anchor (skipped when `../shared` is absent).
+//! their test root as an anchor (skipped when `../shared` is absent). The pictures, the test CA
+//! and the claims come from `gas_tests::fixtures`.
 
 use gas_miner::preflight::media::synthetic_mp4;
 use gas_miner::preflight::signer::{Claim, Holder, MediaSigner, TestCa};
@@ -10,55 +11,40 @@ use gas_miner::preflight::{Preflight, Trusted};
 use gas_miner::task::TaskRecord;
 use gas_shared::verdict::Verdict;
 use gas_shared::{Modality, TaskState, Tier};
+use gas_tests::fixtures::{picture_sized, tamper_png, trusted_ca};
+use image::ImageFormat::{Jpeg, Png};
 use std::path::{Path, PathBuf};
 use time::{Duration, OffsetDateTime};
 
 struct Kit {
     dir: tempfile::TempDir,
     ca: TestCa,
+    anchors: PathBuf,
     google: MediaSigner,
 }
 
 fn kit() -> Kit {
     let dir = tempfile::tempdir().expect("tempdir");
-    let ca = TestCa::new("GAS Test Root").expect("ca");
-    std::fs::create_dir_all(dir.path().join("anchors")).expect("anchors dir");
-    std::fs::write(dir.path().join("anchors/test-root.pem"), &ca.root_pem).expect("anchor");
+    let (ca, anchors) = trusted_ca(dir.path(), "GAS Test Root");
     let google = ca.signer(&Holder::valid("Google LLC")).expect("signer");
-    Kit { dir, ca, google }
+    Kit {
+        dir,
+        ca,
+        anchors,
+        google,
+    }
 }
 
+/// What the fakes' Gemini claims, made at `when`.
 fn claim(when: OffsetDateTime) -> Claim {
-    Claim {
-        generator: "Google Gemini".into(),
-        when,
-        ai_generated: true,
-    }
+    gas_tests::fixtures::claim("Google Gemini", when)
 }
 
 fn png(w: u32, h: u32, seed: u8) -> Vec<u8> {
-    let img = image::RgbImage::from_fn(w, h, |x, y| {
-        image::Rgb([(x as u8).wrapping_mul(seed), (y as u8) ^ seed, seed])
-    });
-    let mut out = std::io::Cursor::new(Vec::new());
-    img.write_to(&mut out, image::ImageFormat::Png)
-        .expect("png");
-    out.into_inner()
-}
-
-fn jpeg(w: u32, h: u32) -> Vec<u8> {
-    let img = image::RgbImage::from_fn(w, h, |x, y| image::Rgb([x as u8, y as u8, 90]));
-    let mut out = std::io::Cursor::new(Vec::new());
-    img.write_to(&mut out, image::ImageFormat::Jpeg)
-        .expect("jpeg");
-    out.into_inner()
+    picture_sized(Png, w, h, seed)
 }
 
 impl Kit {
-    fn anchors(&self) -> PathBuf {
-        self.dir.path().join("anchors")
-    }
-
     fn write(&self, name: &str, bytes: &[u8]) -> PathBuf {
         let p = self.dir.path().join(name);
         std::fs::write(&p, bytes).expect("write fixture");
@@ -66,36 +52,28 @@ impl Kit {
     }
 
     fn judge_c2pa(&self, path: &Path, mime: &str) -> gas_shared::verdict::C2paReport {
-        Trusted::load(&self.anchors())
+        Trusted::load(&self.anchors)
             .expect("anchors")
             .reader
             .judge_file(path, mime)
     }
 }
 
+/// A task being judged: generated once, now in pre-flight.
 fn task(modality: Modality, tier: Tier, created_ms: i64) -> TaskRecord {
     TaskRecord {
-        v: 1,
-        task_id: uuid::Uuid::new_v4().to_string(),
-        modality,
         state: TaskState::Preflight,
-        prompt: "a lighthouse".into(),
-        parameters: serde_json::json!({}),
-        tier,
         webhook_url: "http://127.0.0.1:1/cb".into(),
         validator: "5V".into(),
-        validator_uid: 0,
-        created_ms,
-        deadline_ms: created_ms + 7_200_000,
-        started_ms: None,
-        finished_ms: None,
         generation_runs: 1,
-        media: None,
-        outcome: None,
-        deliveries: 0,
-        last_reply: None,
-        verdict: None,
-        c2pa_failed: false,
+        ..TaskRecord::accepted(
+            uuid::Uuid::new_v4().to_string(),
+            modality,
+            "a lighthouse".into(),
+            serde_json::json!({}),
+            tier,
+            (created_ms, created_ms + 7_200_000),
+        )
     }
 }
 
@@ -116,7 +94,8 @@ fn trusted_png_jpeg_and_mp4_pass_with_everything_recorded() {
         (
             "ok.jpg",
             "image/jpeg",
-            k.google.sign(&jpeg(64, 48), "image/jpeg", &claim(now)),
+            k.google
+                .sign(&picture_sized(Jpeg, 64, 48, 4), "image/jpeg", &claim(now)),
         ),
         (
             "ok.mp4",
@@ -170,13 +149,7 @@ fn each_failure_has_its_reason() {
     );
 
     // A chunk added before IEND: the PNG still decodes, but the bytes are not the signed ones.
-    let mut tampered = signed.clone();
-    let iend = tampered.len() - 12;
-    let mut chunk = 4u32.to_be_bytes().to_vec();
-    chunk.extend_from_slice(b"tEXtab\0c");
-    let crc = crc32(&chunk[4..]);
-    chunk.extend_from_slice(&crc.to_be_bytes());
-    tampered.splice(iend..iend, chunk);
+    let tampered = tamper_png(&signed);
     let r = k.judge_c2pa(&k.write("tampered.png", &tampered), "image/png");
     assert!(!r.verified, "{r:#?}");
     assert!(
@@ -209,11 +182,7 @@ fn each_failure_has_its_reason() {
             .sign(
                 &png(64, 64, 7),
                 "image/png",
-                &Claim {
-                    generator: "Acme Studio".into(),
-                    when: now,
-                    ai_generated: true,
-                },
+                &gas_tests::fixtures::claim("Acme Studio", now),
             )
             .expect("signed");
     let r = k.judge_c2pa(&k.write("acme.png", &acme), "image/png");
@@ -253,7 +222,7 @@ fn each_failure_has_its_reason() {
 #[test]
 fn preflight_judges_freshness_tier_and_duplicates() {
     let k = kit();
-    let preflight = Preflight::new(&k.anchors()).expect("anchors");
+    let preflight = Preflight::new(&k.anchors).expect("anchors");
     let created = now_ms();
     let stale_when = OffsetDateTime::now_utc() - Duration::seconds(700);
     let stale = k
@@ -331,11 +300,10 @@ fn preflight_judges_freshness_tier_and_duplicates() {
 /// test certificate still fail (untrusted organisation), broken ones fail on their codes.
 #[test]
 fn upstream_samples_with_and_without_their_test_root() {
-    let Some(shared) = shared_dir() else {
+    let Some(fixtures) = gas_tests::shared_path("c2pa/fixtures") else {
         println!("SKIPPED: ../shared/c2pa/fixtures not found (set GAS_SHARED_DIR)");
         return;
     };
-    let fixtures = shared.join("c2pa/fixtures");
     let media = fixtures.join("media");
     let k = kit();
     let with_root = k.dir.path().join("with-root");
@@ -345,7 +313,7 @@ fn upstream_samples_with_and_without_their_test_root() {
         with_root.join("bundle.pem"),
     )
     .expect("copy");
-    let plain = Trusted::load(&k.anchors()).expect("anchors");
+    let plain = Trusted::load(&k.anchors).expect("anchors");
     let rooted = Trusted::load(&with_root).expect("anchors");
     let judge = |t: &Trusted, name: &str| {
         let path = media.join(name);
@@ -404,29 +372,4 @@ fn upstream_samples_with_and_without_their_test_root() {
             "{name}: {r:?}"
         );
     }
-}
-
-fn shared_dir() -> Option<PathBuf> {
-    [
-        std::env::var_os("GAS_SHARED_DIR").map(PathBuf::from),
-        Some(Path::new(env!("CARGO_MANIFEST_DIR")).join("../../shared")),
-    ]
-    .into_iter()
-    .flatten()
-    .find(|p| p.join("c2pa/fixtures").is_dir())
-}
-
-fn crc32(bytes: &[u8]) -> u32 {
-    let mut crc = 0xFFFF_FFFFu32;
-    for b in bytes {
-        crc ^= u32::from(*b);
-        for _ in 0..8 {
-            crc = if crc & 1 != 0 {
-                (crc >> 1) ^ 0xEDB8_8320
-            } else {
-                crc >> 1
-            };
-        }
-    }
-    !crc
 }
