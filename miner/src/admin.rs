@@ -6,11 +6,11 @@
 
 use crate::chain::MetagraphCache;
 use crate::config::Config;
-use crate::providers::registry::{self, ProviderSettings, select_chain};
 use crate::identity::Hotkey;
 use crate::logs::LogRing;
 use crate::pipeline::Pipeline;
 use crate::preflight::Preflight;
+use crate::providers::registry::{self, ProviderSettings, select_chain};
 use crate::stats::Stats;
 use crate::store::Store;
 use crate::task::TaskRecord;
@@ -22,8 +22,8 @@ use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
+use gas_shared::Modality;
 use gas_shared::admin::*;
-use gas_shared::{Modality, TaskState};
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
@@ -113,12 +113,12 @@ pub async fn bind(path: &std::path::Path) -> Result<UnixListener, SocketError> {
         source,
     })?;
     use std::os::unix::fs::PermissionsExt;
-    std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600)).map_err(
-        |source| SocketError::Mode {
+    std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600)).map_err(|source| {
+        SocketError::Mode {
             path: path_buf(),
             source,
-        },
-    )?;
+        }
+    })?;
     Ok(listener)
 }
 
@@ -664,11 +664,3 @@ async fn events(State(a): State<Arc<Admin>>) -> Response {
         .body(Body::from_stream(stream))
         .unwrap_or_else(|_| StatusCode::INTERNAL_SERVER_ERROR.into_response())
 }
-
-/// States shown as the queue on the dashboard, in order.
-pub const QUEUE_STATES: [TaskState; 4] = [
-    TaskState::Queued,
-    TaskState::Generating,
-    TaskState::Preflight,
-    TaskState::Delivering,
-];

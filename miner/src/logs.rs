@@ -1,9 +1,9 @@
 //! The miner's recent log lines, kept in memory for the admin socket (`GET /logs`, and `log`
 //! events for consoles following along), fed by a tracing layer of its own.
 
+use crate::secret::{scrub, scrub_bytes};
 use std::collections::VecDeque;
 use std::sync::{Arc, Mutex};
-use crate::secret::{scrub, scrub_bytes};
 use tokio::sync::broadcast;
 
 /// Lines kept for `GET /logs`.
@@ -115,7 +115,6 @@ impl<'a> tracing_subscriber::fmt::MakeWriter<'a> for LogRing {
     }
 }
 
-
 /// The log file in the state directory (`logs/gas-miner.log`), rotated by size: when it
 /// passes `max_bytes` it becomes `gas-miner.log.1` (older ones shift up to `.N`, the oldest
 /// dropped), so months of running never fill the disk.
@@ -226,7 +225,6 @@ impl<'a> tracing_subscriber::fmt::MakeWriter<'a> for LogFile {
     }
 }
 
-
 /// A log line format with a fixed prefix (`[DEMO] ` for the demo, so that no line of it can be
 /// mistaken for a real miner's).
 pub struct Tagged<F>(pub &'static str, pub F);
@@ -276,12 +274,13 @@ pub fn init(
         ))
     });
     let logs = LogRing::default();
-    let log_file = LogFile::open(&state_dir.join("logs"), 20 * 1024 * 1024, 5).map_err(|source| {
-        UnwritableState {
-            dir: state_dir.to_path_buf(),
-            source,
-        }
-    })?;
+    let log_file =
+        LogFile::open(&state_dir.join("logs"), 20 * 1024 * 1024, 5).map_err(|source| {
+            UnwritableState {
+                dir: state_dir.to_path_buf(),
+                source,
+            }
+        })?;
     let format = || Tagged(tag, tracing_subscriber::fmt::format());
     tracing_subscriber::registry()
         .with(filter)

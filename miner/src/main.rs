@@ -221,9 +221,6 @@ fn dispatch() -> Result<(), CliError> {
         } => cli::verify_c2pa(&files, &anchors.dir(), verbose, json),
         Command::Trust {
             action: TrustAction::Update { from, anchors },
-        } => {
-            gas_miner::tls::use_ring();
-            cli::trust_update(&anchors.dir(), &from)
-        }
+        } => cli::trust_update(&anchors.dir(), &from),
     }
 }

@@ -34,13 +34,11 @@ impl std::str::FromStr for Net {
         let max = if addr.is_ipv4() { 32 } else { 128 };
         let prefix = match prefix {
             None => max,
-            Some(p) => p
-                .parse::<u8>()
-                .ok()
-                .filter(|p| *p <= max)
-                .ok_or_else(|| {
-                    BadNetwork(format!("{text:?} has a prefix length that is not 0..={max}"))
-                })?,
+            Some(p) => p.parse::<u8>().ok().filter(|p| *p <= max).ok_or_else(|| {
+                BadNetwork(format!(
+                    "{text:?} has a prefix length that is not 0..={max}"
+                ))
+            })?,
         };
         // `::ffff:10.0.0.0/104` means 10.0.0.0/8: addresses are judged as IPv4 too.
         if let IpAddr::V6(v6) = addr

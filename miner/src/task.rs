@@ -119,9 +119,7 @@ impl TaskRecord {
             deliveries: self.deliveries,
             last_status: self.last_reply.as_ref().and_then(|r| r.status),
             error: match &self.outcome {
-                Some(Outcome::Failure { message }) => {
-                    Some(crate::text::truncate(message, 300))
-                }
+                Some(Outcome::Failure { message }) => Some(crate::text::truncate(message, 300)),
                 _ => None,
             },
         }

@@ -1,8 +1,7 @@
 //! A panic whose message carries a secret (a key formatted into an error by mistake, say) is
 //! logged with the secret replaced, through the hook the miner installs at start.
 
-use gas_miner::logs::{LogRing, install_panic_hook};
-use gas_miner::secret::keep_secret;
+use gas_miner::testing::{LogRing, install_panic_hook, keep_secret};
 use tracing_subscriber::layer::SubscriberExt;
 
 #[test]

@@ -2,7 +2,8 @@
 //! (`Challenger`), with bodies written as Python writes JSON (`python_json`).
 
 use crate::{MINER_PHRASE, key};
-use gas_miner::epistula::{now_ms, sha256_hex, sign_headers};
+use gas_miner::clock::now_ms;
+use gas_miner::epistula::{sha256_hex, sign_headers};
 use gas_miner::identity::Hotkey;
 use serde_json::Value;
 use std::time::Duration;

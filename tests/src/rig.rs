@@ -6,7 +6,7 @@ use crate::{
     Challenger, FakeProviders, FakeValidator, MINER_PHRASE, OPEN_ROUTER_KEY, OPENAI_KEY,
     POOR_PHRASE, RUNWAY_KEY, STABILITY_KEY, VALIDATOR_PHRASE, install_crypto, key,
 };
-use gas_miner::epistula::now_ms;
+use gas_miner::clock::now_ms;
 use gas_miner::identity::write_plain_hotkey;
 use serde_json::json;
 use std::path::{Path, PathBuf};
@@ -98,11 +98,11 @@ impl Fixture {
 
     /// The miner's sled database, opened once the miner has stopped (sled allows one
     /// process at a time; a killed miner's lock goes with it).
-    pub async fn open_store(&self) -> gas_miner::store::Store {
+    pub async fn open_store(&self) -> gas_miner::testing::Store {
         let state = self.dir.path().join("state");
         let mut tries = 0;
         loop {
-            match gas_miner::store::Store::open(&state) {
+            match gas_miner::testing::Store::open(&state) {
                 Ok(store) => return store,
                 Err(_) if tries < 50 => {
                     tries += 1;
@@ -114,7 +114,7 @@ impl Fixture {
     }
 
     /// The provider calls the miner recorded for `task_id`.
-    pub async fn recorded_calls(&self, task_id: &str) -> Vec<gas_miner::store::CallRecord> {
+    pub async fn recorded_calls(&self, task_id: &str) -> Vec<gas_miner::task::CallRecord> {
         self.open_store().await.calls(task_id).expect("calls")
     }
 

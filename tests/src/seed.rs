@@ -1,14 +1,15 @@
 //! Stores seeded with many tasks, for the benchmarks that need a miner with history.
 
 use crate::*;
-use gas_miner::store::{MediaInfo, OutboxChange, Outcome, Store, TaskRecord};
+use gas_miner::task::{MediaInfo, Outcome, TaskRecord};
+use gas_miner::testing::{OutboxChange, Store};
 use gas_shared::admin::VerdictBrief;
 use gas_shared::{Modality, TaskState, Tier};
 
 /// Adds `n` finished tasks (a third videos, one in 17 failed C2PA), created 0.8 s apart up
 /// to now, as a miner that ran for a while would have them.
 pub fn finished_tasks(store: &Store, n: usize) {
-    let now = gas_miner::epistula::now_ms();
+    let now = gas_miner::clock::now_ms();
     let validators = [
         key(VALIDATOR_PHRASE).ss58().to_string(),
         key(POOR_PHRASE).ss58().to_string(),
@@ -73,7 +74,7 @@ pub fn finished_tasks(store: &Store, n: usize) {
             TaskState::Delivered
         };
         store
-            .update(&task.task_id, gas_miner::store::OutboxChange::None, |t| {
+            .update(&task.task_id, gas_miner::testing::OutboxChange::None, |t| {
                 t.state = done
             })
             .expect("update");
@@ -83,7 +84,7 @@ pub fn finished_tasks(store: &Store, n: usize) {
 /// Adds `n` tasks a crash left unfinished: half queued, half with a result waiting in the
 /// outbox for a validator at `webhook_url`; their media files exist.
 pub fn unfinished_tasks(store: &Store, n: usize, webhook_url: &str) {
-    let now = gas_miner::epistula::now_ms();
+    let now = gas_miner::clock::now_ms();
     let validator = key(VALIDATOR_PHRASE).ss58().to_string();
     for i in 0..n {
         let file = format!("unfinished-{i}.png");

@@ -317,7 +317,7 @@ async fn phases(
 }
 
 fn check_store(fixture: &Fixture, accepted: &BTreeMap<String, bool>, report: &mut SoakReport) {
-    let store = match gas_miner::store::Store::open(&fixture.dir.path().join("state")) {
+    let store = match gas_miner::testing::Store::open(&fixture.dir.path().join("state")) {
         Ok(s) => s,
         Err(e) => {
             report

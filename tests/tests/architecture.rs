@@ -45,7 +45,12 @@ fn rust_files(dir: &Path) -> Vec<PathBuf> {
 /// The top-level module a file of `miner/src` belongs to (`None` for lib.rs and main.rs).
 fn module_of(src: &Path, file: &Path) -> Option<String> {
     let rel = file.strip_prefix(src).expect("inside src");
-    let first = rel.components().next()?.as_os_str().to_string_lossy().into_owned();
+    let first = rel
+        .components()
+        .next()?
+        .as_os_str()
+        .to_string_lossy()
+        .into_owned();
     match first.as_str() {
         "lib.rs" | "main.rs" => None,
         name => Some(name.trim_end_matches(".rs").to_string()),
@@ -249,11 +254,10 @@ fn modules_import_only_lower_layers_so_nothing_loops() {
         wrong.join("\n")
     );
     // Strict layers leave no room for a loop; say so in terms of the graph too.
-    let graph: BTreeMap<&str, Vec<&str>> =
-        edges.iter().fold(BTreeMap::new(), |mut g, (a, b)| {
-            g.entry(a.as_str()).or_default().push(b.as_str());
-            g
-        });
+    let graph: BTreeMap<&str, Vec<&str>> = edges.iter().fold(BTreeMap::new(), |mut g, (a, b)| {
+        g.entry(a.as_str()).or_default().push(b.as_str());
+        g
+    });
     fn visit<'a>(
         m: &'a str,
         graph: &BTreeMap<&'a str, Vec<&'a str>>,
@@ -312,10 +316,17 @@ fn the_reader_sees_imports_as_the_compiler_does() {
         vec!["clock", "store"]
     );
     assert_eq!(
-        referenced("let x = crate::text::truncate(a, 3) + gas_crate::y;", "crate::"),
+        referenced(
+            "let x = crate::text::truncate(a, 3) + gas_crate::y;",
+            "crate::"
+        ),
         vec!["text"]
     );
-    assert!(code_lines("// crate::store is not an import")[0].1.is_empty());
+    assert!(
+        code_lines("// crate::store is not an import")[0]
+            .1
+            .is_empty()
+    );
     assert_eq!(
         code_lines("let u = \"http://x\"; // note")[0].1,
         "let u = \"http://x\"; // note"

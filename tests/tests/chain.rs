@@ -380,7 +380,12 @@ fn serve_axon_call_bytes_match_the_documented_example() {
         "serve_axon",
         &[("netuid", 1u16.encode())],
     );
-    assert!(wrong.expect_err("refused").contains("upgrade gas-miner"));
+    assert!(
+        wrong
+            .expect_err("refused")
+            .to_string()
+            .contains("upgrade gas-miner")
+    );
 }
 
 #[tokio::test(flavor = "multi_thread")]

@@ -1,6 +1,6 @@
 //! The real `gas-miner` binary against a fake OpenRouter and a fake validator on 127.0.0.1.
 
-use gas_miner::epistula::now_ms;
+use gas_miner::clock::now_ms;
 use gas_tests::*;
 use reqwest::Method;
 use serde_json::{Value, json};

@@ -116,7 +116,7 @@ impl Operator {
     /// Everything every command printed, and the log files.
     fn everything(&self) -> String {
         let mut all = self.transcript.borrow().clone();
-        for f in gas_miner::logs::LogFile::files(&self.dir.join("state/logs")) {
+        for f in gas_miner::testing::LogFile::files(&self.dir.join("state/logs")) {
             all.push_str(&std::fs::read_to_string(f).unwrap_or_default());
         }
         all
@@ -477,7 +477,7 @@ async fn retention_prunes_old_tasks_and_media_while_the_totals_survive() {
         for n in 0..2 {
             let mut old = recent.clone();
             old.task_id = uuid::Uuid::new_v4().to_string();
-            old.created_ms = gas_miner::epistula::now_ms() - 3 * 86_400_000 - n;
+            old.created_ms = gas_miner::clock::now_ms() - 3 * 86_400_000 - n;
             let file = format!("{}.png", old.task_id);
             std::fs::copy(
                 store.media_dir().join(&recent_media.file),
@@ -485,7 +485,7 @@ async fn retention_prunes_old_tasks_and_media_while_the_totals_survive() {
             )
             .expect("copy media");
             media.push(store.media_dir().join(&file));
-            old.media = Some(gas_miner::store::MediaInfo {
+            old.media = Some(gas_miner::task::MediaInfo {
                 file,
                 ..recent_media.clone()
             });

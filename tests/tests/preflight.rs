@@ -465,7 +465,8 @@ fn verdicts_agree_with_c2pa_python_on_every_fixture() {
 /// and made again when it fails.
 #[tokio::test(flavor = "multi_thread")]
 async fn kept_media_is_judged_before_it_is_sent_after_a_restart() {
-    use gas_miner::store::{MediaInfo, OutboxChange, TaskRecord};
+    use gas_miner::task::{MediaInfo, TaskRecord};
+    use gas_miner::testing::OutboxChange;
     use gas_shared::{Modality, TaskState, Tier};
     install_crypto();
     let providers = FakeProviders::start().await;
@@ -474,7 +475,7 @@ async fn kept_media_is_judged_before_it_is_sent_after_a_restart() {
     let task_id = uuid::Uuid::new_v4().to_string();
     {
         let store = fixture.open_store().await;
-        let now = gas_miner::epistula::now_ms();
+        let now = gas_miner::clock::now_ms();
         let unsigned = gas_tests::fixtures::picture(image::ImageFormat::Png, 8);
         std::fs::write(store.media_dir().join(format!("{task_id}.png")), &unsigned).expect("media");
         store

@@ -378,7 +378,7 @@ async fn no_key_seed_or_phrase_shows_in_logs_admin_replies_webhooks_or_info() {
         seen.push_str(&String::from_utf8_lossy(&out.stderr));
     }
     seen.push_str(&miner.log());
-    for file in gas_miner::logs::LogFile::files(&fixture.dir.path().join("state/logs")) {
+    for file in gas_miner::testing::LogFile::files(&fixture.dir.path().join("state/logs")) {
         seen.push_str(&std::fs::read_to_string(file).unwrap_or_default());
     }
     assert!(

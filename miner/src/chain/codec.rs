@@ -167,12 +167,11 @@ pub fn call_bytes(
     }
     let mut out = vec![p.call_index(), variant.index];
     for ((name, bytes), f) in args.iter().zip(&variant.fields) {
-        decode(md, f.ty.id, bytes)
-            .map_err(|e| {
-                CodecError(format!(
-                    "{pallet}.{call} argument {name}: {e}; upgrade gas-miner"
-                ))
-            })?;
+        decode(md, f.ty.id, bytes).map_err(|e| {
+            CodecError(format!(
+                "{pallet}.{call} argument {name}: {e}; upgrade gas-miner"
+            ))
+        })?;
         out.extend_from_slice(bytes);
     }
     Ok(out)

@@ -131,7 +131,9 @@ impl Subtensor {
             v.get(k)
                 .and_then(|x| x.as_u64())
                 .map(|x| x as u32)
-                .ok_or_else(|| ChainError::Unreadable(format!("state_getRuntimeVersion has no {k}")))
+                .ok_or_else(|| {
+                    ChainError::Unreadable(format!("state_getRuntimeVersion has no {k}"))
+                })
         };
         Ok((get("specVersion")?, get("transactionVersion")?))
     }
@@ -170,12 +172,9 @@ impl Subtensor {
                 unhex(&hex)?
             }
         };
-        let md = Arc::new(
-            Metadata::decode(&mut &bytes[..])
-                .map_err(|e| {
-                    ChainError::Unreadable(format!("the node's metadata cannot be read: {e}"))
-                })?,
-        );
+        let md = Arc::new(Metadata::decode(&mut &bytes[..]).map_err(|e| {
+            ChainError::Unreadable(format!("the node's metadata cannot be read: {e}"))
+        })?);
         tracing::info!(spec_version = spec, metadata = ?version, "runtime metadata loaded");
         *self.metadata.lock().await = Some((spec, md.clone()));
         Ok((spec, tx, md))

@@ -18,8 +18,8 @@ pub use run::{demo, run};
 pub use trust::trust_update;
 pub use verify::verify_c2pa;
 
-use crate::daemon::Fatal;
-use crate::client::ClientError;
+pub use crate::daemon::Fatal;
+use gas_client::ClientError;
 use gas_shared::admin::Status;
 use std::path::PathBuf;
 
@@ -88,6 +88,6 @@ impl Place {
 
     /// The running miner's status, or why there is none.
     fn status(&self) -> Result<Status, ClientError> {
-        crate::client::get_json(&self.socket, "/status")
+        gas_client::blocking::get_json(&self.socket, "/status")
     }
 }

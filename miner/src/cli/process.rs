@@ -2,11 +2,11 @@
 //! waits until the miner answers or says why it stopped), `supervise` (the miner, restarted
 //! when it dies), `stop` (a graceful drain through the socket) and `restart`.
 
-use super::tmux::{STOP_WAIT, SESSION, end_session, session_exists, tmux};
+use super::tmux::{SESSION, STOP_WAIT, end_session, session_exists, tmux};
 use super::{CliError, Place};
-use crate::client;
 use crate::config::{Config, Settings};
 use crate::identity::{Hotkey, IdentityError};
+use gas_client::blocking as client;
 use std::io::{Read, Seek, Write};
 use std::path::{Path, PathBuf};
 use std::process::Command;

@@ -4,9 +4,9 @@
 
 use super::tmux::{SESSION, session_exists};
 use super::{CliError, Place};
-use crate::client;
 use crate::config::Settings;
 use crate::identity::{Hotkey, IdentityError};
+use gas_client::blocking as client;
 use gas_shared::admin::{LogTail, TaskPage};
 use std::io::{Read, Seek, Write};
 use std::path::Path;

@@ -72,8 +72,9 @@ pub fn demo(options: DemoOptions, no_console: bool) -> Result<(), CliError> {
     crate::demo::prepare(&options.state_dir).map_err(CliError::Demo)?;
     let console = demo_console(no_console);
     // With the console in this terminal, the log goes to the file (and the console's Logs).
-    let (logs, log_file) = crate::logs::init(&options.state_dir, "info", "[DEMO] ", console.is_none())
-        .map_err(|e| CliError::Config(vec![e.to_string()]))?;
+    let (logs, log_file) =
+        crate::logs::init(&options.state_dir, "info", "[DEMO] ", console.is_none())
+            .map_err(|e| CliError::Config(vec![e.to_string()]))?;
     crate::tls::use_ring();
     let runtime = tokio::runtime::Runtime::new().map_err(|e| {
         CliError::Demo(Fatal {
@@ -108,7 +109,7 @@ pub fn demo(options: DemoOptions, no_console: bool) -> Result<(), CliError> {
                     .arg(&socket)
                     .status();
                 eprintln!("=== DEMO: console closed; stopping the demo… (log: gas-miner logs --state-dir {}) ===", socket.parent().map(|p| p.display().to_string()).unwrap_or_default());
-                let _ = crate::client::request(
+                let _ = gas_client::blocking::request(
                     &socket,
                     "POST",
                     "/shutdown",

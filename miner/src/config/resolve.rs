@@ -96,7 +96,11 @@ impl Settings {
                 &self.stability_api_key,
                 &self.stability_base_url,
             ),
-            (Service::Runway, &self.runwayml_api_key, &self.runway_base_url),
+            (
+                Service::Runway,
+                &self.runwayml_api_key,
+                &self.runway_base_url,
+            ),
         ];
         let runway_alias = std::env::var("RUNWAYML_API_SECRET").ok();
         let mut providers = Vec::new();

@@ -173,16 +173,17 @@ fn make_media(
     };
     match signer {
         None => Ok(media),
-        Some(s) => s.sign(
-            &media,
-            mime,
-            &Claim {
-                generator: generator.into(),
-                when: time::OffsetDateTime::now_utc(),
-                ai_generated: true,
-            },
-        )
-        .map_err(|e| ProviderError::new(e.to_string())),
+        Some(s) => s
+            .sign(
+                &media,
+                mime,
+                &Claim {
+                    generator: generator.into(),
+                    when: time::OffsetDateTime::now_utc(),
+                    ai_generated: true,
+                },
+            )
+            .map_err(|e| ProviderError::new(e.to_string())),
     }
 }
 

@@ -128,8 +128,8 @@ impl C2paReader {
     /// c2pa-rs's report on the file and the signer's certificate chain (PEM), or why there is
     /// no manifest to report on.
     pub fn read(&self, path: &Path, mime: &str) -> Result<(Value, String), NoReport> {
-        let file = std::fs::File::open(path)
-            .map_err(|e| NoReport(format!("{}: {e}", path.display())))?;
+        let file =
+            std::fs::File::open(path).map_err(|e| NoReport(format!("{}: {e}", path.display())))?;
         let stream = std::io::BufReader::with_capacity(256 * 1024, file);
         let reader = Reader::from_shared_context(&self.context)
             .with_stream(mime, stream)

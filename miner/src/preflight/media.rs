@@ -266,7 +266,8 @@ mod bmff {
                 return Err(format!(
                     "box `{}` at byte {at} claims {size} bytes, past the end of its parent",
                     String::from_utf8_lossy(&kind)
-                ).into());
+                )
+                .into());
             }
             let body_start = at + header;
             let body_len = size - header;
@@ -573,7 +574,11 @@ mod tests {
         let m = probe_bytes(&synthetic_mp4(1280, 720, 96, &[7; 100]), "video/mp4").expect("parses");
         assert_eq!((m.width, m.height, m.frames), (1280, 720, Some(96)));
         let none = probe_bytes(&synthetic_mp4(1280, 720, 0, &[7; 100]), "video/mp4");
-        assert!(none.expect_err("no frames").to_string().contains("no frames"));
+        assert!(
+            none.expect_err("no frames")
+                .to_string()
+                .contains("no frames")
+        );
     }
 
     #[test]

@@ -10,7 +10,6 @@ pub(super) fn pruned_key(state: TaskState, modality: Modality) -> String {
     format!("pruned/{}/{modality}", state.as_str())
 }
 
-
 impl Store {
     /// Forgets finished tasks created before `cutoff_ms`: their records, calls, verdicts,
     /// deliveries, checkpoints and media files, and validators' replies older than that.

@@ -229,4 +229,3 @@ async fn pruning_forgets_old_finished_tasks_and_their_media_but_keeps_the_counts
     assert_eq!(store.counts().get(&TaskState::Failed), Some(&1));
     assert_eq!(store.counts().get(&TaskState::Generating), Some(&1));
 }
-

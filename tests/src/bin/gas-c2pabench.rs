@@ -9,7 +9,7 @@ use clap::Parser;
 use gas_miner::preflight::media::synthetic_mp4;
 use gas_miner::preflight::signer::{Claim, Holder, TestCa};
 use gas_miner::preflight::{Preflight, Trusted};
-use gas_miner::store::TaskRecord;
+use gas_miner::task::TaskRecord;
 use gas_shared::{Modality, TaskState, Tier};
 use sha2::{Digest, Sha256};
 use std::path::Path;
@@ -54,7 +54,7 @@ fn noise_png(mb: usize) -> Vec<u8> {
 }
 
 fn task(modality: Modality) -> TaskRecord {
-    let now = gas_miner::epistula::now_ms();
+    let now = gas_miner::clock::now_ms();
     TaskRecord {
         state: TaskState::Preflight,
         webhook_url: "http://127.0.0.1:1/".into(),

@@ -9,7 +9,7 @@
 use clap::Parser;
 use gas_console::app::{App, Screen};
 use gas_console::net::{NetEvent, get_json};
-use gas_miner::store::Store;
+use gas_miner::testing::Store;
 use gas_shared::admin::{Event, Status, TaskDetail, TaskPage};
 use gas_tests::*;
 use ratatui::Terminal;

@@ -5,7 +5,7 @@
 //! `bench/accept.sh` builds the release binaries and runs this; see README for the numbers.
 
 use clap::Parser;
-use gas_miner::epistula::now_ms;
+use gas_miner::clock::now_ms;
 use gas_tests::*;
 use serde_json::json;
 use std::sync::Arc;

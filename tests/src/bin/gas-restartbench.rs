@@ -7,7 +7,7 @@
 //! `bench/restart.sh` builds the release binaries and runs this.
 
 use clap::Parser;
-use gas_miner::store::Store;
+use gas_miner::testing::Store;
 use gas_shared::TaskState;
 use gas_tests::*;
 use serde_json::json;

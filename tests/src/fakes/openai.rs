@@ -74,7 +74,7 @@ pub(super) async fn image(
     image_reply(&state, Api::OpenAiImage, reply, refused, |png| {
         use base64::Engine;
         Json(json!({
-            "created": gas_miner::epistula::now_ms() / 1000,
+            "created": gas_miner::clock::now_ms() / 1000,
             "data": [{"b64_json": base64::engine::general_purpose::STANDARD.encode(&png)}],
             "output_format": "png", "quality": s("quality"), "size": s("size"),
             "usage": {"input_tokens": 12, "output_tokens": 4160, "total_tokens": 4172},
@@ -88,7 +88,7 @@ fn sora_object(id: &str, status: &str, body: &Value, error: Option<&str>) -> Val
     json!({
         "id": id, "object": "video", "model": body["model"], "status": status,
         "progress": if status == "completed" { 100 } else { 0 },
-        "created_at": gas_miner::epistula::now_ms() / 1000, "completed_at": null, "expires_at": null,
+        "created_at": gas_miner::clock::now_ms() / 1000, "completed_at": null, "expires_at": null,
         "size": body["size"], "seconds": body["seconds"], "remixed_from_video_id": null,
         "error": error.map(|m| json!({"code": "video_generation_failed", "message": m})),
     })

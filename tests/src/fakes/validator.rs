@@ -9,7 +9,7 @@ use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::post;
-use gas_miner::epistula::now_ms;
+use gas_miner::clock::now_ms;
 use gas_miner::identity::{Hotkey, decode_hex, ss58_decode, verify};
 use sha2::{Digest, Sha256};
 use std::collections::VecDeque;

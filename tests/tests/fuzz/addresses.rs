@@ -29,7 +29,7 @@ fn fuzz_addresses_and_hex() {
                     Ok(pk) => {
                         assert_eq!(ss58_decode(&ss58_encode(&pk)), Ok(pk));
                     }
-                    Err(e) => assert!(!e.is_empty()),
+                    Err(e) => assert!(!e.to_string().is_empty()),
                 }
                 match decode_hex(&text) {
                     Ok(bytes) => assert!(

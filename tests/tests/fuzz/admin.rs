@@ -4,14 +4,11 @@
 use crate::harness::{
     CASES, COVERAGE_CASES, SMALL_INPUT_BOUND, cases, corpus, fuzz, guarded, turn,
 };
-use crate::setup::{PROVIDER_KEY, rig_basics, task, uuid_like};
+use crate::setup::{rig_basics, settings, task, uuid_like};
 use crate::strategies::{
     Mutation, edit_json, interesting_text, json_edit, json_value, mutate, mutations,
 };
-use gas_miner::chain::MetagraphCache;
-use gas_miner::epistula;
-use gas_miner::preflight::Preflight;
-use gas_miner::store::Store;
+use gas_miner::testing::{InProcess, Store};
 use gas_shared::admin::*;
 use gas_shared::{Modality, Tier};
 use proptest::collection::vec;
@@ -19,9 +16,8 @@ use proptest::prelude::*;
 use proptest::sample::select;
 use serde_json::{Value, json};
 use std::fmt::Debug;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
 
 struct AdminRig {
     rt: tokio::runtime::Runtime,
@@ -29,62 +25,27 @@ struct AdminRig {
     store: Store,
     env_chains: (Vec<String>, Vec<String>),
     task_ids: Vec<String>,
+    _miner: InProcess,
     _dir: tempfile::TempDir,
 }
 
 impl AdminRig {
     fn new() -> AdminRig {
         let (dir, rt, anchors, k) = rig_basics();
-        let graph_file = dir.path().join("metagraph.json");
-        std::fs::write(
-            &graph_file,
-            json!({"netuid": 34, "neurons": [
-                {"uid": 0, "hotkey": k.validator.ss58(), "stake": 50000.0, "validator_permit": true},
-                {"uid": 1, "hotkey": k.miner.ss58(), "stake": 0.0},
-            ]})
-            .to_string(),
-        )
-        .expect("metagraph file");
-        let path = |p: &Path| Some(p.display().to_string());
         let socket = dir.path().join("admin.sock");
-        let config = gas_miner::config::Settings {
-            state_dir: path(&dir.path().join("state")),
-            trust_anchors: path(&anchors),
-            metagraph_file: path(&graph_file),
-            admin_socket: path(&socket),
-            openai_api_key: Some(PROVIDER_KEY.into()),
-            open_router_api_key: Some(PROVIDER_KEY.into()),
-            stability_api_key: Some(PROVIDER_KEY.into()),
-            runwayml_api_key: Some(PROVIDER_KEY.into()),
-            openai_base_url: Some("http://127.0.0.1:9".into()),
-            open_router_base_url: Some("http://127.0.0.1:9".into()),
-            stability_base_url: Some("http://127.0.0.1:9".into()),
-            runway_base_url: Some("http://127.0.0.1:9".into()),
-            ..Default::default()
-        }
-        .resolve()
-        .unwrap_or_else(|p| panic!("settings: {}", p.join("; ")));
-        let names = |c: &[gas_miner::config::ProviderSettings]| {
-            c.iter()
-                .map(|p| p.service.name().to_string())
-                .collect::<Vec<_>>()
-        };
-        let env_chains = (names(&config.image_chain), names(&config.video_chain));
         let _enter = rt.enter();
-        let store = Store::open(&config.state_dir).expect("store");
-        let preflight = Arc::new(Preflight::new(&anchors).expect("preflight"));
-        let stats = Arc::new(gas_miner::stats::Stats::load(store.clone()));
-        let hour = Duration::from_secs(3600);
-        let pipeline = gas_miner::pipeline::Pipeline::new(
-            store.clone(),
-            gas_miner::daemon::build_chains(&config),
-            preflight.clone(),
-            stats.clone(),
-            1,
-            (hour, hour),
-            Arc::default(),
+        let miner = InProcess::start(
+            &settings(dir.path(), &anchors),
+            gas_tests::key(gas_tests::MINER_PHRASE),
+            k.graph.clone(),
             None,
+        )
+        .unwrap_or_else(|e| panic!("in-process miner: {e}"));
+        let env_chains = (
+            miner.configured_services(Modality::Image),
+            miner.configured_services(Modality::Video),
         );
+        let store = miner.store().clone();
         let mut task_ids = Vec::new();
         for (i, (modality, prompt)) in [
             (Modality::Image, "a kite"),
@@ -99,29 +60,8 @@ impl AdminRig {
             store.insert_new(&t).expect("insert a task");
             task_ids.push(t.task_id);
         }
-        let admin = Arc::new(gas_miner::admin::Admin {
-            store: store.clone(),
-            pipeline,
-            preflight,
-            metagraph: MetagraphCache::new(k.graph.clone(), "fuzz".into(), false),
-            key: Arc::new(gas_tests::key(gas_tests::MINER_PHRASE)),
-            stats,
-            logs: gas_miner::logs::LogRing::default(),
-            config,
-            started_ms: epistula::now_ms(),
-            socket: socket.clone(),
-            stop: tokio::sync::watch::channel(false).0,
-            demo: false,
-        });
-        admin.logs.push("a log line for the tail");
-        let listener = rt
-            .block_on(gas_miner::admin::bind(&socket))
-            .expect("admin socket");
-        rt.spawn(gas_miner::admin::serve(
-            listener,
-            admin,
-            std::future::pending(),
-        ));
+        miner.log("a log line for the tail");
+        rt.block_on(miner.serve_admin()).expect("admin socket");
         drop(_enter);
         AdminRig {
             rt,
@@ -129,6 +69,7 @@ impl AdminRig {
             store,
             env_chains,
             task_ids,
+            _miner: miner,
             _dir: dir,
         }
     }

@@ -2,7 +2,7 @@
 //! handler, store), and the parameter parsing every provider plans with.
 
 use crate::harness::{CASES, COVERAGE_CASES, SMALL_INPUT_BOUND, corpus, fuzz, guarded, turn};
-use crate::setup::{PROVIDER_KEY, keys, rig_basics, task};
+use crate::setup::{PROVIDER_KEY, keys, rig_basics, settings, task};
 use crate::strategies::{
     JsonEdit, Mutation, edit_json, interesting_text, json_edit, json_key, json_value, mutate,
     mutations,
@@ -10,12 +10,14 @@ use crate::strategies::{
 use axum::Router;
 use axum::body::Body;
 use axum::http::{HeaderValue, Request};
-use gas_miner::chain::MetagraphCache;
-use gas_miner::epistula::{self, ReplayCache, sha256_hex, sign_headers};
-use gas_miner::preflight::Preflight;
-use gas_miner::providers::params::{Params, nearest_ratio, parse_ratio};
-use gas_miner::providers::{Generated, Job, Plan, Provider, ProviderError, Tuning};
-use gas_miner::store::{Store, TaskRecord};
+use gas_miner::clock::now_ms;
+use gas_miner::epistula::{sha256_hex, sign_headers};
+use gas_miner::task::TaskRecord;
+use gas_miner::testing::params::{Params, nearest_ratio, parse_ratio};
+use gas_miner::testing::{
+    BODY_LIMIT, Chains, Generated, InProcess, Job, Plan, Provider, ProviderError, Store, Tuning,
+    WebhookGuard,
+};
 use gas_shared::{Modality, Tier};
 use http_body_util::BodyExt;
 use proptest::collection::{btree_map, vec};
@@ -25,7 +27,6 @@ use serde_json::{Value, json};
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
 
 /// A provider that never finishes: accepted tasks stay queued, nothing leaves the machine.
 struct Idle;
@@ -70,50 +71,32 @@ struct ApiRig {
     router: Router,
     store: Store,
     providers: Vec<Arc<dyn Provider>>,
+    _miner: InProcess,
     _dir: tempfile::TempDir,
 }
 
 impl ApiRig {
     fn new() -> ApiRig {
         let (dir, rt, anchors, k) = rig_basics();
-        let store = rt
-            .block_on(async { Store::open(&dir.path().join("state")) })
-            .expect("store");
-        let preflight = Arc::new(Preflight::new(&anchors).expect("preflight"));
-        let stats = Arc::new(gas_miner::stats::Stats::load(store.clone()));
-        let mut chains = gas_miner::pipeline::Chains::new();
+        let mut chains = Chains::new();
         for m in Modality::ALL {
             chains.insert(m, vec![Arc::new(Idle) as Arc<dyn Provider>]);
         }
-        let hour = Duration::from_secs(3600);
-        let pipeline = gas_miner::pipeline::Pipeline::new(
-            store.clone(),
-            chains,
-            preflight,
-            stats.clone(),
-            1,
-            (hour, hour),
-            Arc::default(),
-            None,
-        );
-        let state = Arc::new(gas_miner::api::ApiState {
-            store: store.clone(),
-            pipeline,
-            metagraph: MetagraphCache::new(k.graph.clone(), "fuzz".into(), false),
-            stats,
-            key: Arc::new(gas_tests::key(gas_tests::MINER_PHRASE)),
-            replay: ReplayCache::default(),
-            force_validator_permit: true,
-            webhook_deadline: hour,
-            max_concurrent_tasks: 1,
-            task_timeout: hour,
-            started: Instant::now(),
-            webhook_guard: gas_miner::netguard::WebhookGuard::default(),
-        });
-        let router = gas_miner::api::router(state);
+        let miner = rt
+            .block_on(async {
+                InProcess::start(
+                    &settings(dir.path(), &anchors),
+                    gas_tests::key(gas_tests::MINER_PHRASE),
+                    k.graph.clone(),
+                    Some(chains),
+                )
+            })
+            .unwrap_or_else(|e| panic!("in-process miner: {e}"));
+        let router = miner.router();
+        let store = miner.store().clone();
         let t = Tuning::default;
         let base = "http://127.0.0.1:9";
-        use gas_miner::providers::{openai, openrouter, runway, stability};
+        use gas_miner::testing::{openai, openrouter, runway, stability};
         let mut providers: Vec<Arc<dyn Provider>> = vec![
             Arc::new(openai::OpenAi::new(base, PROVIDER_KEY, t(), None, None)),
             Arc::new(openai::OpenAi::new(
@@ -163,6 +146,7 @@ impl ApiRig {
             router,
             store,
             providers,
+            _miner: miner,
             _dir: dir,
         }
     }
@@ -175,7 +159,7 @@ impl ApiRig {
             &k.validator,
             &sha256_hex(&body),
             Some(k.miner.ss58()),
-            epistula::now_ms(),
+            now_ms(),
         ) {
             req = req.header(name, value);
         }
@@ -320,10 +304,7 @@ fn expected(body: &[u8], webhook: Option<&HeaderValue>, modality: Modality) -> E
     else {
         return Expect::Refused("Missing required header: X-Webhook-URL");
     };
-    if gas_miner::netguard::WebhookGuard::default()
-        .check_url(url)
-        .is_err()
-    {
+    if WebhookGuard::default().check_url(url).is_err() {
         return Expect::Refused("Invalid X-Webhook-URL: ");
     }
     let parameters = match doc.get("parameters") {
@@ -460,7 +441,7 @@ fn fuzz_challenge_json() {
     }
     // The body limit, at its edge: a valid challenge padded to exactly 1 MiB is taken, one
     // byte more is refused before any parsing.
-    let limit = gas_miner::api::BODY_LIMIT;
+    let limit = BODY_LIMIT;
     let mut padded = br#"{"prompt": "a padded kite"}"#.to_vec();
     padded.resize(limit, b' ');
     let (r, h) = (rig.clone(), hook.clone());

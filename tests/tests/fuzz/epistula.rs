@@ -116,7 +116,7 @@ fn epistula_case(case: &EpistulaCase, overrides: Option<&serde_json::Map<String,
     } else {
         &k.outsider
     };
-    let signed_at = epistula::now_ms();
+    let signed_at = gas_miner::clock::now_ms();
     let now = signed_at + case.skew_ms;
     let signed: Vec<(HeaderName, Vec<u8>)> = sign_headers(
         signer,

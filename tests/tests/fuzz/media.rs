@@ -185,7 +185,7 @@ fn media_round(rig: &MediaRig, bytes: &[u8], must_pass: bool) -> Depth {
                 assert_eq!(Some(found), ct);
                 assert!(found.starts_with(modality.as_str()));
             }
-            Err(e) => assert!(!e.is_empty()),
+            Err(e) => assert!(!e.to_string().is_empty()),
         }
     }
     let dir = tempfile::tempdir().expect("tempdir");
@@ -198,7 +198,7 @@ fn media_round(rig: &MediaRig, bytes: &[u8], must_pass: bool) -> Depth {
             assert_eq!((img.width(), img.height()), (m.width, m.height));
             assert!(u64::from(m.width) * u64::from(m.height) <= 16_384 * 16_384);
         }
-        Err(e) => assert!(!e.is_empty()),
+        Err(e) => assert!(!e.to_string().is_empty()),
     }
     depth.decoded = usize::from(image.is_ok());
     for container in ["video/mp4", "video/quicktime", "video/webm"] {
@@ -207,7 +207,7 @@ fn media_round(rig: &MediaRig, bytes: &[u8], must_pass: bool) -> Depth {
                 assert!(m.width > 0 && m.height > 0 && m.frames != Some(0), "{m:?}");
                 depth.probed = 1;
             }
-            Err(e) => assert!(!e.is_empty()),
+            Err(e) => assert!(!e.to_string().is_empty()),
         }
     }
     let modality = match ct {

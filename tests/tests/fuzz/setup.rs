@@ -2,12 +2,13 @@
 //! anchors holding a test CA, a runtime, and a task record as the miner stores one.
 
 use gas_miner::chain::{Metagraph, Neuron};
-use gas_miner::epistula;
+use gas_miner::clock::now_ms;
+use gas_miner::config::Settings;
 use gas_miner::identity::Hotkey;
-use gas_miner::store::TaskRecord;
+use gas_miner::task::TaskRecord;
 use gas_shared::{Modality, Tier};
 use serde_json::Value;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::{Arc, OnceLock};
 
 /// The miner, the registered validator, a key nobody registered, and the metagraph of the
@@ -58,6 +59,27 @@ pub fn keys() -> Arc<Keys> {
 /// The API key every provider here is given; nothing it plans may show it.
 pub const PROVIDER_KEY: &str = "sk-fuzz-secret-key-0123456789";
 
+/// The settings of an in-process miner on `dir`: every service keyed (with [`PROVIDER_KEY`])
+/// and pointed at a closed local port, so nothing leaves the machine.
+pub fn settings(dir: &Path, anchors: &Path) -> Settings {
+    let path = |p: &Path| Some(p.display().to_string());
+    let closed = || Some("http://127.0.0.1:9".to_string());
+    Settings {
+        state_dir: path(&dir.join("state")),
+        trust_anchors: path(anchors),
+        admin_socket: path(&dir.join("admin.sock")),
+        openai_api_key: Some(PROVIDER_KEY.into()),
+        open_router_api_key: Some(PROVIDER_KEY.into()),
+        stability_api_key: Some(PROVIDER_KEY.into()),
+        runwayml_api_key: Some(PROVIDER_KEY.into()),
+        openai_base_url: closed(),
+        open_router_base_url: closed(),
+        stability_base_url: closed(),
+        runway_base_url: closed(),
+        ..Default::default()
+    }
+}
+
 /// What the in-process rigs start from: a temp dir, a runtime, trust anchors holding the test
 /// CA, and the keys.
 pub fn rig_basics() -> (
@@ -79,7 +101,7 @@ pub fn rig_basics() -> (
 
 /// A challenge from the validator as the miner stores it once accepted.
 pub fn task(modality: Modality, prompt: &str, parameters: Value, tier: Tier) -> TaskRecord {
-    let now = epistula::now_ms();
+    let now = now_ms();
     TaskRecord {
         webhook_url: "https://validator.example/hook".into(),
         validator: keys().validator.ss58().to_string(),
