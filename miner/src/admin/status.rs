@@ -1,0 +1,189 @@
+//! What the miner is doing: `GET /status` (and its Prometheus form, `/metrics`), `/logs`,
+//! the `/events` stream (a snapshot, then changes), and `POST /shutdown`.
+
+use super::Admin;
+use axum::Json;
+use axum::body::{Body, Bytes};
+use axum::extract::{Query, State};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use gas_shared::Modality;
+use gas_shared::admin::*;
+use std::sync::Arc;
+use std::time::Duration;
+
+impl Admin {
+    pub fn status(&self) -> Status {
+        let now = crate::clock::now_ms();
+        let graph = self.metagraph.get();
+        let me = graph.neuron(self.key.ss58());
+        let sync = self.metagraph.sync_state();
+        let mut queue: Vec<QueueCount> = self
+            .store
+            .counts_by_modality()
+            .into_iter()
+            .map(|((state, modality), count)| QueueCount {
+                state,
+                modality,
+                count,
+            })
+            .collect();
+        queue.sort_by_key(|q| (q.state, q.modality == Modality::Video));
+        let (throughput, preflight, acceptance, mut validators) = self.stats.snapshot(now);
+        for v in &mut validators {
+            v.uid = graph.neuron(&v.hotkey).map(|n| n.uid);
+        }
+        let mut providers: Vec<ProviderStats> = self
+            .store
+            .provider_usage()
+            .into_iter()
+            .map(|(name, u)| ProviderStats {
+                p50_ms: u.latency_ms(0.5),
+                p95_ms: u.latency_ms(0.95),
+                name,
+                calls: u.calls,
+                errors: u.errors,
+                spend_usd: u.cost_usd,
+            })
+            .collect();
+        providers.sort_by(|a, b| a.name.cmp(&b.name));
+        Status {
+            version: env!("CARGO_PKG_VERSION").to_string(),
+            hotkey: self.key.ss58().to_string(),
+            uid: me.map(|n| n.uid),
+            netuid: graph.netuid,
+            registered: me.is_some(),
+            axon: me.and_then(|n| n.axon.as_ref()).map(|a| a.to_string()),
+            metagraph: MetagraphState {
+                source: sync.source,
+                block: sync.block,
+                age_s: (now - sync.fetched_ms) / 1000,
+                stale: sync.stale,
+                neurons: graph.len(),
+            },
+            started_ms: self.started_ms,
+            now_ms: now,
+            queue,
+            throughput,
+            preflight,
+            acceptance,
+            providers,
+            validators,
+            services: self.services(),
+            trust_anchors: self.preflight.trusted().anchors.count(),
+            admin_socket: self.socket.display().to_string(),
+            demo: self.demo,
+            pid: std::process::id(),
+        }
+    }
+}
+
+/// Drains and stops, as SIGTERM does: no new challenges, work in flight finished (or left to
+/// the next start), state flushed.
+pub(super) async fn shutdown(State(a): State<Arc<Admin>>) -> Response {
+    tracing::info!("stop asked on the admin socket");
+    let _ = a.stop.send(true);
+    (
+        StatusCode::ACCEPTED,
+        Json(serde_json::json!({"stopping": true, "pid": std::process::id()})),
+    )
+        .into_response()
+}
+
+pub(super) async fn metrics(State(a): State<Arc<Admin>>) -> Response {
+    (
+        [("content-type", crate::metrics::CONTENT_TYPE)],
+        crate::metrics::render(&a.status(), a.pipeline.running()),
+    )
+        .into_response()
+}
+
+pub(super) async fn status(State(a): State<Arc<Admin>>) -> Json<Status> {
+    Json(a.status())
+}
+
+#[derive(serde::Deserialize)]
+pub(super) struct LogQuery {
+    n: Option<usize>,
+}
+
+pub(super) async fn logs(State(a): State<Arc<Admin>>, Query(q): Query<LogQuery>) -> Json<LogTail> {
+    Json(LogTail {
+        lines: a.logs.tail(q.n.unwrap_or(200).min(5000)),
+    })
+}
+
+fn line(event: &Event) -> Bytes {
+    let mut v = serde_json::to_vec(event).unwrap_or_default();
+    v.push(b'\n');
+    Bytes::from(v)
+}
+
+fn snapshot(a: &Admin) -> Event {
+    let tasks = a
+        .store
+        .list_tasks(&TaskQuery {
+            limit: Some(200),
+            ..TaskQuery::default()
+        })
+        .map(|p| p.tasks)
+        .unwrap_or_default();
+    Event::Snapshot {
+        status: Box::new(a.status()),
+        tasks,
+    }
+}
+
+/// JSON lines: a snapshot, then task changes, log lines and counters every second; a reader
+/// that falls behind is sent a fresh snapshot instead of the deltas it missed.
+pub(super) async fn events(State(a): State<Arc<Admin>>) -> Response {
+    struct Feed {
+        admin: Arc<Admin>,
+        tasks: tokio::sync::broadcast::Receiver<TaskSummary>,
+        logs: tokio::sync::broadcast::Receiver<String>,
+        tick: tokio::time::Interval,
+        first: bool,
+    }
+    let mut tick = tokio::time::interval(Duration::from_secs(1));
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
+    let feed = Feed {
+        tasks: a.store.subscribe(),
+        logs: a.logs.subscribe(),
+        admin: a,
+        tick,
+        first: true,
+    };
+    use tokio::sync::broadcast::error::RecvError;
+    let stream = futures_util::stream::unfold(feed, |mut f| async move {
+        if f.first {
+            f.first = false;
+            f.tick.tick().await;
+            let snap = snapshot(&f.admin);
+            return Some((Ok::<_, std::convert::Infallible>(line(&snap)), f));
+        }
+        let event = tokio::select! {
+            t = f.tasks.recv() => match t {
+                Ok(t) => Event::Task(Box::new(t)),
+                Err(RecvError::Lagged(_)) => {
+                    f.tasks = f.tasks.resubscribe();
+                    snapshot(&f.admin)
+                }
+                Err(RecvError::Closed) => return None,
+            },
+            l = f.logs.recv() => match l {
+                Ok(line) => Event::Log { line },
+                Err(RecvError::Lagged(_)) => {
+                    f.logs = f.logs.resubscribe();
+                    snapshot(&f.admin)
+                }
+                Err(RecvError::Closed) => return None,
+            },
+            _ = f.tick.tick() => Event::Status(Box::new(f.admin.status())),
+        };
+        Some((Ok(line(&event)), f))
+    });
+    Response::builder()
+        .header("content-type", "application/x-ndjson")
+        .body(Body::from_stream(stream))
+        .unwrap_or_else(|_| StatusCode::INTERNAL_SERVER_ERROR.into_response())
+}
