@@ -47,14 +47,18 @@ pub enum StoreError {
     #[error(
         "state database could not be written to disk: {0}; check free space and the disk's health"
     )]
-    Flush(String),
+    Flush(sled::Error),
+    #[error(
+        "state database could not be written to disk: the commit task has stopped; check free space and the disk's health"
+    )]
+    CommitStopped,
     #[error("state database: {0}")]
     Db(#[from] sled::Error),
     #[error("state database record {key} is unreadable: {detail}")]
     Corrupt { key: String, detail: String },
 }
 
-type Waiter = oneshot::Sender<Result<(), String>>;
+type Waiter = oneshot::Sender<Result<(), sled::Error>>;
 
 #[derive(Clone)]
 pub struct Store {
@@ -153,11 +157,11 @@ impl Store {
         let (tx, rx) = oneshot::channel();
         self.committer
             .send(tx)
-            .map_err(|_| StoreError::Flush("the commit task has stopped".into()))?;
+            .map_err(|_| StoreError::CommitStopped)?;
         match rx.await {
             Ok(Ok(())) => Ok(()),
-            Ok(Err(detail)) => Err(StoreError::Flush(detail)),
-            Err(_) => Err(StoreError::Flush("the commit task has stopped".into())),
+            Ok(Err(e)) => Err(StoreError::Flush(e)),
+            Err(_) => Err(StoreError::CommitStopped),
         }
     }
 
@@ -224,10 +228,9 @@ async fn group_commit(db: sled::Db, mut rx: mpsc::UnboundedReceiver<Waiter>) {
             waiters.push(w);
         }
         let db = db.clone();
-        let result =
-            tokio::task::spawn_blocking(move || db.flush().map(|_| ()).map_err(|e| e.to_string()))
-                .await
-                .unwrap_or_else(|e| Err(e.to_string()));
+        let result = tokio::task::spawn_blocking(move || db.flush().map(|_| ()))
+            .await
+            .unwrap_or_else(|e| Err(sled::Error::Io(std::io::Error::other(e))));
         if let Err(e) = &result {
             tracing::error!(error = %e, "state database flush failed");
         }
