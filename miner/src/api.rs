@@ -26,7 +26,7 @@ pub const BODY_LIMIT: usize = 1024 * 1024;
 /// How much of an oversized body is read and dropped before answering 413.
 const DRAIN_LIMIT: usize = 8 * 1024 * 1024;
 
-pub struct ApiState {
+pub(crate) struct ApiState {
     pub store: Store,
     pub pipeline: Arc<Pipeline>,
     pub metagraph: MetagraphCache,
@@ -41,7 +41,7 @@ pub struct ApiState {
     pub webhook_guard: crate::netguard::WebhookGuard,
 }
 
-pub fn router(state: Arc<ApiState>) -> Router {
+pub(crate) fn router(state: Arc<ApiState>) -> Router {
     Router::new()
         .route("/gen_image", post(gen_image))
         .route("/gen_video", post(gen_video))
@@ -66,7 +66,7 @@ fn detail(status: StatusCode, text: &str) -> Response {
 /// Why a request is refused; answered with the reference's status code and its
 /// `{"error", "timestamp"}` body.
 #[derive(Debug, thiserror::Error)]
-pub enum ApiError {
+pub(crate) enum ApiError {
     #[error("Invalid JSON body: {0}")]
     InvalidJson(serde_json::Error),
     #[error("Invalid JSON body: expected a JSON object")]
@@ -374,7 +374,7 @@ async fn miner_info(State(state): State<Arc<ApiState>>) -> Response {
 }
 
 /// The task as `/status` shows it: the reference's fields plus ours; never media bytes.
-pub fn task_view(task: &TaskRecord) -> Value {
+pub(crate) fn task_view(task: &TaskRecord) -> Value {
     let secs = |ms: Option<i64>| ms.map(|m| m as f64 / 1000.0);
     let error_message = match &task.outcome {
         Some(crate::task::Outcome::Failure { message }) => Some(message.clone()),

@@ -8,6 +8,8 @@
 //! (`preflight`, `task`'s records), and `testing`, the door the test crate goes through.
 //! Everything else is the daemon's inside. ARCHITECTURE.md at the root maps it all.
 
+#![warn(unreachable_pub)]
+
 pub mod chain;
 pub mod cli;
 pub mod clock;

@@ -22,7 +22,7 @@ pub fn install_panic_hook(echo: bool) {
 }
 
 /// Standard error, scrubbed: the terminal's copy of the log.
-pub struct Stderr;
+pub(crate) struct Stderr;
 
 impl std::io::Write for Stderr {
     fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
@@ -227,7 +227,7 @@ impl<'a> tracing_subscriber::fmt::MakeWriter<'a> for LogFile {
 
 /// A log line format with a fixed prefix (`[DEMO] ` for the demo, so that no line of it can be
 /// mistaken for a real miner's).
-pub struct Tagged<F>(pub &'static str, pub F);
+pub(crate) struct Tagged<F>(pub &'static str, pub F);
 
 impl<S, N, F> tracing_subscriber::fmt::FormatEvent<S, N> for Tagged<F>
 where
@@ -252,14 +252,14 @@ where
     "state directory {} is not writable ({source}); fix its permissions or set MINER_STATE_DIR elsewhere",
     dir.display()
 )]
-pub struct UnwritableState {
+pub(crate) struct UnwritableState {
     dir: std::path::PathBuf,
     source: std::io::Error,
 }
 
 /// Log lines go to the terminal, the admin socket's ring and the rotating files in
 /// `<state dir>/logs`, each prefixed with `tag`; a panic is logged too.
-pub fn init(
+pub(crate) fn init(
     state_dir: &std::path::Path,
     level: &str,
     tag: &'static str,

@@ -7,18 +7,18 @@ use std::fmt::Write;
 use std::net::SocketAddr;
 
 /// The content type of the text format.
-pub const CONTENT_TYPE: &str = "text/plain; version=0.0.4";
+pub(crate) const CONTENT_TYPE: &str = "text/plain; version=0.0.4";
 
 /// `MINER_METRICS_ADDR` could not be listened on.
 #[derive(Debug, thiserror::Error)]
 #[error("MINER_METRICS_ADDR={addr}: cannot listen ({source}); pick a free address or unset it")]
-pub struct ListenError {
+pub(crate) struct ListenError {
     addr: SocketAddr,
     source: std::io::Error,
 }
 
 /// Serves `GET /metrics` on `addr` in the background, each answer made by `render`.
-pub async fn serve_tcp(
+pub(crate) async fn serve_tcp(
     addr: SocketAddr,
     render: impl Fn() -> String + Clone + Send + Sync + 'static,
 ) -> Result<(), ListenError> {
@@ -46,7 +46,7 @@ fn label(v: &str) -> String {
 }
 
 /// The metrics text for a status snapshot.
-pub fn render(s: &Status, running: usize) -> String {
+pub(crate) fn render(s: &Status, running: usize) -> String {
     let mut text = String::new();
     let mut push = |name: &str, kind: &str, help: &str, samples: Vec<(String, String)>| {
         let _ = writeln!(text, "# HELP {name} {help}\n# TYPE {name} {kind}");

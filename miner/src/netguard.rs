@@ -98,7 +98,7 @@ fn canonical(ip: IpAddr) -> IpAddr {
 }
 
 /// What kind of non-public address `ip` is, or None for a public one.
-pub fn private_kind(ip: IpAddr) -> Option<&'static str> {
+pub(crate) fn private_kind(ip: IpAddr) -> Option<&'static str> {
     match canonical(ip) {
         IpAddr::V4(v4) => v4_kind(v4),
         IpAddr::V6(v6) => v6_kind(v6),
@@ -248,7 +248,7 @@ impl reqwest::dns::Resolve for WebhookGuard {
 }
 
 /// Whether `error` (or what caused it) is the guard refusing a target.
-pub fn is_forbidden(error: &(dyn std::error::Error + 'static)) -> Option<String> {
+pub(crate) fn is_forbidden(error: &(dyn std::error::Error + 'static)) -> Option<String> {
     let mut cause: Option<&(dyn std::error::Error + 'static)> = Some(error);
     while let Some(e) = cause {
         if let Some(f) = e.downcast_ref::<Forbidden>() {
@@ -260,7 +260,7 @@ pub fn is_forbidden(error: &(dyn std::error::Error + 'static)) -> Option<String>
 }
 
 /// Parses `MINER_WEBHOOK_ALLOW`: networks or addresses separated by commas.
-pub fn parse_allow(text: &str) -> Result<Vec<Net>, BadNetwork> {
+pub(crate) fn parse_allow(text: &str) -> Result<Vec<Net>, BadNetwork> {
     text.split(',')
         .map(str::trim)
         .filter(|p| !p.is_empty())

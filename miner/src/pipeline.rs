@@ -19,7 +19,7 @@ use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::time::Duration;
 use tokio::sync::{Notify, Semaphore};
 
-pub struct Pipeline {
+pub(crate) struct Pipeline {
     store: Store,
     /// The provider chain per modality; swapped whole when the operator changes the selection
     /// (tasks already running keep the chain they started with).
@@ -41,7 +41,7 @@ pub struct Pipeline {
 /// Why a task could not be carried a step further; it is tried again later (and at the next
 /// start), never dropped.
 #[derive(Debug, thiserror::Error)]
-pub enum PipelineError {
+pub(crate) enum PipelineError {
     #[error(transparent)]
     Store(#[from] crate::store::StoreError),
     #[error("the task's processing panicked")]
@@ -52,7 +52,7 @@ pub enum PipelineError {
 
 impl Pipeline {
     #[allow(clippy::too_many_arguments)]
-    pub fn new(
+    pub(crate) fn new(
         store: Store,
         chains: Chains,
         preflight: Arc<Preflight>,
@@ -77,11 +77,11 @@ impl Pipeline {
         })
     }
 
-    pub fn serves(&self, modality: Modality) -> bool {
+    pub(crate) fn serves(&self, modality: Modality) -> bool {
         self.chain(modality).is_some_and(|c| !c.is_empty())
     }
 
-    pub fn chain_names(&self, modality: Modality) -> Vec<&'static str> {
+    pub(crate) fn chain_names(&self, modality: Modality) -> Vec<&'static str> {
         self.chain(modality)
             .map(|c| c.iter().map(|p| p.name()).collect())
             .unwrap_or_default()
@@ -96,7 +96,7 @@ impl Pipeline {
     }
 
     /// Uses `chain` for new tasks of `modality` from now on.
-    pub fn set_chain(&self, modality: Modality, chain: Vec<Arc<dyn Provider>>) {
+    pub(crate) fn set_chain(&self, modality: Modality, chain: Vec<Arc<dyn Provider>>) {
         self.chains
             .write()
             .unwrap_or_else(|p| p.into_inner())
@@ -104,7 +104,7 @@ impl Pipeline {
     }
 
     /// Queues a task; it runs when a slot frees (first come, first served).
-    pub fn enqueue(self: &Arc<Self>, task_id: String) {
+    pub(crate) fn enqueue(self: &Arc<Self>, task_id: String) {
         if !self.claim(&task_id) {
             tracing::debug!(task_id = %task_id, "already queued or running");
             return;
@@ -171,7 +171,7 @@ impl Pipeline {
     /// Stops starting tasks and waits (up to `limit`) for those running to finish; returns how
     /// many were still running. They are safe either way: queued ones stay queued, video jobs
     /// are checkpointed, and the next start picks everything up.
-    pub async fn drain(&self, limit: Duration) -> usize {
+    pub(crate) async fn drain(&self, limit: Duration) -> usize {
         self.draining.store(true, Ordering::SeqCst);
         let until = tokio::time::Instant::now() + limit;
         loop {
@@ -184,13 +184,13 @@ impl Pipeline {
     }
 
     /// Generations in progress.
-    pub fn running(&self) -> usize {
+    pub(crate) fn running(&self) -> usize {
         self.running.load(Ordering::SeqCst)
     }
 
     /// Picks up everything a previous run left unfinished: queued and interrupted tasks run
     /// again (a result already on disk is reused); outbox entries are served by the outbox.
-    pub fn recover(self: &Arc<Self>) -> Result<usize, crate::store::StoreError> {
+    pub(crate) fn recover(self: &Arc<Self>) -> Result<usize, crate::store::StoreError> {
         let mut n = 0;
         for state in [
             TaskState::Queued,

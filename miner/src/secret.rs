@@ -25,7 +25,7 @@ pub fn keep_secret(secret: &str) {
 }
 
 /// `text` with every kept secret replaced by `***`.
-pub fn scrub(text: &str) -> std::borrow::Cow<'_, str> {
+pub(crate) fn scrub(text: &str) -> std::borrow::Cow<'_, str> {
     let all = SECRETS.read().unwrap_or_else(|p| p.into_inner());
     let mut out = std::borrow::Cow::Borrowed(text);
     for secret in all.iter() {

@@ -36,7 +36,7 @@ struct Inner {
     validators: HashMap<String, PerValidator>,
 }
 
-pub struct Stats {
+pub(crate) struct Stats {
     store: Store,
     inner: Mutex<Inner>,
 }
@@ -47,7 +47,7 @@ fn minute(at_ms: i64) -> i64 {
 
 impl Stats {
     /// Loads what earlier runs counted.
-    pub fn load(store: Store) -> Stats {
+    pub(crate) fn load(store: Store) -> Stats {
         let mut inner = Inner::default();
         for (k, v) in store.counters("minute/") {
             if let (Ok(m), Ok(b)) = (
@@ -98,18 +98,18 @@ impl Stats {
     }
 
     /// A challenge was accepted (201).
-    pub fn challenge(&self, validator: &str, at_ms: i64) {
+    pub(crate) fn challenge(&self, validator: &str, at_ms: i64) {
         self.with_minute(at_ms, |b| b.accepted += 1);
         self.with_validator(validator, |v| v.challenges += 1);
     }
 
     /// A task reached a final state.
-    pub fn finished(&self, at_ms: i64) {
+    pub(crate) fn finished(&self, at_ms: i64) {
         self.with_minute(at_ms, |b| b.finished += 1);
     }
 
     /// A pre-flight verdict was reached.
-    pub fn verdict(&self, passed: bool, at_ms: i64) {
+    pub(crate) fn verdict(&self, passed: bool, at_ms: i64) {
         self.with_minute(at_ms, |b| {
             b.preflight_total += 1;
             b.preflight_passed += u64::from(passed);
@@ -117,7 +117,7 @@ impl Stats {
     }
 
     /// A validator answered a success webhook: 2xx took it, 4xx refused it (with a reason).
-    pub fn reply(&self, validator: &str, status: Option<u16>, body: &str, at_ms: i64) {
+    pub(crate) fn reply(&self, validator: &str, status: Option<u16>, body: &str, at_ms: i64) {
         let Some(status) = status else {
             return;
         };
@@ -141,7 +141,7 @@ impl Stats {
     }
 
     /// Counts over the last minute, hour and day, and per validator.
-    pub fn snapshot(&self, now_ms: i64) -> (Throughput, Rates, Rates, Vec<ValidatorStats>) {
+    pub(crate) fn snapshot(&self, now_ms: i64) -> (Throughput, Rates, Rates, Vec<ValidatorStats>) {
         let inner = self.inner.lock().unwrap_or_else(|p| p.into_inner());
         let now = minute(now_ms);
         let sum = |since: i64| {

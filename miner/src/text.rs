@@ -3,7 +3,7 @@
 //! Nothing here knows about the domain; it imports nothing of the crate.
 
 /// `text` cut to `max_chars` characters, with `…` when something was cut.
-pub fn truncate(text: &str, max_chars: usize) -> String {
+pub(crate) fn truncate(text: &str, max_chars: usize) -> String {
     match text.char_indices().nth(max_chars) {
         Some((i, _)) => format!("{}…", &text[..i]),
         None => text.to_string(),
@@ -12,7 +12,7 @@ pub fn truncate(text: &str, max_chars: usize) -> String {
 
 /// Removes every occurrence of `secret` from `text` (secrets shorter than 4 characters are
 /// left alone: replacing them would garble ordinary words).
-pub fn redact(text: &str, secret: &str) -> String {
+pub(crate) fn redact(text: &str, secret: &str) -> String {
     if secret.len() < 4 {
         return text.to_string();
     }
@@ -21,7 +21,7 @@ pub fn redact(text: &str, secret: &str) -> String {
 
 /// Drops the query of every URL in `text`: signed storage links carry their credential
 /// there, and error texts reach logs, records and validators.
-pub fn without_queries(text: &str) -> String {
+pub(crate) fn without_queries(text: &str) -> String {
     let mut out = String::with_capacity(text.len());
     let mut in_url = false;
     let mut skipping = false;
@@ -47,7 +47,7 @@ pub fn without_queries(text: &str) -> String {
 /// An error and its causes on one line ("connection refused", "invalid peer certificate"):
 /// an HTTP client's own message alone does not say what went wrong. A cause whose text is
 /// already in the line is not repeated; a TLS handshake with a plain-HTTP port gets a hint.
-pub fn error_chain(error: &(dyn std::error::Error + 'static)) -> String {
+pub(crate) fn error_chain(error: &(dyn std::error::Error + 'static)) -> String {
     let mut text = error.to_string();
     let mut cause = error.source();
     while let Some(e) = cause {

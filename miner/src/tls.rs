@@ -3,12 +3,12 @@
 //! used only inside c2pa, as the validators' c2pa-python does.
 
 /// An HTTP client builder whose TLS uses ring (installed as the process default first).
-pub fn http_client() -> reqwest::ClientBuilder {
+pub(crate) fn http_client() -> reqwest::ClientBuilder {
     use_ring();
     reqwest::Client::builder()
 }
 
 /// Makes ring the process's rustls provider, once; later calls do nothing.
-pub fn use_ring() {
+pub(crate) fn use_ring() {
     let _ = rustls::crypto::ring::default_provider().install_default();
 }

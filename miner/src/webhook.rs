@@ -19,7 +19,7 @@ use tokio::sync::{Notify, Semaphore};
 
 /// Why the outbox cannot start, or could not record what an attempt did.
 #[derive(Debug, thiserror::Error)]
-pub enum WebhookError {
+pub(crate) enum WebhookError {
     #[error("cannot build the webhook client: {0}")]
     Client(reqwest::Error),
     /// What an attempt did could not be stored; the delivery is tried again at the next start.
@@ -30,7 +30,7 @@ pub enum WebhookError {
 /// Webhook attempts in flight at once.
 const PARALLEL: usize = 32;
 
-pub struct Outbox {
+pub(crate) struct Outbox {
     store: Store,
     key: Arc<Hotkey>,
     client: reqwest::Client,
@@ -90,7 +90,7 @@ fn header_safe(text: &str) -> String {
 }
 
 impl Outbox {
-    pub fn new(
+    pub(crate) fn new(
         store: Store,
         key: Arc<Hotkey>,
         wake: Arc<Notify>,
@@ -123,7 +123,7 @@ impl Outbox {
 
     /// Stops sending new attempts and waits (up to `limit`) for those in flight; returns how
     /// many were still in flight. Pending deliveries stay in the durable outbox.
-    pub async fn drain(&self, limit: std::time::Duration) -> usize {
+    pub(crate) async fn drain(&self, limit: std::time::Duration) -> usize {
         self.draining
             .store(true, std::sync::atomic::Ordering::SeqCst);
         self.wake.notify_one();
@@ -138,7 +138,7 @@ impl Outbox {
     }
 
     /// Webhook attempts in progress.
-    pub fn in_flight(&self) -> usize {
+    pub(crate) fn in_flight(&self) -> usize {
         self.in_flight
             .lock()
             .unwrap_or_else(|p| p.into_inner())
@@ -146,7 +146,7 @@ impl Outbox {
     }
 
     /// Runs until drained: dispatches due entries, sleeps until the next one or a wake-up.
-    pub async fn run(self: Arc<Self>) {
+    pub(crate) async fn run(self: Arc<Self>) {
         loop {
             if self.draining.load(std::sync::atomic::Ordering::SeqCst) {
                 return;

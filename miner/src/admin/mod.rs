@@ -29,7 +29,7 @@ mod status;
 mod tasks;
 
 /// Everything the admin handlers read or steer.
-pub struct Admin {
+pub(crate) struct Admin {
     pub store: Store,
     pub pipeline: Arc<Pipeline>,
     pub preflight: Arc<Preflight>,
@@ -78,7 +78,7 @@ pub enum SocketError {
 /// A service selection that cannot be used: one line per problem.
 #[derive(Debug, thiserror::Error)]
 #[error("{}", .0.join("; "))]
-pub struct SelectionRefused(pub Vec<String>);
+pub(crate) struct SelectionRefused(pub Vec<String>);
 
 /// This process's effective uid (the owner of `/proc/self`).
 fn own_uid() -> Option<u32> {
@@ -87,7 +87,7 @@ fn own_uid() -> Option<u32> {
 }
 
 /// Binds the socket: a stale one is removed, a live one is another miner's.
-pub async fn bind(path: &std::path::Path) -> Result<UnixListener, SocketError> {
+pub(crate) async fn bind(path: &std::path::Path) -> Result<UnixListener, SocketError> {
     let path_buf = || path.to_path_buf();
     if path.exists() {
         match tokio::net::UnixStream::connect(path).await {
@@ -123,7 +123,7 @@ pub async fn bind(path: &std::path::Path) -> Result<UnixListener, SocketError> {
 
 /// Who is on the other end of a connection.
 #[derive(Clone, Copy, Debug)]
-pub struct Peer {
+pub(crate) struct Peer {
     uid: Option<u32>,
 }
 
@@ -136,7 +136,7 @@ impl Connected<axum::serve::IncomingStream<'_, UnixListener>> for Peer {
 }
 
 /// Serves until `shutdown` resolves, then removes the socket.
-pub async fn serve(
+pub(crate) async fn serve(
     listener: UnixListener,
     admin: Arc<Admin>,
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
@@ -152,7 +152,7 @@ pub async fn serve(
     let _ = std::fs::remove_file(&path);
 }
 
-pub fn router(admin: Arc<Admin>) -> Router {
+pub(crate) fn router(admin: Arc<Admin>) -> Router {
     Router::new()
         .route("/status", get(status::status))
         .route("/tasks", get(tasks::tasks))
@@ -203,7 +203,7 @@ async fn same_user(ConnectInfo(peer): ConnectInfo<Peer>, request: Request, next:
 }
 
 /// The setting that holds the console's service selection.
-pub const SERVICES_SETTING: &str = "services";
+pub(crate) const SERVICES_SETTING: &str = "services";
 
 fn names(list: Vec<&'static str>) -> Vec<String> {
     list.into_iter().map(str::to_string).collect()

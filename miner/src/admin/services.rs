@@ -38,7 +38,7 @@ impl Admin {
     }
 
     /// Applies a selection (`image`/`video` as comma lists) to new tasks; `Err` says why not.
-    pub fn apply_services(&self, update: &ServicesUpdate) -> Result<(), SelectionRefused> {
+    pub(crate) fn apply_services(&self, update: &ServicesUpdate) -> Result<(), SelectionRefused> {
         let mut chains = Vec::new();
         let mut problems = Vec::new();
         for (modality, text, var) in [

@@ -13,7 +13,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 impl Admin {
-    pub fn status(&self) -> Status {
+    pub(crate) fn status(&self) -> Status {
         let now = crate::clock::now_ms();
         let graph = self.metagraph.get();
         let me = graph.neuron(self.key.ss58());

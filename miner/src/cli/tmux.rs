@@ -6,7 +6,7 @@ use std::process::Command;
 use std::time::{Duration, Instant};
 
 /// The tmux session `start` makes.
-pub const SESSION: &str = "gas-miner";
+pub(crate) const SESSION: &str = "gas-miner";
 /// How long `stop` waits for the drain (30 s of work in flight, then the flush).
 pub(super) const STOP_WAIT: Duration = Duration::from_secs(60);
 

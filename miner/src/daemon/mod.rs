@@ -38,7 +38,7 @@ fn fatal(code: i32, message: impl Into<String>) -> Fatal {
     }
 }
 
-pub async fn run(config: Config, key: Hotkey, logs: LogRing) -> Result<(), Fatal> {
+pub(crate) async fn run(config: Config, key: Hotkey, logs: LogRing) -> Result<(), Fatal> {
     let chains = config.provider_chains();
     run_with(config, key, logs, chains, None).await
 }
@@ -49,7 +49,7 @@ const DRAIN: Duration = Duration::from_secs(30);
 
 /// `run` with the provider chains given (the demo brings its own), stopping by itself after
 /// `until` if given.
-pub async fn run_with(
+pub(crate) async fn run_with(
     config: Config,
     key: Hotkey,
     logs: LogRing,

@@ -189,7 +189,7 @@ fn make_media(
 
 /// An abstract picture: a two-colour gradient sky, a rolling horizon and a handful of
 /// discs, rings and panels, all drawn from `rng`, so no two look alike.
-pub fn paint(rng: &mut StdRng, width: u32, height: u32) -> image::RgbImage {
+pub(crate) fn paint(rng: &mut StdRng, width: u32, height: u32) -> image::RgbImage {
     let colour = |rng: &mut StdRng| [rng.r#gen::<u8>(), rng.r#gen::<u8>(), rng.r#gen::<u8>()];
     let (top, bottom, ground) = (colour(rng), colour(rng), colour(rng));
     let mix = |a: [u8; 3], b: [u8; 3], t: f32| {

@@ -14,13 +14,13 @@ use std::time::{Duration, Instant};
 use tokio::io::AsyncWriteExt;
 
 /// Largest media file a provider may hand us; more is refused rather than filling the disk.
-pub const MAX_MEDIA_BYTES: u64 = 1024 * 1024 * 1024;
+pub(crate) const MAX_MEDIA_BYTES: u64 = 1024 * 1024 * 1024;
 /// Largest API answer read into memory (a 4K image in base64 is about 40 MB).
 const MAX_ANSWER_BYTES: u64 = 256 * 1024 * 1024;
 
 /// The provider's own words from an error body: `error.message`, `message`, `detail`,
 /// `failure`, `errors[0]`, else the start of the text.
-pub fn error_text(body: &[u8]) -> String {
+pub(crate) fn error_text(body: &[u8]) -> String {
     if let Ok(doc) = serde_json::from_slice::<serde_json::Value>(body) {
         let candidates = [
             doc.pointer("/error/message"),
@@ -89,7 +89,7 @@ struct TryError {
 }
 
 /// One logical request to a provider, retried as the shared policy says.
-pub struct Call<'a> {
+pub(crate) struct Call<'a> {
     pub provider: &'static str,
     /// What the call does, in the records: `generate`, `create`, `poll`, `download`.
     pub op: &'static str,
@@ -104,7 +104,7 @@ pub struct Call<'a> {
 
 impl Call<'_> {
     /// Sends `build()` until it succeeds, a non-retryable status arrives, or tries run out.
-    pub async fn send(
+    pub(crate) async fn send(
         &self,
         job: &Job<'_>,
         build: impl Fn() -> reqwest::RequestBuilder,
@@ -119,7 +119,7 @@ impl Call<'_> {
 
     /// Streams a successful response to `job.dest` (never more than one chunk in memory);
     /// a failed or cut transfer is retried from the start. Returns the bytes written.
-    pub async fn download(
+    pub(crate) async fn download(
         &self,
         job: &Job<'_>,
         build: impl Fn() -> reqwest::RequestBuilder,
@@ -237,7 +237,7 @@ impl Call<'_> {
 }
 
 /// A successful answer, read whole (API replies; never video bodies).
-pub struct Answer {
+pub(crate) struct Answer {
     pub status: u16,
     pub headers: reqwest::header::HeaderMap,
     pub body: Bytes,
@@ -288,7 +288,7 @@ async fn take(resp: reqwest::Response, to: Option<&Path>) -> Result<(Got, u64), 
 }
 
 /// A failure while reading a successful response.
-pub struct TryFailure {
+pub(crate) struct TryFailure {
     message: String,
     retryable: bool,
 }
@@ -360,7 +360,7 @@ async fn stream_to_file(resp: reqwest::Response, dest: &Path) -> Result<u64, Try
 
 /// A reqwest client for one provider: a connect timeout, and a read timeout so that a
 /// stalled download fails instead of hanging (each API request also gets a total timeout).
-pub fn http_client(tuning: &Tuning) -> reqwest::Client {
+pub(crate) fn http_client(tuning: &Tuning) -> reqwest::Client {
     crate::tls::http_client()
         .connect_timeout(Duration::from_secs(10).min(tuning.call_timeout))
         .read_timeout(tuning.call_timeout)
@@ -372,7 +372,7 @@ pub fn http_client(tuning: &Tuning) -> reqwest::Client {
 /// One service's HTTP side: its base URL, key, client and timeouts, and the request shapes
 /// every JSON API here shares (bearer key, total timeout per request, shared retry policy).
 #[derive(Clone)]
-pub struct Http {
+pub(crate) struct Http {
     pub service: &'static str,
     /// The name used in error texts (`OpenRouter`).
     pub label: &'static str,
@@ -385,7 +385,7 @@ pub struct Http {
 }
 
 impl Http {
-    pub fn new(
+    pub(crate) fn new(
         service: &'static str,
         label: &'static str,
         base: &str,
@@ -403,13 +403,13 @@ impl Http {
         }
     }
 
-    pub fn with_headers(mut self, headers: &'static [(&'static str, &'static str)]) -> Http {
+    pub(crate) fn with_headers(mut self, headers: &'static [(&'static str, &'static str)]) -> Http {
         self.headers = headers;
         self
     }
 
     /// A call record template for `op` on this job (4 tries, no cost).
-    pub fn call<'a>(&'a self, op: &'static str, job: &'a Job<'_>) -> Call<'a> {
+    pub(crate) fn call<'a>(&'a self, op: &'static str, job: &'a Job<'_>) -> Call<'a> {
         Call {
             provider: self.service,
             op,
@@ -422,7 +422,7 @@ impl Http {
     }
 
     /// An API request to `path` under the base URL, with the key and the request timeout.
-    pub fn request(&self, method: reqwest::Method, path: &str) -> reqwest::RequestBuilder {
+    pub(crate) fn request(&self, method: reqwest::Method, path: &str) -> reqwest::RequestBuilder {
         let mut req = self
             .client
             .request(method, format!("{}{path}", self.base_url))
@@ -435,7 +435,7 @@ impl Http {
     }
 
     /// POSTs `job.plan.params` as JSON: the billed call of a generation or job creation.
-    pub async fn post_plan(
+    pub(crate) async fn post_plan(
         &self,
         op: &'static str,
         job: &Job<'_>,
@@ -452,7 +452,7 @@ impl Http {
     }
 
     /// GETs a JSON document (a job's status), tried twice: the poll loop tries again anyway.
-    pub async fn get_json(
+    pub(crate) async fn get_json(
         &self,
         job: &Job<'_>,
         path: &str,
@@ -470,7 +470,7 @@ impl Http {
     }
 
     /// Streams `path` under the base URL (with the key) to `job.dest`.
-    pub async fn download(
+    pub(crate) async fn download(
         &self,
         job: &Job<'_>,
         path: &str,
@@ -486,7 +486,11 @@ impl Http {
     }
 
     /// Streams a foreign URL (a signed storage link) to `job.dest`, without the key.
-    pub async fn download_link(&self, job: &Job<'_>, url: &str) -> Result<u64, ProviderError> {
+    pub(crate) async fn download_link(
+        &self,
+        job: &Job<'_>,
+        url: &str,
+    ) -> Result<u64, ProviderError> {
         let call = Call {
             summary: serde_json::json!({"url": truncate(url.split('?').next().unwrap_or(url), 200)}),
             ..self.call("download", job)
@@ -496,7 +500,7 @@ impl Http {
 }
 
 /// A request body for the records, with the prompt shortened.
-pub fn summary(body: &serde_json::Value) -> serde_json::Value {
+pub(crate) fn summary(body: &serde_json::Value) -> serde_json::Value {
     let mut s = body.clone();
     for field in ["prompt", "promptText"] {
         if let Some(p) = s.get(field).and_then(|v| v.as_str()) {
@@ -514,7 +518,7 @@ pub fn summary(body: &serde_json::Value) -> serde_json::Value {
 }
 
 /// The JSON of a successful answer, or a clear error naming the provider.
-pub fn parse_json(provider: &str, body: &[u8]) -> Result<serde_json::Value, ProviderError> {
+pub(crate) fn parse_json(provider: &str, body: &[u8]) -> Result<serde_json::Value, ProviderError> {
     serde_json::from_slice(body).map_err(|e| {
         ProviderError::new(format!(
             "{provider} answered with malformed JSON ({e}): {}",

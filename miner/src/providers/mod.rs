@@ -8,10 +8,10 @@ mod http;
 pub mod openai;
 pub mod openrouter;
 pub mod params;
-pub mod registry;
+pub(crate) mod registry;
 pub mod runway;
 pub mod stability;
-pub mod video;
+pub(crate) mod video;
 
 use crate::task::{CallRecord, Checkpoint, TaskRecord};
 use async_trait::async_trait;
@@ -126,7 +126,7 @@ pub trait Journal: Send + Sync {
 }
 
 /// Why a journal could not keep a record (its text names the storage and the cause).
-pub type JournalError = Box<dyn std::error::Error + Send + Sync>;
+pub(crate) type JournalError = Box<dyn std::error::Error + Send + Sync>;
 
 /// What a provider made (the bytes are already in `Job::dest`).
 #[derive(Debug, Clone)]
@@ -162,4 +162,4 @@ pub trait Provider: Send + Sync {
     async fn generate(&self, job: &Job<'_>) -> Result<Generated, ProviderError>;
 }
 
-pub use http::{Call, Http, error_text, parse_json, summary};
+pub(crate) use http::{Call, Http, error_text, parse_json, summary};

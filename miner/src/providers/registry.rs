@@ -142,7 +142,7 @@ pub struct KeyedService {
 
 /// Reads a fallback chain (`openrouter,stabilityai`, `none`) for `modality`; `Err` holds one
 /// line per problem, each naming `var`, the cause and the fix.
-pub fn select_chain(
+pub(crate) fn select_chain(
     catalog: &[KeyedService],
     var: &str,
     text: &str,
@@ -232,7 +232,7 @@ pub struct ProviderSettings {
 }
 
 /// The clients for one modality's chain.
-pub fn build_chain(
+pub(crate) fn build_chain(
     modality: Modality,
     settings: &[ProviderSettings],
     tuning: &Tuning,

@@ -13,7 +13,7 @@ const MAX_NOT_FOUND: u32 = 3;
 
 /// Where a provider says its job is.
 #[derive(Debug, Clone, PartialEq)]
-pub enum JobStatus {
+pub(crate) enum JobStatus {
     Running,
     /// Done; `url` is where to fetch it when the provider gives one.
     Succeeded {
@@ -24,7 +24,7 @@ pub enum JobStatus {
 }
 
 #[async_trait]
-pub trait VideoApi: Send + Sync {
+pub(crate) trait VideoApi: Send + Sync {
     fn service(&self) -> &'static str;
     /// Time between polls.
     fn poll_every(&self) -> Duration;
@@ -37,7 +37,7 @@ pub trait VideoApi: Send + Sync {
 }
 
 /// Runs (or resumes) one video job to a file on disk.
-pub async fn run(api: &dyn VideoApi, job: &Job<'_>) -> Result<Generated, ProviderError> {
+pub(crate) async fn run(api: &dyn VideoApi, job: &Job<'_>) -> Result<Generated, ProviderError> {
     let task_id = job.task.task_id.as_str();
     let service = api.service();
     let (id, mut wait_first) = match &job.resume {
@@ -114,7 +114,7 @@ pub async fn run(api: &dyn VideoApi, job: &Job<'_>) -> Result<Generated, Provide
 /// The `/videos` job API that OpenAI (Sora) and OpenRouter share: `POST /videos` → `{id}`,
 /// `GET /videos/{id}` → `{status, error}` until `completed` (`failed`, `cancelled` and
 /// `expired` end it), then `GET /videos/{id}/content` with the key.
-pub struct VideosApi {
+pub(crate) struct VideosApi {
     pub http: Http,
     pub default_poll: Duration,
 }

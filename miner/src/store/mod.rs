@@ -17,7 +17,8 @@ mod tasks;
 pub(crate) mod tests;
 mod verdicts;
 
-pub use outbox::{OutboxChange, OutboxEntry};
+pub use outbox::OutboxChange;
+pub(crate) use outbox::OutboxEntry;
 
 use crate::task::{TaskRecord, Usage};
 use gas_shared::{Modality, TaskState};
