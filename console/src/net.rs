@@ -3,7 +3,6 @@
 //! served one after another. All of it runs on background tasks that send [`NetEvent`]s to
 //! the UI loop; drawing never waits for the network. The HTTP itself is gas-client's.
 
-use bytes::Bytes;
 use gas_client::tasks_path;
 use gas_shared::admin::{Event, ServicesUpdate, TaskDetail, TaskPage, TaskQuery, TrustReload};
 use gas_shared::verdict::Verdict;
@@ -38,20 +37,8 @@ pub enum Command {
     ReloadTrust,
 }
 
-/// One request to the socket: (status, body), or why not as the operator reads it.
-pub async fn request(
-    socket: &Path,
-    method: &str,
-    path: &str,
-    body: Option<Vec<u8>>,
-) -> Result<(u16, Bytes), String> {
-    gas_client::request(socket, method, path, body)
-        .await
-        .map_err(|e| e.to_string())
-}
-
 /// A JSON reply, or the miner's error text.
-pub async fn get_json<T: serde::de::DeserializeOwned>(
+async fn get_json<T: serde::de::DeserializeOwned>(
     socket: &Path,
     method: &str,
     path: &str,

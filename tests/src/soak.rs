@@ -234,7 +234,7 @@ pub async fn run(options: SoakOptions) -> SoakReport {
     let settled = Instant::now() + Duration::from_secs(10);
     loop {
         let open: Vec<String> =
-            match gas_console::net::get_json::<Status>(&socket, "GET", "/status", None).await {
+            match gas_client::get_json::<Status>(&socket, "GET", "/status", None).await {
                 Ok(status) => status
                     .queue
                     .iter()
@@ -290,7 +290,7 @@ async fn phases(
     validator: &FakeValidator,
 ) -> String {
     let mut parts = Vec::new();
-    if let Ok(status) = gas_console::net::get_json::<Status>(socket, "GET", "/status", None).await {
+    if let Ok(status) = gas_client::get_json::<Status>(socket, "GET", "/status", None).await {
         let mut by_state: BTreeMap<String, u64> = BTreeMap::new();
         for q in status.queue.iter().filter(|q| !q.state.is_final()) {
             *by_state

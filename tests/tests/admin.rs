@@ -2,7 +2,7 @@
 //! refused, every endpoint answering, and `GET /events` giving a reader that fell behind a
 //! fresh snapshot instead of silently skipping changes.
 
-use gas_console::net::{get_json, request};
+use gas_client::{get_json, request};
 use gas_shared::admin::*;
 use gas_tests::*;
 use serde_json::json;
@@ -133,7 +133,12 @@ async fn every_endpoint_answers_with_the_shared_types() {
         None,
     )
     .await;
-    assert!(nothing.expect_err("no media").contains("has no media kept"));
+    assert!(
+        nothing
+            .expect_err("no media")
+            .to_string()
+            .contains("has no media kept")
+    );
 
     let reload: TrustReload = get_json(&socket, "POST", "/trust/reload", None)
         .await
@@ -152,6 +157,7 @@ async fn every_endpoint_answers_with_the_shared_types() {
     .await;
     assert!(
         bad.expect_err("refused")
+            .to_string()
             .contains("runway cannot make images")
     );
     let (code, _) = request(&socket, "GET", "/tasks/nope", None)

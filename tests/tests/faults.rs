@@ -91,13 +91,13 @@ impl Faults for Rig {
 
     /// The task as an operator sees it (`gas-console`, `curl /tasks/<id>`).
     async fn detail(&self, id: &str) -> TaskDetail {
-        gas_console::net::get_json(&self.socket(), "GET", &format!("/tasks/{id}"), None)
+        gas_client::get_json(&self.socket(), "GET", &format!("/tasks/{id}"), None)
             .await
             .expect("task detail")
     }
 
     async fn status(&self) -> Status {
-        gas_console::net::get_json(&self.socket(), "GET", "/status", None)
+        gas_client::get_json(&self.socket(), "GET", "/status", None)
             .await
             .expect("status")
     }

@@ -433,7 +433,7 @@ async fn metrics_are_served_on_the_socket_and_the_configured_address() {
         assert!(text.contains(&want), "metrics lack {want}:\n{text}");
     }
     let socket = fixture.dir.path().join("state/admin.sock");
-    let (status, body) = gas_console::net::request(&socket, "GET", "/metrics", None)
+    let (status, body) = gas_client::request(&socket, "GET", "/metrics", None)
         .await
         .expect("metrics on the socket");
     assert_eq!(status, 200);
@@ -501,7 +501,7 @@ async fn retention_prunes_old_tasks_and_media_while_the_totals_survive() {
     let began = Instant::now();
     loop {
         let page: gas_shared::admin::TaskPage =
-            gas_console::net::get_json(&socket, "GET", "/tasks", None)
+            gas_client::get_json(&socket, "GET", "/tasks", None)
                 .await
                 .expect("tasks");
         if page.tasks.len() == 1 {
@@ -512,10 +512,9 @@ async fn retention_prunes_old_tasks_and_media_while_the_totals_survive() {
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
     assert!(media.iter().all(|m| !m.exists()), "old media deleted");
-    let status: gas_shared::admin::Status =
-        gas_console::net::get_json(&socket, "GET", "/status", None)
-            .await
-            .expect("status");
+    let status: gas_shared::admin::Status = gas_client::get_json(&socket, "GET", "/status", None)
+        .await
+        .expect("status");
     let delivered: u64 = status
         .queue
         .iter()
@@ -607,10 +606,9 @@ async fn the_demo_runs_the_whole_loop_and_the_console_shows_it() {
         began.elapsed() < Duration::from_secs(60),
         "within a minute:\n{pane}"
     );
-    let status: gas_shared::admin::Status =
-        gas_console::net::get_json(&socket, "GET", "/status", None)
-            .await
-            .expect("status");
+    let status: gas_shared::admin::Status = gas_client::get_json(&socket, "GET", "/status", None)
+        .await
+        .expect("status");
     assert!(status.demo, "the demo says it is one");
     assert!(status.acceptance.hour.passed >= 1, "{status:?}");
     console.keys(&["q"]);

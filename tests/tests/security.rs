@@ -2,7 +2,7 @@
 //! unless allowed (literal addresses, names resolving there, redirects), the admin socket
 //! refuses other users, and no API key, seed or phrase shows in anything the miner says.
 
-use gas_console::net::{get_json, request};
+use gas_client::{get_json, request};
 use gas_shared::TaskState;
 use gas_shared::admin::{TaskDetail, TaskPage};
 use gas_tests::*;

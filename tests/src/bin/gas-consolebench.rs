@@ -7,8 +7,9 @@
 //! `bench/console.sh` builds the release binaries and runs this; see README for numbers.
 
 use clap::Parser;
+use gas_client::get_json;
 use gas_console::app::{App, Screen};
-use gas_console::net::{NetEvent, get_json};
+use gas_console::net::NetEvent;
 use gas_miner::testing::Store;
 use gas_shared::admin::{Event, Status, TaskDetail, TaskPage};
 use gas_tests::*;

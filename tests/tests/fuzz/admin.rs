@@ -77,7 +77,7 @@ impl AdminRig {
     fn request(&self, method: &str, path: &str, body: Option<Vec<u8>>) -> (u16, Vec<u8>) {
         let (status, bytes) = self
             .rt
-            .block_on(gas_console::net::request(&self.socket, method, path, body))
+            .block_on(gas_client::request(&self.socket, method, path, body))
             .unwrap_or_else(|e| panic!("{method} {path}: {e}"));
         (status, bytes.to_vec())
     }
