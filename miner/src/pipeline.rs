@@ -3,6 +3,8 @@
 //! judging it as validators will (pre-flight; failing media goes no further and the next
 //! provider is asked), then keeping it (fsync, rename) and handing the result — media or a
 //! failure report — to the webhook outbox in the same transaction as the state change.
+//!
+//! (Over 600 lines only with its unit tests, which stay beside the queue they test.)
 
 use crate::clock::now_ms;
 use crate::preflight::{self, Preflight};

@@ -5,6 +5,8 @@
 //! generator by O= or claim generator. Everything an operator needs to understand the outcome
 //! is kept: every status code with its explanation, the signer, its chain, the claim
 //! generator, the signing time and its source, ai_generated and the model name.
+//!
+//! (Over 600 lines only with its unit tests: one per validator rule, beside the rule.)
 
 use c2pa::{Context, Reader};
 use gas_shared::verdict::{C2paReport, StatusCode};
