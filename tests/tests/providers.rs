@@ -604,7 +604,12 @@ async fn a_failed_job_is_not_created_again_after_a_restart() {
     let id = r.challenge("video", json!({"resolution": "720p"})).await;
     let start = Instant::now();
     r.providers.set_polls_to_finish(10_000);
-    while r.providers.requests(Api::OpenRouterVideo).is_empty() {
+    // Killed once the fallback's job is checkpointed: a job the provider accepted in the
+    // instant before a kill, not yet on disk, is created again by design (see BENCHMARKS.md's
+    // soak), which is not what this test is about.
+    while !r.miner.log().lines().any(|l| {
+        l.contains("video job accepted and checkpointed") && l.contains("provider=\"openrouter\"")
+    }) {
         assert!(
             start.elapsed() < WAIT,
             "never fell back:\n{}",
