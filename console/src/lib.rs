@@ -5,7 +5,7 @@
 //! `app` holds the state (`App`, in one place) and turns network events and keys into state
 //! changes: the global keys first, then the open screen's handler (`app/keys/`, one file per
 //! screen). `ui` draws that state, a pure function of it: the frame in `ui/mod.rs`, one file
-//! per screen (dashboard, tasks, detail, services, logs, help), what they share in
+//! per screen (dashboard, tasks, detail, services, logs, standing, help), what they share in
 //! `ui/widgets.rs`. `net` does all I/O on background tasks, through gas-client (the admin
 //! socket's HTTP+JSON client).
 

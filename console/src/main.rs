@@ -74,7 +74,7 @@ async fn main() -> ExitCode {
                     }
                 }
             }
-            _ = tick.tick() => app.tick(now_ms()),
+            _ = tick.tick() => send(app.tick(now_ms())),
         }
         if app.quit {
             break;

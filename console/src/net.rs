@@ -2,13 +2,22 @@
 //! ([`NetEvent`]), the `GET /events` stream followed with reconnection, and the commands
 //! served one after another. All of it runs on background tasks that send [`NetEvent`]s to
 //! the UI loop; drawing never waits for the network. The HTTP itself is gas-client's.
+//!
+//! The standing's two requests run on tasks of their own, beside the others: asking the
+//! subnet's API can take two minutes, and nothing else should wait behind it.
 
 use gas_client::tasks_path;
 use gas_shared::admin::{Event, ServicesUpdate, TaskDetail, TaskPage, TaskQuery, TrustReload};
+use gas_shared::standing::StandingView;
 use gas_shared::verdict::Verdict;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 use tokio::sync::mpsc;
+
+/// How long `GET /standing` may take (it only reads what the miner keeps).
+const STANDING_WAIT: Duration = Duration::from_secs(20);
+/// How long `POST /standing/refresh` may take: the subnet's API is allowed 120 s.
+const REFRESH_WAIT: Duration = Duration::from_secs(150);
 
 /// What the network side tells the UI.
 #[derive(Debug, Clone)]
@@ -23,6 +32,10 @@ pub enum NetEvent {
     Verified(String, Box<Verdict>),
     Services(gas_shared::admin::Services),
     TrustReloaded(usize),
+    /// `GET /standing` answered, or why not.
+    Standing(Result<Box<StandingView>, String>),
+    /// `POST /standing/refresh` answered (the subnet's API was asked), or why not.
+    StandingRefreshed(Result<Box<StandingView>, String>),
     /// A request failed; what to tell the operator.
     Failed(String),
 }
@@ -35,6 +48,10 @@ pub enum Command {
     Verify(String),
     SetServices(ServicesUpdate),
     ReloadTrust,
+    /// `GET /standing`.
+    LoadStanding,
+    /// `POST /standing/refresh`: the miner asks the subnet's API now.
+    RefreshStanding,
 }
 
 /// A JSON reply, or the miner's error text.
@@ -47,6 +64,23 @@ async fn get_json<T: serde::de::DeserializeOwned>(
     gas_client::get_json(socket, method, path, body)
         .await
         .map_err(|e| e.to_string())
+}
+
+/// A JSON reply within `wait`, or why not.
+async fn get_json_within<T: serde::de::DeserializeOwned>(
+    socket: &Path,
+    method: &str,
+    path: &str,
+    wait: Duration,
+) -> Result<T, String> {
+    tokio::time::timeout(wait, get_json(socket, method, path, None))
+        .await
+        .unwrap_or_else(|_| {
+            Err(format!(
+                "{method} {path}: the miner did not answer within {} s",
+                wait.as_secs()
+            ))
+        })
 }
 
 /// Follows `GET /events` for as long as the console runs, reconnecting with backoff.
@@ -92,6 +126,23 @@ pub async fn serve_commands(
 ) {
     while let Some(cmd) = rx.recv().await {
         let event = match cmd {
+            Command::LoadStanding => {
+                let (socket, tx) = (socket.clone(), tx.clone());
+                tokio::spawn(async move {
+                    let got = get_json_within(&socket, "GET", "/standing", STANDING_WAIT).await;
+                    let _ = tx.send(NetEvent::Standing(got.map(Box::new)));
+                });
+                continue;
+            }
+            Command::RefreshStanding => {
+                let (socket, tx) = (socket.clone(), tx.clone());
+                tokio::spawn(async move {
+                    let got =
+                        get_json_within(&socket, "POST", "/standing/refresh", REFRESH_WAIT).await;
+                    let _ = tx.send(NetEvent::StandingRefreshed(got.map(Box::new)));
+                });
+                continue;
+            }
             Command::LoadTasks(q) => get_json::<TaskPage>(&socket, "GET", &tasks_path(&q), None)
                 .await
                 .map(NetEvent::Tasks),
@@ -116,5 +167,73 @@ pub async fn serve_commands(
                 .map(|r| NetEvent::TrustReloaded(r.anchors)),
         };
         let _ = tx.send(event.unwrap_or_else(NetEvent::Failed));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    use tokio::net::UnixListener;
+
+    /// A miner on a socket that answers `/standing/refresh` after `slow`, and anything else
+    /// at once; each connection on a task of its own, as the real one does.
+    fn slow_miner(socket: &Path, slow: Duration) -> tokio::task::JoinHandle<()> {
+        let listener = UnixListener::bind(socket).expect("bind");
+        tokio::spawn(async move {
+            while let Ok((mut conn, _)) = listener.accept().await {
+                tokio::spawn(async move {
+                    let mut head = Vec::new();
+                    let mut buf = [0u8; 1024];
+                    while !head.windows(4).any(|w| w == b"\r\n\r\n") {
+                        match conn.read(&mut buf).await {
+                            Ok(n) if n > 0 => head.extend_from_slice(&buf[..n]),
+                            _ => return,
+                        }
+                    }
+                    let head = String::from_utf8_lossy(&head);
+                    let body = if head.starts_with("POST /standing/refresh") {
+                        tokio::time::sleep(slow).await;
+                        serde_json::to_string(&StandingView::default()).unwrap_or_default()
+                    } else {
+                        r#"{"tasks":[],"next":null}"#.to_string()
+                    };
+                    let answer = format!(
+                        "HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: \
+                         {}\r\nconnection: close\r\n\r\n{body}",
+                        body.len()
+                    );
+                    let _ = conn.write_all(answer.as_bytes()).await;
+                });
+            }
+        })
+    }
+
+    #[tokio::test]
+    async fn asking_the_subnets_api_holds_up_no_other_command() {
+        let dir = std::env::temp_dir().join(format!("gas-console-net-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).expect("dir");
+        let socket = dir.join("admin.sock");
+        let _ = std::fs::remove_file(&socket);
+        let miner = slow_miner(&socket, Duration::from_millis(600));
+        let (cmd_tx, cmd_rx) = mpsc::unbounded_channel();
+        let (tx, mut rx) = mpsc::unbounded_channel();
+        tokio::spawn(serve_commands(socket.clone(), cmd_rx, tx));
+        cmd_tx.send(Command::RefreshStanding).expect("send");
+        cmd_tx
+            .send(Command::LoadTasks(TaskQuery::default()))
+            .expect("send");
+        let first = tokio::time::timeout(Duration::from_secs(5), rx.recv()).await;
+        assert!(
+            matches!(first, Ok(Some(NetEvent::Tasks(_)))),
+            "the task list came first: {first:?}"
+        );
+        let second = tokio::time::timeout(Duration::from_secs(5), rx.recv()).await;
+        assert!(
+            matches!(second, Ok(Some(NetEvent::StandingRefreshed(Ok(_))))),
+            "then the API's answer: {second:?}"
+        );
+        miner.abort();
+        let _ = std::fs::remove_dir_all(&dir);
     }
 }

@@ -6,6 +6,8 @@ use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
 use gas_console::app::{App, Screen};
 use gas_console::net::{Command, NetEvent};
 use gas_shared::admin::*;
+use gas_shared::reply::ReplyCounts;
+use gas_shared::standing::*;
 use gas_shared::verdict::{C2paReport, Freshness, MediaReport, StatusCode, Verdict};
 use gas_shared::{Modality, TaskState, Tier};
 use ratatui::Terminal;
@@ -111,14 +113,20 @@ fn status() -> Status {
                 total: 4012,
             },
         },
-        acceptance: Rates {
-            hour: Rate {
-                passed: 150,
-                total: 160,
+        replies: ReplyRates {
+            hour: ReplyCounts {
+                passed: 3,
+                taken: 12,
+                rejected: 1,
+                ignored: 0,
+                failures: 2,
             },
-            day: Rate {
-                passed: 3600,
-                total: 3800,
+            day: ReplyCounts {
+                passed: 70,
+                taken: 3012,
+                rejected: 10,
+                ignored: 4,
+                failures: 40,
             },
         },
         providers: vec![
@@ -144,16 +152,25 @@ fn status() -> Status {
                 hotkey: "5EHgWw2Af1pnoc7f1A8bfmM97W3DAYW8xr82RfhLL9oAabAe".into(),
                 uid: Some(0),
                 challenges: 812,
-                accepted: 770,
-                rejected: 30,
+                refused: 4,
+                replies: ReplyCounts {
+                    passed: 740,
+                    taken: 0,
+                    rejected: 30,
+                    ignored: 2,
+                    failures: 12,
+                },
                 last_rejection: Some("Duplicate image detected".into()),
             },
             ValidatorStats {
                 hotkey: "5GrwvaEF5zXb26Fz9rcQpDWS57CtERHpNehXCPcNoHGKutQY".into(),
                 uid: Some(9),
                 challenges: 402,
-                accepted: 400,
-                rejected: 0,
+                refused: 0,
+                replies: ReplyCounts {
+                    taken: 400,
+                    ..ReplyCounts::default()
+                },
                 last_rejection: None,
             },
         ],
@@ -192,6 +209,16 @@ fn status() -> Status {
         admin_socket: "/root/.local/share/gas-miner/admin.sock".into(),
         demo: false,
         pid: 4242,
+        standing: Some(StandingSummary {
+            gates: vec![
+                (Modality::Image, "below_threshold".into(), Some(0.012)),
+                (Modality::Video, "qualified".into(), Some(0.031)),
+            ],
+            pass_rate: Some(0.92),
+            fetched_ms: Some(NOW - 14 * 60_000),
+            error: None,
+            r_estimate: Some(0.763),
+        }),
     }
 }
 
@@ -403,4 +430,523 @@ fn the_miner_going_away_is_said_and_its_return_too() {
     insta::assert_snapshot!("disconnected", draw(&a, 80, 24));
     a.apply(NetEvent::Connected);
     assert!(draw(&a, 80, 24).contains("reconnected"));
+}
+
+// The Standing screen.
+
+const HOUR: i64 = 3_600_000;
+const DAY: i64 = 24 * HOUR;
+
+/// A 7-day fool-rate line: a point every 6 hours from `start` drifting by `step`, with the
+/// API having no value for a day in the middle.
+fn points(start: f64, step: f64) -> Vec<(i64, Option<f64>)> {
+    (0..28)
+        .map(|i| {
+            let at = NOW - 7 * DAY + (i as i64) * 6 * HOUR;
+            let rate = (!(12..16).contains(&i)).then_some(start + step * i as f64);
+            (at, rate)
+        })
+        .collect()
+}
+
+fn standing_view() -> StandingView {
+    StandingView {
+        now_ms: NOW,
+        api: ApiStanding {
+            url: "https://gas.bitmind.ai".into(),
+            fetched_ms: Some(NOW - 14 * 60_000),
+            tried_ms: None,
+            error: None,
+            signature_refused: false,
+            as_of: Some("2025-11-24T15:40:00Z".into()),
+            history_available: true,
+            gates: vec![
+                Gate {
+                    modality: Some(Modality::Image),
+                    status: "below_threshold".into(),
+                    fool_rate: Some(0.012),
+                    fooled: 3,
+                    evaluations: 250,
+                    threshold: 0.02,
+                    minimum_samples: 20,
+                    last_evaluated_at: Some("2025-11-24T13:05:00Z".into()),
+                    points: points(0.026, -0.0005),
+                },
+                Gate {
+                    modality: Some(Modality::Video),
+                    status: "qualified".into(),
+                    fool_rate: Some(0.031),
+                    fooled: 4,
+                    evaluations: 41,
+                    threshold: 0.01,
+                    minimum_samples: 20,
+                    last_evaluated_at: Some("2025-11-24T12:50:00Z".into()),
+                    points: points(0.018, 0.0005),
+                },
+            ],
+            gates_fetched_ms: Some(NOW - 14 * 60_000),
+            pass_rate: Some(0.92),
+            total_verified: 1204,
+            total_failed: 104,
+            validator_count: 7,
+            validators: vec![
+                ApiValidator {
+                    hotkey: "5EHgWw2Af1pnoc7f1A8bfmM97W3DAYW8xr82RfhLL9oAabAe".into(),
+                    pass_rate: Some(0.94),
+                    total_verified: 122,
+                    total_failed: 8,
+                    lookback_hours: Some(24.0),
+                },
+                ApiValidator {
+                    hotkey: "5GrwvaEF5zXb26Fz9rcQpDWS57CtERHpNehXCPcNoHGKutQY".into(),
+                    pass_rate: Some(0.89),
+                    total_verified: 89,
+                    total_failed: 11,
+                    lookback_hours: Some(24.0),
+                },
+            ],
+            fool_rate: Some(0.019),
+            fool_samples: 412,
+        },
+        chain: ChainStanding {
+            available: true,
+            reason: None,
+            block: Some(5_000_123),
+            read_ms: Some(NOW - 2 * 60_000),
+            uid: Some(2),
+            incentive: Some(0.0123),
+            emission_alpha: Some(0.452),
+            commit_reveal: Some(false),
+            weights: vec![
+                WeightOnUs {
+                    hotkey: "5EHgWw2Af1pnoc7f1A8bfmM97W3DAYW8xr82RfhLL9oAabAe".into(),
+                    uid: 0,
+                    stake_tao: 812_000.0,
+                    share: 0.041,
+                    last_update: 5_000_000,
+                    stale: false,
+                },
+                WeightOnUs {
+                    hotkey: "5GrwvaEF5zXb26Fz9rcQpDWS57CtERHpNehXCPcNoHGKutQY".into(),
+                    uid: 9,
+                    stake_tao: 402_000.0,
+                    share: 0.0,
+                    last_update: 4_990_000,
+                    stale: true,
+                },
+            ],
+            positive: 5,
+            permitted: 12,
+            incentive_history: (0..30)
+                .map(|d| (NOW - (30 - d) * DAY, 0.010 + 0.0001 * ((d * 7) % 30) as f64))
+                .collect(),
+        },
+        estimate: Estimate {
+            window_hours: 24,
+            modalities: vec![
+                ModalityEstimate {
+                    modality: Some(Modality::Image),
+                    verified: 1100,
+                    failed: 104,
+                    from_validators: 40,
+                    from_preflight: 1164,
+                    p: Some(0.91),
+                    n: 1204,
+                    volume: 1.0,
+                    multiplier: 1.4,
+                    base: 1.274,
+                    qualified: Some(false),
+                    weight: 0.3,
+                },
+                ModalityEstimate {
+                    modality: Some(Modality::Video),
+                    verified: 274,
+                    failed: 37,
+                    from_validators: 0,
+                    from_preflight: 311,
+                    p: Some(0.88),
+                    n: 311,
+                    volume: 0.62,
+                    multiplier: 2.0,
+                    base: 1.091,
+                    qualified: Some(true),
+                    weight: 0.7,
+                },
+            ],
+            r: Some(0.763),
+            r_ungated: 1.146,
+            spend: vec![
+                SpendLine {
+                    provider: "openrouter".into(),
+                    model: "google/gemini-2.5-flash-image".into(),
+                    tier: "2K".into(),
+                    spend_usd: 41.8,
+                    verified: 1100,
+                    per_verified_usd: Some(0.038),
+                    multiplier_per_usd: Some(36.8),
+                },
+                SpendLine {
+                    provider: "runway".into(),
+                    model: "gen4_turbo".into(),
+                    tier: "720p".into(),
+                    spend_usd: 93.2,
+                    verified: 274,
+                    per_verified_usd: Some(0.34),
+                    multiplier_per_usd: Some(5.9),
+                },
+            ],
+            spend_per_day: (0..30)
+                .map(|d| {
+                    (
+                        (NOW - (29 - d) * DAY) / DAY * DAY,
+                        80.0 + ((d * 37) % 60) as f64,
+                    )
+                })
+                .collect(),
+        },
+        validators: vec![
+            ValidatorStanding {
+                hotkey: "5EHgWw2Af1pnoc7f1A8bfmM97W3DAYW8xr82RfhLL9oAabAe".into(),
+                uid: Some(0),
+                asked: 812,
+                refused: 4,
+                replies: ReplyCounts {
+                    passed: 740,
+                    taken: 0,
+                    rejected: 30,
+                    ignored: 2,
+                    failures: 12,
+                },
+                last_rejection: Some("Duplicate image detected".into()),
+                api_pass_rate: Some(0.94),
+                api_verified: 122,
+                api_failed: 8,
+                weight_share: Some(0.041),
+            },
+            ValidatorStanding {
+                hotkey: "5GrwvaEF5zXb26Fz9rcQpDWS57CtERHpNehXCPcNoHGKutQY".into(),
+                uid: Some(9),
+                asked: 402,
+                refused: 0,
+                replies: ReplyCounts {
+                    taken: 400,
+                    ..ReplyCounts::default()
+                },
+                last_rejection: None,
+                api_pass_rate: Some(0.89),
+                api_verified: 89,
+                api_failed: 11,
+                weight_share: Some(0.0),
+            },
+            ValidatorStanding {
+                hotkey: "5FLSigC9HGRKVhB9FiEo4Y3koPsNmBmLJbpXg2mp1hXcS59Y".into(),
+                uid: Some(17),
+                asked: 57,
+                refused: 57,
+                replies: ReplyCounts::default(),
+                last_rejection: None,
+                api_pass_rate: None,
+                api_verified: 0,
+                api_failed: 0,
+                weight_share: None,
+            },
+        ],
+    }
+}
+
+/// The app on the Standing screen, the miner having answered `view`.
+fn standing_app(view: StandingView) -> App {
+    let mut a = app();
+    assert_eq!(
+        a.key(key(KeyCode::Char('5'))),
+        vec![Command::LoadStanding],
+        "opening the screen reads /standing"
+    );
+    a.apply(NetEvent::Standing(Ok(Box::new(view))));
+    a
+}
+
+#[test]
+fn standing() {
+    let a = standing_app(standing_view());
+    insta::assert_snapshot!("standing", draw(&a, 80, 24));
+    insta::assert_snapshot!("standing_large", draw(&a, 160, 48));
+}
+
+#[test]
+fn standing_scrolls_a_section_at_a_time() {
+    let mut a = standing_app(standing_view());
+    let top = draw(&a, 80, 24);
+    assert!(top.contains("Image gate"), "{top}");
+    for _ in 0..3 {
+        a.key(key(KeyCode::Down));
+    }
+    let validators = draw(&a, 80, 24);
+    insta::assert_snapshot!("standing_validators", validators);
+    a.key(key(KeyCode::End));
+    let bottom = draw(&a, 80, 24);
+    insta::assert_snapshot!("standing_bottom", bottom);
+    a.key(key(KeyCode::Home));
+    assert_eq!(draw(&a, 80, 24), top);
+}
+
+#[test]
+fn standing_is_read_when_shown_and_every_30_s_and_never_twice_at_once() {
+    let mut a = app();
+    assert!(a.tick(NOW + 60_000).is_empty(), "not shown: not read");
+    assert_eq!(a.key(key(KeyCode::Char('5'))), vec![Command::LoadStanding]);
+    assert!(a.key(key(KeyCode::Char('5'))).is_empty(), "one on its way");
+    assert!(a.tick(NOW + 200_000).is_empty(), "still on its way");
+    a.tick(NOW + 201_000);
+    a.apply(NetEvent::Standing(Ok(Box::new(standing_view()))));
+    assert!(a.tick(NOW + 210_000).is_empty(), "fresh");
+    assert_eq!(a.tick(NOW + 231_000), vec![Command::LoadStanding]);
+    a.apply(NetEvent::Standing(Err("GET /standing: no route".into())));
+    assert!(
+        draw(&a, 80, 24).contains("GET /standing: no route"),
+        "a failed read is said"
+    );
+    a.key(key(KeyCode::Char('1')));
+    assert!(a.tick(NOW + 400_000).is_empty(), "not shown: not read");
+    assert_eq!(a.key(key(KeyCode::Tab)), Vec::<Command>::new());
+    a.key(key(KeyCode::Char('4')));
+    assert_eq!(
+        a.key(key(KeyCode::Tab)),
+        vec![Command::LoadStanding],
+        "Tab reaches it too"
+    );
+}
+
+#[test]
+fn before_the_miner_answers_the_screen_says_so() {
+    let mut a = app();
+    a.key(key(KeyCode::Char('5')));
+    assert!(draw(&a, 80, 24).contains("reading the standing from the miner…"));
+    a.apply(NetEvent::Standing(Err(
+        "GET /standing: the miner did not answer within 20 s".into(),
+    )));
+    let screen = draw(&a, 80, 24);
+    assert!(
+        screen.contains("cannot read the standing from the miner: GET /standing: the miner"),
+        "{screen}"
+    );
+}
+
+#[test]
+fn refresh_asks_the_api_in_the_background_and_says_so_until_it_answers() {
+    let mut a = standing_app(standing_view());
+    assert_eq!(
+        a.key(key(KeyCode::Char('r'))),
+        vec![Command::RefreshStanding]
+    );
+    a.tick(NOW + 20_000);
+    let waiting = draw(&a, 80, 24);
+    assert!(waiting.contains("asking the subnet's API…"), "{waiting}");
+    assert!(
+        a.key(key(KeyCode::Char('r'))).is_empty(),
+        "one question at a time"
+    );
+    // Long after messages fade, the wait is still said.
+    a.tick(NOW + 100_000);
+    assert!(draw(&a, 80, 24).contains("asking the subnet's API…"));
+    a.key(key(KeyCode::Char('1')));
+    assert!(
+        draw(&a, 80, 24).contains("asking the subnet's API…"),
+        "on every screen"
+    );
+    let mut fresh = standing_view();
+    fresh.now_ms = NOW + 100_000;
+    fresh.api.fetched_ms = Some(NOW + 99_000);
+    a.apply(NetEvent::StandingRefreshed(Ok(Box::new(fresh))));
+    let done = draw(&a, 80, 24);
+    assert!(!done.contains("asking the subnet's API…"), "{done}");
+    assert!(done.contains("the subnet's API answered"), "{done}");
+}
+
+/// The cells of the table row that starts with `uid` (split on runs of spaces).
+fn row_cells(screen: &str, uid: &str) -> Vec<String> {
+    screen
+        .lines()
+        .map(|l| l.trim_matches(|c| c == '"' || c == '│' || c == ' '))
+        .find(|l| l.split_whitespace().next() == Some(uid) && l.contains("5"))
+        .map(|l| l.split_whitespace().map(str::to_string).collect())
+        .unwrap_or_default()
+}
+
+#[test]
+fn replies_that_are_all_202_never_show_as_passed() {
+    let only_taken = ReplyCounts {
+        taken: 37,
+        ..ReplyCounts::default()
+    };
+    let mut view = standing_view();
+    view.validators.truncate(1);
+    view.validators[0].replies = only_taken;
+    view.validators[0].last_rejection = None;
+    let mut a = standing_app(view);
+    if let Some(s) = a.status.as_mut() {
+        s.replies = ReplyRates {
+            hour: only_taken,
+            day: only_taken,
+        };
+        s.validators.truncate(1);
+        s.validators[0].replies = only_taken;
+        s.validators[0].last_rejection = None;
+    }
+    for _ in 0..3 {
+        a.key(key(KeyCode::Down));
+    }
+    for (w, h) in [(80, 24), (160, 48)] {
+        let standing = draw(&a, w, h);
+        // uid hotkey asked refused passed taken rejected
+        let cells = row_cells(&standing, "0");
+        assert_eq!(&cells[2..7], ["812", "4", "0", "37", "0"], "{standing}");
+    }
+    a.key(key(KeyCode::Char('1')));
+    for (w, h) in [(80, 24), (120, 36)] {
+        let dash = draw(&a, w, h);
+        let cells = row_cells(&dash, "0");
+        assert_eq!(&cells[2..7], ["812", "4", "0", "37", "0"], "{dash}");
+        assert!(!dash.contains("37/"), "a 202 is no verdict:\n{dash}");
+        assert!(!dash.contains("100%"), "a 202 is no verdict:\n{dash}");
+        assert!(dash.contains("verdict unknown"), "{dash}");
+    }
+}
+
+#[test]
+fn an_api_error_shows_the_reason_and_the_age_of_the_snapshot_shown() {
+    let mut view = standing_view();
+    view.api.error = Some("HTTP 503: upstream timed out after 120 s".into());
+    view.api.tried_ms = Some(NOW - 2 * 60_000);
+    view.api.fetched_ms = Some(NOW - 3 * HOUR);
+    view.api.gates_fetched_ms = view.api.fetched_ms;
+    let a = standing_app(view.clone());
+    let screen = draw(&a, 80, 24);
+    assert!(screen.contains("HTTP 503: upstream timed out"), "{screen}");
+    assert!(
+        screen.contains("showing the last good snapshot, as of 3 h ago"),
+        "{screen}"
+    );
+    insta::assert_snapshot!("standing_api_failed", screen);
+
+    view.api.error = Some("401: signature does not verify".into());
+    view.api.signature_refused = true;
+    let screen = draw(&standing_app(view.clone()), 80, 24);
+    assert!(screen.contains("refused our signature"), "{screen}");
+    assert!(
+        screen.contains("a key problem, not missing data"),
+        "{screen}"
+    );
+
+    // Never answered: nothing from the API is shown as if known.
+    view.api.fetched_ms = None;
+    view.api.gates_fetched_ms = None;
+    view.api.gates.clear();
+    view.estimate.r = None;
+    for m in &mut view.estimate.modalities {
+        m.qualified = None;
+    }
+    let mut a = standing_app(view);
+    let top = draw(&a, 80, 24);
+    assert!(top.contains("no snapshot from the subnet's API"), "{top}");
+    assert!(
+        top.contains("the gates are unknown until the API answers"),
+        "{top}"
+    );
+    a.key(key(KeyCode::End));
+    let bottom = draw(&a, 80, 24);
+    assert!(
+        bottom.contains("R: unknown until the API answers"),
+        "{bottom}"
+    );
+}
+
+#[test]
+fn a_chain_not_read_says_why() {
+    let mut view = standing_view();
+    view.chain = ChainStanding {
+        available: false,
+        reason: Some("not available offline (BT_METAGRAPH_FILE)".into()),
+        ..ChainStanding::default()
+    };
+    let screen = draw(&standing_app(view), 160, 48);
+    assert!(
+        screen.contains("not available offline (BT_METAGRAPH_FILE)"),
+        "{screen}"
+    );
+}
+
+#[test]
+fn the_dashboard_sums_the_standing_up_in_a_line() {
+    let a = app();
+    let wide = draw(&a, 160, 40);
+    let line = wide
+        .lines()
+        .find(|l| l.contains("standing (14m ago)"))
+        .unwrap_or_default();
+    for part in [
+        "standing (14m ago)",
+        "image Below threshold 1.2%",
+        "video Fool-rate eligible 3.1%",
+        "R 0.763 (estimate)",
+        "API pass 92%",
+    ] {
+        assert!(line.contains(part), "{part}: {line}");
+    }
+    let mut a = app();
+    if let Some(s) = a.status.as_mut() {
+        s.standing = None;
+    }
+    assert!(draw(&a, 80, 24).contains("standing: not read yet"));
+}
+
+#[test]
+fn a_long_list_of_validators_is_all_seen_when_scrolling_at_80x24() {
+    let mut view = standing_view();
+    view.validators = (0..23)
+        .map(|i| ValidatorStanding {
+            hotkey: format!("5Val{i:04}Xq9LkR2mHv7tPbWn3cZyE8sDfGhJkL"),
+            uid: Some(100 + i as u16),
+            asked: 40 + i,
+            replies: ReplyCounts {
+                taken: 30 + i,
+                ..ReplyCounts::default()
+            },
+            ..ValidatorStanding::default()
+        })
+        .collect();
+    let mut a = standing_app(view);
+    let mut seen = String::new();
+    for _ in 0..a.standing.sections() + 2 {
+        seen.push_str(&draw(&a, 80, 24));
+        a.key(key(KeyCode::Down));
+    }
+    for i in 0..23 {
+        assert!(
+            seen.contains(&format!("5Val{i:04}")),
+            "validator {i}:\n{seen}"
+        );
+    }
+    assert!(seen.contains("Validators 21–23 of 23"), "{seen}");
+}
+
+#[test]
+fn an_older_api_server_says_history_is_unavailable() {
+    let mut view = standing_view();
+    view.api.history_available = false;
+    view.api.gates_fetched_ms = Some(NOW - 2 * DAY);
+    let screen = draw(&standing_app(view.clone()), 80, 24);
+    assert!(screen.contains("shown are as of 2 days ago"), "{screen}");
+    assert!(
+        screen.contains("Image gate, 7 days, as of 2 days ago"),
+        "{screen}"
+    );
+    view.api.gates.clear();
+    view.api.gates_fetched_ms = None;
+    let screen = draw(&standing_app(view), 80, 24);
+    assert!(screen.contains("history unavailable"), "{screen}");
+    assert!(
+        screen.contains("this API server is older and sends no gates"),
+        "{screen}"
+    );
 }

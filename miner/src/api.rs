@@ -248,6 +248,7 @@ async fn accept(
         Some(_) => return Err(ApiError::ParametersNotAnObject),
     };
     if !state.pipeline.serves(modality) {
+        state.stats.refused(&signer.hotkey);
         return Err(ApiError::NoService(modality));
     }
     let tier = parameters

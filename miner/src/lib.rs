@@ -30,6 +30,7 @@ pub(crate) mod netguard;
 pub(crate) mod pipeline;
 pub(crate) mod providers;
 pub(crate) mod secret;
+pub(crate) mod standing;
 pub(crate) mod stats;
 pub(crate) mod store;
 pub(crate) mod text;

@@ -71,6 +71,20 @@ enum Command {
         #[arg(long)]
         launch_env: Option<PathBuf>,
     },
+    /// What the subnet pays us and why: the fool-rate gates and validators' verdicts from the subnet's API, then the chain and our estimate from the running miner
+    Perf {
+        /// Days the API's fool rate covers (1-90)
+        #[arg(long, default_value_t = 7)]
+        lookback_days: u32,
+        /// Only this modality: image or video
+        #[arg(long, value_parser = cli::parse_modality)]
+        modality: Option<gas_shared::Modality>,
+        /// Print the API's answer exactly as received
+        #[arg(long)]
+        json: bool,
+        #[command(flatten)]
+        settings: Box<Settings>,
+    },
     /// Judge files the way validators do (C2PA with the subnet's trust anchors); exit 1 if any fails
     VerifyC2pa {
         /// Files to check
@@ -211,6 +225,12 @@ fn dispatch() -> Result<(), CliError> {
             place,
         } => cli::logs(&place.place(), lines, follow),
         Command::Info(settings) => cli::info(&settings, &env_file),
+        Command::Perf {
+            lookback_days,
+            modality,
+            json,
+            settings,
+        } => cli::perf(&settings, lookback_days, modality, json),
         // The launch settings were read at the top.
         Command::Supervise { launch_env: _ } => cli::supervise(&env_file),
         Command::VerifyC2pa {

@@ -3,6 +3,7 @@
 //! latency and spend, webhook outcomes per validator, pre-flight verdicts.
 
 use gas_shared::admin::Status;
+use gas_shared::standing::StandingView;
 use std::fmt::Write;
 use std::net::SocketAddr;
 
@@ -45,8 +46,8 @@ fn label(v: &str) -> String {
         .replace('\n', " ")
 }
 
-/// The metrics text for a status snapshot.
-pub(crate) fn render(s: &Status, running: usize) -> String {
+/// The metrics text for a status snapshot and the standing.
+pub(crate) fn render(s: &Status, running: usize, standing: &StandingView) -> String {
     let mut text = String::new();
     let mut push = |name: &str, kind: &str, help: &str, samples: Vec<(String, String)>| {
         let _ = writeln!(text, "# HELP {name} {help}\n# TYPE {name} {kind}");
@@ -158,20 +159,38 @@ pub(crate) fn render(s: &Status, running: usize) -> String {
     push(
         "gas_webhooks_total",
         "counter",
-        "Success webhooks per validator: accepted (2xx) or rejected (4xx).",
+        "Validators' final replies to our webhooks by what they mean: passed (v4.9.x 200, Stage A passed), taken (v5 202, verdict unknown: not a pass), rejected (4xx with a reason), ignored (task unknown or already processed), recorded (a failure report taken).",
         s.validators
             .iter()
             .flat_map(|v| {
+                let r = &v.replies;
                 [
-                    (
-                        format!("validator=\"{}\",outcome=\"accepted\"", label(&v.hotkey)),
-                        v.accepted.to_string(),
-                    ),
-                    (
-                        format!("validator=\"{}\",outcome=\"rejected\"", label(&v.hotkey)),
-                        v.rejected.to_string(),
-                    ),
+                    ("passed", r.passed),
+                    ("taken", r.taken),
+                    ("rejected", r.rejected),
+                    ("ignored", r.ignored),
+                    ("recorded", r.failures),
                 ]
+                .map(|(outcome, n)| {
+                    (
+                        format!("validator=\"{}\",outcome=\"{outcome}\"", label(&v.hotkey)),
+                        n.to_string(),
+                    )
+                })
+            })
+            .collect(),
+    );
+    push(
+        "gas_challenges_refused_total",
+        "counter",
+        "Challenges per validator we refused (no service for the modality): not counted against us.",
+        s.validators
+            .iter()
+            .map(|v| {
+                (
+                    format!("validator=\"{}\"", label(&v.hotkey)),
+                    v.refused.to_string(),
+                )
             })
             .collect(),
     );
@@ -231,6 +250,137 @@ pub(crate) fn render(s: &Status, running: usize) -> String {
         "Trust anchors loaded.",
         vec![(String::new(), s.trust_anchors.to_string())],
     );
+    let v = standing;
+    let gates = &v.api.gates;
+    let modality =
+        |g: &gas_shared::standing::Gate| g.modality.map_or("unknown", |m| m.as_str()).to_string();
+    push(
+        "gas_standing_fool_rate",
+        "gauge",
+        "Fool rate per modality over the gate's 7 days, from the subnet's API (see gas_standing_snapshot_age_seconds).",
+        gates
+            .iter()
+            .filter_map(|g| {
+                Some((
+                    format!("modality=\"{}\"", modality(g)),
+                    g.fool_rate?.to_string(),
+                ))
+            })
+            .collect(),
+    );
+    push(
+        "gas_standing_gate_qualified",
+        "gauge",
+        "1 when the modality's fool-rate gate holds (it pays), from the subnet's API.",
+        gates
+            .iter()
+            .map(|g| {
+                (
+                    format!(
+                        "modality=\"{}\",status=\"{}\"",
+                        modality(g),
+                        label(&g.status)
+                    ),
+                    u8::from(g.qualified()).to_string(),
+                )
+            })
+            .collect(),
+    );
+    push(
+        "gas_standing_gate_evaluations",
+        "gauge",
+        "Discriminator evaluations of our media in the gate's 7 days (20 needed).",
+        gates
+            .iter()
+            .map(|g| {
+                (
+                    format!("modality=\"{}\"", modality(g)),
+                    g.evaluations.to_string(),
+                )
+            })
+            .collect(),
+    );
+    push(
+        "gas_standing_api_pass_rate",
+        "gauge",
+        "Each validator's pass rate of our outcomes (~24 h) as uploaded to the subnet's API.",
+        v.api
+            .validators
+            .iter()
+            .filter_map(|a| {
+                Some((
+                    format!("validator=\"{}\"", label(&a.hotkey)),
+                    a.pass_rate?.to_string(),
+                ))
+            })
+            .collect(),
+    );
+    push(
+        "gas_standing_snapshot_age_seconds",
+        "gauge",
+        "Age of the last good snapshot from the subnet's API (absent: never read).",
+        v.api
+            .fetched_ms
+            .map(|at| vec![(String::new(), ((v.now_ms - at) / 1000).to_string())])
+            .unwrap_or_default(),
+    );
+    push(
+        "gas_standing_api_up",
+        "gauge",
+        "1 when the last read of the subnet's API succeeded.",
+        v.api
+            .tried_ms
+            .map(|_| vec![(String::new(), u8::from(v.api.error.is_none()).to_string())])
+            .unwrap_or_default(),
+    );
+    push(
+        "gas_standing_incentive",
+        "gauge",
+        "Our incentive on chain (0..1) at the last read of the chain.",
+        v.chain
+            .incentive
+            .map(|i| vec![(String::new(), i.to_string())])
+            .unwrap_or_default(),
+    );
+    push(
+        "gas_standing_estimate_base",
+        "gauge",
+        "ESTIMATE: the validators' base = p × volume × multiplier per modality, on our own outcomes of the last 24 h (p partly from our pre-flight where validators do not say).",
+        v.estimate
+            .modalities
+            .iter()
+            .filter_map(|m| Some((format!("modality=\"{}\"", m.modality?), m.base.to_string())))
+            .collect(),
+    );
+    push(
+        "gas_standing_estimate_r",
+        "gauge",
+        "ESTIMATE: v5 R = 0.30·base_image·[image gate] + 0.70·base_video·[video gate] (absent while a gate is unknown).",
+        v.estimate
+            .r
+            .map(|r| vec![(String::new(), r.to_string())])
+            .unwrap_or_default(),
+    );
+    push(
+        "gas_standing_spend_per_verified_usd",
+        "gauge",
+        "Spend per verified outcome over the last 24 h, per provider, model and tier (verified partly estimated).",
+        v.estimate
+            .spend
+            .iter()
+            .filter_map(|l| {
+                Some((
+                    format!(
+                        "provider=\"{}\",model=\"{}\",tier=\"{}\"",
+                        label(&l.provider),
+                        label(&l.model),
+                        label(&l.tier)
+                    ),
+                    l.per_verified_usd?.to_string(),
+                ))
+            })
+            .collect(),
+    );
     push(
         "gas_uptime_seconds",
         "gauge",
@@ -269,8 +419,12 @@ mod tests {
                 hotkey: "5V".into(),
                 uid: Some(0),
                 challenges: 4,
-                accepted: 3,
-                rejected: 1,
+                refused: 2,
+                replies: gas_shared::reply::ReplyCounts {
+                    taken: 3,
+                    rejected: 1,
+                    ..Default::default()
+                },
                 last_rejection: None,
             }],
             preflight: Rates {
@@ -285,15 +439,38 @@ mod tests {
             },
             ..Status::default()
         };
-        let text = render(&s, 2);
+        let standing = StandingView {
+            now_ms: 10_000,
+            api: gas_shared::standing::ApiStanding {
+                fetched_ms: Some(4_000),
+                tried_ms: Some(4_000),
+                gates: vec![gas_shared::standing::Gate {
+                    modality: Some(gas_shared::Modality::Video),
+                    status: "below_threshold".into(),
+                    fool_rate: Some(0.005),
+                    evaluations: 40,
+                    ..Default::default()
+                }],
+                ..Default::default()
+            },
+            ..Default::default()
+        };
+        let text = render(&s, 2, &standing);
         for line in [
             "gas_tasks{state=\"delivered\",modality=\"image\"} 7",
             "gas_generations_running 2",
             "gas_provider_errors_total{provider=\"openrouter\"} 1",
             "gas_provider_latency_ms{provider=\"openrouter\",quantile=\"0.5\"} 80",
             "gas_webhooks_total{validator=\"5V\",outcome=\"rejected\"} 1",
+            "gas_webhooks_total{validator=\"5V\",outcome=\"taken\"} 3",
+            "gas_webhooks_total{validator=\"5V\",outcome=\"passed\"} 0",
+            "gas_challenges_refused_total{validator=\"5V\"} 2",
             "gas_preflight_verdicts{window=\"1h\",result=\"failed\"} 1",
             "# TYPE gas_provider_spend_usd_total counter",
+            "gas_standing_fool_rate{modality=\"video\"} 0.005",
+            "gas_standing_gate_qualified{modality=\"video\",status=\"below_threshold\"} 0",
+            "gas_standing_snapshot_age_seconds 6",
+            "gas_standing_api_up 1",
         ] {
             assert!(text.lines().any(|l| l == line), "no {line:?} in\n{text}");
         }

@@ -1,33 +1,62 @@
 //! The numbers on the console's dashboard: challenges accepted and tasks finished, pre-flight
-//! pass rate and validators' acceptance rate over the last hour and day (per-minute buckets),
-//! and per-validator challenges, webhooks taken and refused, and the last refusal's reason.
-//! Every change is written through to the store's counters, so a restart (or pruning old
-//! tasks) loses none of it.
+//! pass rate and validators' replies by what they mean (passed, taken with the verdict
+//! unknown, rejected, ignored, failure reports) over the last hour and day (per-minute
+//! buckets), and per validator: challenges accepted and refused, its replies, and the last
+//! rejection's reason. Every change is written through to the store's counters, so a restart
+//! (or pruning old tasks) loses none of it.
+//!
+//! Counters written before replies were classified (`v` 0) held one "taken" count for every
+//! 2xx: on load they are rebuilt from the stored replies, and what those no longer explain is
+//! counted as taken (verdict unknown), never as passed.
 
 use crate::store::Store;
-use gas_shared::admin::{Rate, Rates, Throughput, ValidatorStats};
+use gas_shared::admin::{Rate, Rates, ReplyRates, Throughput, ValidatorStats};
+use gas_shared::reply::{ReplyClass, ReplyCounts};
 use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, HashMap};
 use std::sync::Mutex;
 
 const DAY_MINUTES: i64 = 24 * 60;
 
+/// The counters' format: 2 since replies are classified.
+const VERSION: u32 = 2;
+
 #[derive(Debug, Clone, Copy, Default, Serialize, Deserialize)]
 struct Bucket {
+    #[serde(default)]
+    v: u32,
     accepted: u64,
     finished: u64,
     preflight_passed: u64,
     preflight_total: u64,
+    #[serde(default)]
+    replies_by_class: ReplyCounts,
+    /// Format 0: every 2xx, and every 2xx or final 4xx. Read once, then zero.
+    #[serde(default, skip_serializing_if = "is_zero")]
     taken: u64,
+    #[serde(default, skip_serializing_if = "is_zero")]
     replies: u64,
 }
 
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
 struct PerValidator {
+    #[serde(default)]
+    v: u32,
     challenges: u64,
-    accepted: u64,
-    rejected: u64,
+    #[serde(default)]
+    refused: u64,
+    #[serde(default)]
+    replies_by_class: ReplyCounts,
     last_rejection: Option<String>,
+    /// Format 0: every 2xx, and every final 4xx. Read once, then zero.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    accepted: u64,
+    #[serde(default, skip_serializing_if = "is_zero")]
+    rejected: u64,
+}
+
+fn is_zero(n: &u64) -> bool {
+    *n == 0
 }
 
 #[derive(Default)]
@@ -64,6 +93,11 @@ impl Stats {
                     .insert(k["validator/".len()..].to_string(), p);
             }
         }
+        if inner.minutes.values().any(|b| b.v < VERSION)
+            || inner.validators.values().any(|v| v.v < VERSION)
+        {
+            migrate(&store, &mut inner);
+        }
         Stats {
             store,
             inner: Mutex::new(inner),
@@ -74,6 +108,7 @@ impl Stats {
         let m = minute(at_ms);
         let mut inner = self.inner.lock().unwrap_or_else(|p| p.into_inner());
         let b = inner.minutes.entry(m).or_default();
+        b.v = VERSION;
         change(b);
         let value = serde_json::to_value(*b).unwrap_or_default();
         let _ = self.store.put_counter(&format!("minute/{m}"), &value);
@@ -90,6 +125,7 @@ impl Stats {
     fn with_validator(&self, hotkey: &str, change: impl FnOnce(&mut PerValidator)) {
         let mut inner = self.inner.lock().unwrap_or_else(|p| p.into_inner());
         let v = inner.validators.entry(hotkey.to_string()).or_default();
+        v.v = VERSION;
         change(v);
         let value = serde_json::to_value(&*v).unwrap_or_default();
         let _ = self
@@ -116,32 +152,32 @@ impl Stats {
         });
     }
 
-    /// A validator answered a success webhook: 2xx took it, 4xx refused it (with a reason).
-    pub(crate) fn reply(&self, validator: &str, status: Option<u16>, body: &str, at_ms: i64) {
-        let Some(status) = status else {
-            return;
-        };
-        let taken = (200..300).contains(&status);
-        let refused = (400..500).contains(&status) && !matches!(status, 408 | 425 | 429);
-        if !taken && !refused {
+    /// We refused a validator's challenge (no service for its modality): it costs nothing,
+    /// unlike an accepted challenge that fails.
+    pub(crate) fn refused(&self, validator: &str) {
+        self.with_validator(validator, |v| v.refused += 1);
+    }
+
+    /// A validator answered a webhook; `class` says what the answer means. Retries and
+    /// undelivered webhooks are not replies to count.
+    pub(crate) fn reply(&self, validator: &str, class: ReplyClass, body: &str, at_ms: i64) {
+        if matches!(class, ReplyClass::Retry | ReplyClass::Undelivered) {
             return;
         }
-        self.with_minute(at_ms, |b| {
-            b.replies += 1;
-            b.taken += u64::from(taken);
-        });
+        self.with_minute(at_ms, |b| b.replies_by_class.add(class));
         self.with_validator(validator, |v| {
-            if taken {
-                v.accepted += 1;
-            } else {
-                v.rejected += 1;
+            v.replies_by_class.add(class);
+            if class == ReplyClass::Rejected {
                 v.last_rejection = Some(crate::text::truncate(body.trim(), 300));
             }
         });
     }
 
     /// Counts over the last minute, hour and day, and per validator.
-    pub(crate) fn snapshot(&self, now_ms: i64) -> (Throughput, Rates, Rates, Vec<ValidatorStats>) {
+    pub(crate) fn snapshot(
+        &self,
+        now_ms: i64,
+    ) -> (Throughput, Rates, ReplyRates, Vec<ValidatorStats>) {
         let inner = self.inner.lock().unwrap_or_else(|p| p.into_inner());
         let now = minute(now_ms);
         let sum = |since: i64| {
@@ -151,8 +187,7 @@ impl Stats {
                 t.finished += b.finished;
                 t.preflight_passed += b.preflight_passed;
                 t.preflight_total += b.preflight_total;
-                t.taken += b.taken;
-                t.replies += b.replies;
+                t.replies_by_class.merge(&b.replies_by_class);
             }
             t
         };
@@ -171,9 +206,9 @@ impl Stats {
             hour: rate(h.preflight_passed, h.preflight_total),
             day: rate(d.preflight_passed, d.preflight_total),
         };
-        let acceptance = Rates {
-            hour: rate(h.taken, h.replies),
-            day: rate(d.taken, d.replies),
+        let replies = ReplyRates {
+            hour: h.replies_by_class,
+            day: d.replies_by_class,
         };
         let mut validators: Vec<ValidatorStats> = inner
             .validators
@@ -182,8 +217,8 @@ impl Stats {
                 hotkey: hotkey.clone(),
                 uid: None,
                 challenges: v.challenges,
-                accepted: v.accepted,
-                rejected: v.rejected,
+                refused: v.refused,
+                replies: v.replies_by_class,
                 last_rejection: v.last_rejection.clone(),
             })
             .collect();
@@ -192,6 +227,136 @@ impl Stats {
                 .cmp(&a.challenges)
                 .then(a.hotkey.cmp(&b.hotkey))
         });
-        (throughput, preflight, acceptance, validators)
+        (throughput, preflight, replies, validators)
+    }
+}
+
+/// Rebuilds reply counts written before replies were classified, from the replies the store
+/// still holds; what they no longer explain (pruned) stays counted, as taken or rejected.
+fn migrate(store: &Store, inner: &mut Inner) {
+    let mut by_minute: BTreeMap<i64, ReplyCounts> = BTreeMap::new();
+    let mut by_validator: HashMap<String, (ReplyCounts, Option<String>)> = HashMap::new();
+    for fb in store.all_feedback() {
+        let class = ReplyClass::of(fb.kind == "failure", fb.status, &fb.body);
+        by_minute.entry(minute(fb.at_ms)).or_default().add(class);
+        let entry = by_validator.entry(fb.validator.clone()).or_default();
+        entry.0.add(class);
+        if class == ReplyClass::Rejected {
+            entry.1 = Some(crate::text::truncate(fb.body.trim(), 300));
+        }
+    }
+    for (m, b) in inner.minutes.iter_mut().filter(|(_, b)| b.v < VERSION) {
+        let mut counts = by_minute.remove(m).unwrap_or_default();
+        let taken = counts.passed + counts.taken + counts.ignored + counts.failures;
+        counts.taken += b.taken.saturating_sub(taken);
+        let refused = b.replies.saturating_sub(b.taken);
+        counts.rejected += refused.saturating_sub(counts.rejected);
+        *b = Bucket {
+            v: VERSION,
+            replies_by_class: counts,
+            taken: 0,
+            replies: 0,
+            ..*b
+        };
+        let value = serde_json::to_value(*b).unwrap_or_default();
+        let _ = store.put_counter(&format!("minute/{m}"), &value);
+    }
+    for (hotkey, v) in inner.validators.iter_mut().filter(|(_, v)| v.v < VERSION) {
+        let (mut counts, last) = by_validator.remove(hotkey).unwrap_or_default();
+        let taken = counts.passed + counts.taken + counts.ignored + counts.failures;
+        counts.taken += v.accepted.saturating_sub(taken);
+        counts.rejected += v.rejected.saturating_sub(counts.rejected);
+        v.v = VERSION;
+        v.replies_by_class = counts;
+        v.last_rejection = v.last_rejection.take().or(last);
+        v.accepted = 0;
+        v.rejected = 0;
+        let value = serde_json::to_value(&*v).unwrap_or_default();
+        let _ = store.put_counter(&format!("validator/{hotkey}"), &value);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::task::Feedback;
+
+    fn reply(validator: &str, kind: &str, status: u16, body: &str, at_ms: i64) -> Feedback {
+        Feedback {
+            validator: validator.into(),
+            task_id: format!("t{at_ms}"),
+            kind: kind.into(),
+            attempt: 1,
+            status: Some(status),
+            body: body.into(),
+            at_ms,
+        }
+    }
+
+    #[tokio::test]
+    async fn counters_from_before_classification_are_read_in_the_new_terms() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let store = Store::open(dir.path()).expect("store");
+        // Early in a minute, so that every reply below falls in it.
+        let now = minute(crate::clock::now_ms()) * 60_000 + 1_000;
+        let m = minute(now);
+        // As the last build wrote them: every 2xx "taken", one refusal; three replies of the
+        // four are still stored (one was pruned).
+        let old_minute = serde_json::json!({"accepted": 4, "finished": 4, "preflight_passed": 4,
+            "preflight_total": 4, "taken": 4, "replies": 5});
+        store
+            .put_counter(&format!("minute/{m}"), &old_minute)
+            .expect("counter");
+        let old_validator = serde_json::json!({"challenges": 5, "accepted": 4, "rejected": 1,
+            "last_rejection": "duplicate"});
+        store
+            .put_counter("validator/5V", &old_validator)
+            .expect("counter");
+        for fb in [
+            reply("5V", "success", 200, "Binary content received", now),
+            reply("5V", "success", 202, "Callback accepted", now + 1),
+            reply("5V", "success", 400, "duplicate", now + 2),
+            reply(
+                "5V",
+                "success",
+                503,
+                "Validator could not accept callback",
+                now + 3,
+            ),
+        ] {
+            store.record_feedback(&fb).expect("feedback");
+        }
+        let stats = Stats::load(store.clone());
+        let (_, _, replies, validators) = stats.snapshot(now);
+        let want = ReplyCounts {
+            passed: 1,
+            // One 202 stored, and two 2xx no longer stored: taken, never passed.
+            taken: 3,
+            rejected: 1,
+            ..ReplyCounts::default()
+        };
+        assert_eq!(replies.day, want);
+        assert_eq!(validators[0].replies, want);
+        assert_eq!(validators[0].challenges, 5);
+        assert_eq!(validators[0].last_rejection.as_deref(), Some("duplicate"));
+        // Rewritten once: a second load reads the same.
+        drop(stats);
+        let (_, _, again, _) = Stats::load(store).snapshot(now);
+        assert_eq!(again.day, want);
+    }
+
+    #[tokio::test]
+    async fn a_202_counts_as_taken_and_a_refused_challenge_as_refused() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let stats = Stats::load(Store::open(dir.path()).expect("store"));
+        let now = crate::clock::now_ms();
+        stats.challenge("5V", now);
+        stats.refused("5V");
+        stats.reply("5V", ReplyClass::Taken, "Callback accepted", now);
+        stats.reply("5V", ReplyClass::Retry, "busy", now);
+        let (_, _, replies, validators) = stats.snapshot(now);
+        assert_eq!((replies.hour.passed, replies.hour.taken), (0, 1));
+        assert_eq!(replies.hour.verdicts().total, 0, "a 202 is no verdict");
+        assert_eq!((validators[0].challenges, validators[0].refused), (1, 1));
     }
 }

@@ -21,6 +21,9 @@ pub use crate::providers::{
     stability,
 };
 pub use crate::secret::keep_secret;
+/// The validators' reward formula on a list of outcomes (the standing estimate), to compare
+/// with an independent implementation.
+pub use crate::standing::estimate::{Gates, Outcome as RewardOutcome, estimate};
 pub use crate::store::{OutboxChange, Store, StoreError};
 
 use crate::chain::{Metagraph, MetagraphCache};
@@ -69,7 +72,7 @@ impl InProcess {
             chains,
             store,
             preflight,
-            metagraph,
+            (metagraph, None),
         )?;
         Ok(InProcess { config, parts })
     }

@@ -1,7 +1,10 @@
 //! The webhook outbox: every task in `delivering` has a durable entry keyed by its due time.
 //! Each attempt is signed afresh (new uuid and timestamp), media is streamed from its file with
-//! a known Content-Length, every reply is stored as that validator's feedback, and failed
-//! attempts are retried with backoff and jitter until `MINER_WEBHOOK_DEADLINE`.
+//! a known Content-Length, every reply is stored as that validator's feedback and read for
+//! what it means (`gas_shared::reply::ReplyClass`: a v5 202 is "taken, verdict unknown", a
+//! v4.9.x 200 "passed Stage A"), and attempts the validator could not take (5xx, 503
+//! "Validator could not accept callback", no answer) are retried with backoff and jitter until
+//! `MINER_WEBHOOK_DEADLINE`.
 
 use crate::clock::now_ms;
 use crate::epistula::sign_headers;
@@ -11,6 +14,7 @@ use crate::store::{OutboxChange, OutboxEntry, Store};
 use crate::task::{Feedback, Outcome, Reply, TaskRecord};
 use crate::text::{error_chain, truncate};
 use gas_shared::TaskState;
+use gas_shared::reply::ReplyClass;
 use rand::Rng;
 use std::collections::HashSet;
 use std::sync::{Arc, Mutex};
@@ -40,31 +44,6 @@ pub(crate) struct Outbox {
     draining: std::sync::atomic::AtomicBool,
     slots: Arc<Semaphore>,
     guard: WebhookGuard,
-}
-
-/// What the validator's answer means for the task.
-enum Verdict {
-    /// 2xx: taken (or knowingly ignored, e.g. "Task not found in current session").
-    Accepted,
-    /// 4xx other than 408/429: a definite refusal; sending again would not change it.
-    Refused,
-    /// Anything else: try again later.
-    Retry,
-    /// Never sent: the target is in the operator's own network (see `netguard`).
-    Forbidden,
-    /// A redirect: not followed, so the validator never got it; not tried again either.
-    Undelivered,
-}
-
-fn judge(status: Option<u16>) -> Verdict {
-    match status {
-        Some(s) if (200..300).contains(&s) => Verdict::Accepted,
-        // Redirects are not followed (they could point anywhere); a receiver does not send them.
-        Some(s) if (300..400).contains(&s) => Verdict::Undelivered,
-        Some(408 | 425 | 429) => Verdict::Retry,
-        Some(s) if (400..500).contains(&s) => Verdict::Refused,
-        _ => Verdict::Retry,
-    }
 }
 
 /// Backoff before attempt `n + 1`: 1 s, 2 s, 4 s … capped at 5 min, ±25 % jitter.
@@ -225,6 +204,7 @@ impl Outbox {
         let attempt = task.deliveries + 1;
         let (kind, reply, forbidden) = self.send(&task).await;
         let status = reply.status;
+        let failure = matches!(task.outcome, Some(Outcome::Failure { .. }));
         tracing::info!(task_id = %task.task_id, validator = %task.validator, kind, attempt, status = ?status, reply = %truncate(&reply.body, 200), "webhook sent");
         self.store.record_feedback(&Feedback {
             validator: task.validator.clone(),
@@ -235,23 +215,25 @@ impl Outbox {
             body: reply.body.clone(),
             at_ms: reply.at_ms,
         })?;
-        let failure = matches!(task.outcome, Some(Outcome::Failure { .. }));
         let done_state = if failure {
             TaskState::Failed
         } else {
             TaskState::Delivered
         };
-        let verdict = if forbidden {
-            Verdict::Forbidden
+        // Never sent (the guard refused the target) or redirected: not delivered, not retried.
+        let class = if forbidden {
+            ReplyClass::Undelivered
         } else {
-            judge(status)
+            ReplyClass::of(failure, status, &reply.body)
         };
-        let (change, state) = match verdict {
-            Verdict::Accepted | Verdict::Refused => (OutboxChange::Remove(entry), done_state),
-            Verdict::Forbidden | Verdict::Undelivered => {
-                (OutboxChange::Remove(entry), TaskState::Failed)
-            }
-            Verdict::Retry => {
+        let (change, state) = match class {
+            ReplyClass::Passed
+            | ReplyClass::Taken
+            | ReplyClass::Rejected
+            | ReplyClass::Ignored
+            | ReplyClass::Recorded => (OutboxChange::Remove(entry), done_state),
+            ReplyClass::Undelivered => (OutboxChange::Remove(entry), TaskState::Failed),
+            ReplyClass::Retry => {
                 let due =
                     (now_ms() + backoff(task.deliveries).as_millis() as i64).min(task.deadline_ms);
                 if due <= now_ms() {
@@ -267,10 +249,8 @@ impl Outbox {
                 }
             }
         };
-        if kind == "success" && !forbidden {
-            self.stats
-                .reply(&task.validator, status, &reply.body, reply.at_ms);
-        }
+        self.stats
+            .reply(&task.validator, class, &reply.body, reply.at_ms);
         self.store.update(&task.task_id, change, |t| {
             t.deliveries = attempt;
             t.last_reply = Some(reply.clone());
@@ -407,12 +387,15 @@ mod tests {
 
     #[test]
     fn refusals_end_delivery_and_outages_retry() {
-        assert!(matches!(judge(Some(200)), Verdict::Accepted));
-        assert!(matches!(judge(Some(400)), Verdict::Refused));
-        assert!(matches!(judge(Some(302)), Verdict::Undelivered));
-        assert!(matches!(judge(Some(429)), Verdict::Retry));
-        assert!(matches!(judge(Some(502)), Verdict::Retry));
-        assert!(matches!(judge(None), Verdict::Retry));
+        let class = |status| ReplyClass::of(false, status, "");
+        assert!(class(Some(200)).is_final());
+        assert!(class(Some(202)).is_final());
+        assert_eq!(class(Some(400)), ReplyClass::Rejected);
+        assert_eq!(class(Some(302)), ReplyClass::Undelivered);
+        assert!(!class(Some(429)).is_final());
+        assert!(!class(Some(502)).is_final());
+        assert!(!class(Some(503)).is_final());
+        assert!(!class(None).is_final());
     }
 
     #[test]

@@ -3,6 +3,7 @@
 //! `GET /events` (JSON lines: a snapshot first, then deltas; a fresh snapshot whenever the
 //! reader fell behind). Secrets never appear here: a service's key is only "set" or not.
 
+use crate::reply::ReplyCounts;
 use crate::verdict::Verdict;
 use crate::{Modality, TaskState, Tier};
 use serde::{Deserialize, Serialize};
@@ -23,7 +24,8 @@ pub struct Status {
     pub queue: Vec<QueueCount>,
     pub throughput: Throughput,
     pub preflight: Rates,
-    pub acceptance: Rates,
+    /// Validators' replies to our webhooks over the last hour and day, by what they mean.
+    pub replies: ReplyRates,
     pub providers: Vec<ProviderStats>,
     pub validators: Vec<ValidatorStats>,
     pub services: Services,
@@ -34,6 +36,31 @@ pub struct Status {
     pub demo: bool,
     #[serde(default)]
     pub pid: u32,
+    /// The standing in one line (None until the first read of the subnet's API).
+    #[serde(default)]
+    pub standing: Option<StandingSummary>,
+}
+
+/// Replies by class over the last hour and the last 24 hours.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct ReplyRates {
+    pub hour: ReplyCounts,
+    pub day: ReplyCounts,
+}
+
+/// The dashboard's standing line: each modality's gate and the API's pass rate, with the
+/// age of the snapshot they come from.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct StandingSummary {
+    /// (modality, gate status word from the API, fool rate).
+    pub gates: Vec<(crate::Modality, String, Option<f64>)>,
+    pub pass_rate: Option<f64>,
+    /// When the snapshot was fetched; None: never.
+    pub fetched_ms: Option<i64>,
+    /// Why the last read failed, if it did.
+    pub error: Option<String>,
+    /// The v5 estimate of `R` (None while a gate is unknown).
+    pub r_estimate: Option<f64>,
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
@@ -97,10 +124,14 @@ pub struct ProviderStats {
 pub struct ValidatorStats {
     pub hotkey: String,
     pub uid: Option<u16>,
+    /// Challenges accepted (201) and refused by us.
     pub challenges: u64,
-    /// Webhooks taken (2xx) and refused (4xx) by this validator.
-    pub accepted: u64,
-    pub rejected: u64,
+    #[serde(default)]
+    pub refused: u64,
+    /// Its replies to our webhooks, by what they mean (a 202 is `taken`, never passed).
+    #[serde(default)]
+    pub replies: ReplyCounts,
+    /// The reason of its last rejection (a 400's text).
     pub last_rejection: Option<String>,
 }
 

@@ -3,6 +3,8 @@
 //! pulling in the miner.
 
 pub mod admin;
+pub mod reply;
+pub mod standing;
 pub mod verdict;
 
 use serde::{Deserialize, Serialize};

@@ -88,6 +88,9 @@ impl Fixture {
             ("BT_LOGGING_LEVEL", "DEBUG".into()),
             // The fake validators listen on loopback, which webhooks may not reach by default.
             ("MINER_WEBHOOK_ALLOW", "127.0.0.0/8".into()),
+            // Nothing in a test reaches the real subnet API; tests of the standing start a fake.
+            ("GAS_API_URL", "http://127.0.0.1:9".into()),
+            ("MINER_STANDING_POLL", "0".into()),
         ];
         Fixture {
             dir,

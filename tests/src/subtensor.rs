@@ -1,9 +1,10 @@
 //! A fake subtensor node on 127.0.0.1: WebSocket JSON-RPC (jsonrpsee's server) answering what
 //! a client needs, from the real finney runtime metadata (`../shared/chain/finney.scale`): the
 //! metadata itself, runtime version, block hashes and headers, account nonces, and
-//! `state_call` of `NeuronInfoRuntimeApi_get_neurons_lite` and
-//! `SubnetInfoRuntimeApi_get_metagraph` built from neurons the test chooses, encoded with the
-//! metadata's own types. Submitted extrinsics are decoded with the metadata (every transaction
+//! `state_call` of `NeuronInfoRuntimeApi_get_neurons_lite`, `NeuronInfoRuntimeApi_get_neuron`,
+//! `SubnetInfoRuntimeApi_get_metagraph` and `SubnetInfoRuntimeApi_get_subnet_hyperparams`
+//! built from neurons the test chooses (with the incentive, emission, last update and weights
+//! it sets per uid, and commit-reveal on or off), encoded with the metadata's own types. Submitted extrinsics are decoded with the metadata (every transaction
 //! extension in order), their sr25519 signature checked, and a valid `serve_axon` applied.
 
 use gas_miner::identity::{ss58_encode, verify};
@@ -12,6 +13,7 @@ use jsonrpsee::types::ErrorObjectOwned;
 use parity_scale_codec::{Compact, Decode, Encode};
 use scale_info::{PortableRegistry, TypeDef, TypeDefPrimitive};
 use scale_value::{Composite, Value, ValueDef};
+use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
@@ -29,6 +31,18 @@ pub struct FakeNeuron {
     pub validator_permit: bool,
     /// (ip, port, block set at)
     pub axon: Option<(u128, u16, u64)>,
+}
+
+/// What the chain holds for a uid beyond [`FakeNeuron`]: the figures the epoch writes and the
+/// weights the neuron last set. A uid without an entry has zeros and no weights.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct FakeScores {
+    /// Out of `u16::MAX`, as the chain stores it.
+    pub incentive: u16,
+    pub emission_rao: u64,
+    pub last_update: u64,
+    /// (uid, weight), as set by `set_weights` (a zero weight is not reported, as on chain).
+    pub weights: Vec<(u16, u16)>,
 }
 
 /// A `serve_axon` the node received, decoded.
@@ -59,6 +73,24 @@ pub struct NodeState {
     pub methods: Vec<String>,
     /// `get_metagraph` answers with an error (a heavy call timing out, say).
     pub fail_metagraph: bool,
+    /// Per uid: incentive, emission, last update and weights.
+    pub scores: HashMap<u16, FakeScores>,
+    /// `CommitRevealWeightsEnabled` for the subnet.
+    pub commit_reveal: bool,
+}
+
+impl NodeState {
+    /// The scores of `uid` (zeros and no weights when the test set none).
+    pub fn scores_of(&self, uid: u16) -> FakeScores {
+        self.scores.get(&uid).cloned().unwrap_or_default()
+    }
+
+    /// The neurons in uid order, as the chain lists them.
+    fn by_uid(&self) -> Vec<&FakeNeuron> {
+        let mut v: Vec<&FakeNeuron> = self.neurons.iter().collect();
+        v.sort_by_key(|n| n.uid);
+        v
+    }
 }
 
 #[derive(Clone)]
@@ -109,6 +141,8 @@ impl FakeSubtensor {
                 submitted: Vec::new(),
                 methods: Vec::new(),
                 fail_metagraph: false,
+                scores: HashMap::new(),
+                commit_reveal: false,
             })),
             handle: Arc::default(),
             md: Arc::new(md),
@@ -150,6 +184,16 @@ impl FakeSubtensor {
 
     pub fn submitted(&self) -> Vec<Submitted> {
         self.lock().submitted.clone()
+    }
+
+    /// Sets what the chain holds for `uid`: incentive, emission, last update and weights.
+    pub fn set_scores(&self, uid: u16, scores: FakeScores) {
+        self.lock().scores.insert(uid, scores);
+    }
+
+    /// Turns commit-reveal weights on or off for the subnet.
+    pub fn set_commit_reveal(&self, on: bool) {
+        self.lock().commit_reveal = on;
     }
 
     fn module(&self) -> RpcModule<FakeSubtensor> {
@@ -258,14 +302,64 @@ impl FakeSubtensor {
                 let ty = api_output("NeuronInfoRuntimeApi", "get_neurons_lite")?;
                 let s = self.lock();
                 let items: Vec<Value> = if netuid == s.netuid {
-                    s.neurons
-                        .iter()
-                        .map(|n| self.neuron_value(n, netuid))
+                    s.by_uid()
+                        .into_iter()
+                        .map(|n| self.neuron_value(n, netuid, &s.scores_of(n.uid), false))
                         .collect()
                 } else {
                     Vec::new()
                 };
                 self.encode(&Value::unnamed_composite(items), ty)
+            }
+            "NeuronInfoRuntimeApi_get_neuron" => {
+                let (netuid, uid) = <(u16, u16)>::decode(&mut &args[..])
+                    .map_err(|e| rpc_error(-32602, e.to_string()))?;
+                let ty = api_output("NeuronInfoRuntimeApi", "get_neuron")?;
+                let s = self.lock();
+                let found = s
+                    .neurons
+                    .iter()
+                    .find(|n| n.uid == uid)
+                    .filter(|_| netuid == s.netuid);
+                let v = match found {
+                    Some(n) => Value::variant(
+                        "Some",
+                        Composite::Unnamed(vec![self.neuron_value(
+                            n,
+                            netuid,
+                            &s.scores_of(uid),
+                            true,
+                        )]),
+                    ),
+                    None => Value::variant("None", Composite::Unnamed(vec![])),
+                };
+                self.encode(&v, ty)
+            }
+            "SubnetInfoRuntimeApi_get_subnet_hyperparams" => {
+                let netuid =
+                    u16::decode(&mut &args[..]).map_err(|e| rpc_error(-32602, e.to_string()))?;
+                let ty = api_output("SubnetInfoRuntimeApi", "get_subnet_hyperparams")?;
+                let s = self.lock();
+                if netuid != s.netuid {
+                    return self.encode(&Value::variant("None", Composite::Unnamed(vec![])), ty);
+                }
+                let mut h = default_value(md.types(), self.some_type(ty));
+                set(
+                    &mut h,
+                    "serving_rate_limit",
+                    Value::u128(u128::from(s.serving_rate_limit)),
+                );
+                set(
+                    &mut h,
+                    "commit_reveal_weights_enabled",
+                    Value::bool(s.commit_reveal),
+                );
+                set(
+                    &mut h,
+                    "commit_reveal_period",
+                    Value::u128(u128::from(s.commit_reveal)),
+                );
+                self.encode(&Value::variant("Some", Composite::Unnamed(vec![h])), ty)
             }
             "SubnetInfoRuntimeApi_get_metagraph" if self.lock().fail_metagraph => {
                 Err(rpc_error(-32000, "Execution failed: timeout"))
@@ -280,75 +374,87 @@ impl FakeSubtensor {
                 }
                 let inner = self.some_type(ty);
                 let mut g = default_value(md.types(), inner);
+                let neurons = s.by_uid();
+                let scores: Vec<FakeScores> = neurons.iter().map(|n| s.scores_of(n.uid)).collect();
+                // One entry per uid in every per-uid column, as the chain answers; the test's
+                // figures where it sets them, zeros elsewhere.
+                for name in PER_UID {
+                    if let Some(element) = self.sequence_element(inner, name) {
+                        set(
+                            &mut g,
+                            name,
+                            Value::unnamed_composite(
+                                neurons
+                                    .iter()
+                                    .map(|_| default_value(md.types(), element))
+                                    .collect::<Vec<_>>(),
+                            ),
+                        );
+                    }
+                }
+                if let Some(axons) = field_mut(&mut g, "axons") {
+                    for (a, n) in items_mut(axons).zip(&neurons) {
+                        if let Some(axon) = n.axon {
+                            fill_axon(a, axon);
+                        }
+                    }
+                }
                 let account = |k: &[u8; 32]| Value::unnamed_composite(vec![Value::from_bytes(k)]);
-                set(
-                    &mut g,
-                    "netuid",
-                    Value::unnamed_composite(vec![Value::u128(u128::from(netuid))]),
-                );
+                let wrapped = |n: u128| Value::unnamed_composite(vec![Value::u128(n)]);
+                let column =
+                    |g: &mut Value, name: &str, f: &dyn Fn(usize, &FakeNeuron) -> Value| {
+                        set(
+                            g,
+                            name,
+                            Value::unnamed_composite(
+                                neurons
+                                    .iter()
+                                    .enumerate()
+                                    .map(|(i, n)| f(i, n))
+                                    .collect::<Vec<_>>(),
+                            ),
+                        )
+                    };
+                set(&mut g, "netuid", wrapped(u128::from(netuid)));
+                set(&mut g, "block", Value::u128(u128::from(s.block)));
                 set(
                     &mut g,
                     "serving_rate_limit",
                     Value::u128(u128::from(s.serving_rate_limit)),
                 );
-                set(&mut g, "num_uids", Value::u128(s.neurons.len() as u128));
                 set(
                     &mut g,
-                    "hotkeys",
-                    Value::unnamed_composite(
-                        s.neurons
-                            .iter()
-                            .map(|n| account(&n.hotkey))
-                            .collect::<Vec<_>>(),
-                    ),
+                    "commit_reveal_weights_enabled",
+                    Value::bool(s.commit_reveal),
                 );
                 set(
                     &mut g,
-                    "coldkeys",
-                    Value::unnamed_composite(
-                        s.neurons
-                            .iter()
-                            .map(|n| account(&n.hotkey))
-                            .collect::<Vec<_>>(),
-                    ),
+                    "commit_reveal_period",
+                    Value::u128(u128::from(s.commit_reveal)),
                 );
-                set(
-                    &mut g,
-                    "validator_permit",
-                    Value::unnamed_composite(
-                        s.neurons
-                            .iter()
-                            .map(|n| Value::bool(n.validator_permit))
-                            .collect::<Vec<_>>(),
-                    ),
-                );
-                set(
-                    &mut g,
-                    "total_stake",
-                    Value::unnamed_composite(
-                        s.neurons
-                            .iter()
-                            .map(|n| {
-                                Value::unnamed_composite(vec![Value::u128(u128::from(n.stake_rao))])
-                            })
-                            .collect::<Vec<_>>(),
-                    ),
-                );
+                set(&mut g, "num_uids", Value::u128(neurons.len() as u128));
+                column(&mut g, "hotkeys", &|_, n| account(&n.hotkey));
+                column(&mut g, "coldkeys", &|_, n| account(&n.hotkey));
+                column(&mut g, "active", &|_, _| Value::bool(true));
+                column(&mut g, "validator_permit", &|_, n| {
+                    Value::bool(n.validator_permit)
+                });
+                column(&mut g, "incentives", &|i, _| {
+                    Value::u128(u128::from(scores[i].incentive))
+                });
+                column(&mut g, "emission", &|i, _| {
+                    wrapped(u128::from(scores[i].emission_rao))
+                });
+                column(&mut g, "last_update", &|i, _| {
+                    Value::u128(u128::from(scores[i].last_update))
+                });
+                column(&mut g, "total_stake", &|_, n| {
+                    wrapped(u128::from(n.stake_rao))
+                });
                 // Alpha stake is a part of S: the client must read total_stake, not this.
-                set(
-                    &mut g,
-                    "alpha_stake",
-                    Value::unnamed_composite(
-                        s.neurons
-                            .iter()
-                            .map(|n| {
-                                Value::unnamed_composite(vec![Value::u128(u128::from(
-                                    n.stake_rao / 2,
-                                ))])
-                            })
-                            .collect::<Vec<_>>(),
-                    ),
-                );
+                column(&mut g, "alpha_stake", &|_, n| {
+                    wrapped(u128::from(n.stake_rao / 2))
+                });
                 self.encode(&Value::variant("Some", Composite::Unnamed(vec![g])), ty)
             }
             other => Err(rpc_error(
@@ -372,13 +478,33 @@ impl FakeSubtensor {
         }
     }
 
-    fn neuron_value(&self, n: &FakeNeuron, netuid: u16) -> Value {
+    /// The element type of the sequence field `name` of composite type `ty`.
+    fn sequence_element(&self, ty: u32, name: &str) -> Option<u32> {
+        let types = self.md.types();
+        let TypeDef::Composite(c) = &types.resolve(ty)?.type_def else {
+            return None;
+        };
+        let f = c.fields.iter().find(|f| f.name.as_deref() == Some(name))?;
+        match &types.resolve(f.ty.id)?.type_def {
+            TypeDef::Sequence(s) => Some(s.type_param.id),
+            _ => None,
+        }
+    }
+
+    /// A `NeuronInfoLite` (`full`: a `NeuronInfo`, with its weight row) as the chain builds
+    /// it.
+    fn neuron_value(&self, n: &FakeNeuron, netuid: u16, scores: &FakeScores, full: bool) -> Value {
+        let method = if full {
+            "get_neuron"
+        } else {
+            "get_neuron_lite"
+        };
         let ty = self
             .md
             .runtime_api_trait_by_name("NeuronInfoRuntimeApi")
-            .and_then(|t| t.method_by_name("get_neuron_lite"))
+            .and_then(|t| t.method_by_name(method))
             .map(|m| self.some_type(m.output_ty()))
-            .expect("NeuronInfoLite");
+            .expect("NeuronInfo");
         let mut v = default_value(self.md.types(), ty);
         let account = |k: &[u8; 32]| Value::unnamed_composite(vec![Value::from_bytes(k)]);
         set(&mut v, "hotkey", account(&n.hotkey));
@@ -400,15 +526,43 @@ impl FakeSubtensor {
                 Value::unnamed_composite(vec![Value::u128(u128::from(n.stake_rao / 2))]),
             ])]),
         );
-        if let Some((ip, port, block)) = n.axon
-            && let Some(axon) = field_mut(&mut v, "axon_info")
+        set(
+            &mut v,
+            "incentive",
+            Value::u128(u128::from(scores.incentive)),
+        );
+        set(
+            &mut v,
+            "emission",
+            Value::unnamed_composite(vec![Value::u128(u128::from(scores.emission_rao))]),
+        );
+        set(
+            &mut v,
+            "last_update",
+            Value::u128(u128::from(scores.last_update)),
+        );
+        // The chain reports only the weights above zero.
+        set(
+            &mut v,
+            "weights",
+            Value::unnamed_composite(
+                scores
+                    .weights
+                    .iter()
+                    .filter(|(_, w)| *w > 0)
+                    .map(|(uid, w)| {
+                        Value::unnamed_composite(vec![
+                            Value::u128(u128::from(*uid)),
+                            Value::u128(u128::from(*w)),
+                        ])
+                    })
+                    .collect::<Vec<_>>(),
+            ),
+        );
+        if let Some(axon) = n.axon
+            && let Some(a) = field_mut(&mut v, "axon_info")
         {
-            set(axon, "block", Value::u128(u128::from(block)));
-            set(axon, "version", Value::u128(1));
-            set(axon, "ip", Value::u128(ip));
-            set(axon, "port", Value::u128(u128::from(port)));
-            set(axon, "ip_type", Value::u128(4));
-            set(axon, "protocol", Value::u128(4));
+            fill_axon(a, axon);
         }
         v
     }
@@ -583,6 +737,46 @@ fn field_mut<'a>(v: &'a mut Value, name: &str) -> Option<&'a mut Value> {
         }
         _ => None,
     }
+}
+
+/// The columns of `get_metagraph` that hold one entry per uid.
+const PER_UID: [&str; 18] = [
+    "hotkeys",
+    "coldkeys",
+    "identities",
+    "axons",
+    "active",
+    "validator_permit",
+    "pruning_score",
+    "last_update",
+    "emission",
+    "dividends",
+    "incentives",
+    "consensus",
+    "trust",
+    "rank",
+    "block_at_registration",
+    "alpha_stake",
+    "tao_stake",
+    "total_stake",
+];
+
+/// The items of a list value, to fill in.
+fn items_mut(list: &mut Value) -> std::slice::IterMut<'_, Value> {
+    match &mut list.value {
+        ValueDef::Composite(Composite::Unnamed(items)) => items.iter_mut(),
+        _ => Default::default(),
+    }
+}
+
+/// An `AxonInfo` at (ip, port, block set at), IPv4.
+fn fill_axon(axon: &mut Value, (ip, port, block): (u128, u16, u64)) {
+    set(axon, "block", Value::u128(u128::from(block)));
+    set(axon, "version", Value::u128(1));
+    set(axon, "ip", Value::u128(ip));
+    set(axon, "port", Value::u128(u128::from(port)));
+    set(axon, "ip_type", Value::u128(4));
+    set(axon, "protocol", Value::u128(4));
 }
 
 fn set(v: &mut Value, name: &str, new: Value) {

@@ -66,8 +66,8 @@ async fn every_endpoint_answers_with_the_shared_types() {
     );
     assert_eq!(status.validators[0].challenges, 2);
     assert_eq!(
-        status.validators[0].accepted, 1,
-        "the success webhook was taken"
+        status.validators[0].replies.passed, 1,
+        "the success webhook passed Stage A (v4.9.x: 200 \"Binary content received\")"
     );
     assert_eq!(status.providers[0].name, "openrouter");
     assert_eq!(status.services.image, vec!["openrouter"]);

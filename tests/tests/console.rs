@@ -181,3 +181,65 @@ async fn the_console_shows_and_steers_a_running_miner() {
     );
     tmux.keys(&["q"]);
 }
+
+/// The Standing screen on a real miner whose validator answers as v5 (202) and whose standing
+/// comes from a fake subnet API: the gate words, the fool rates and the validator's pass rate
+/// from the API, and the 202s shown as taken, never as passed. At 80×24, as over SSH.
+#[tokio::test(flavor = "multi_thread")]
+async fn the_standing_screen_shows_the_gates_and_the_api_pass_rate() {
+    if !available("tmux") {
+        assert!(
+            std::env::var_os("GAS_REQUIRE_TMUX").is_none(),
+            "GAS_REQUIRE_TMUX is set but tmux is missing"
+        );
+        println!("SKIPPED: tmux is needed (apt-get install tmux; .ci/run does)");
+        return;
+    }
+    let api = gasapi::FakeGasApi::start(key(MINER_PHRASE).ss58());
+    let r = Rig::start(&[("GAS_API_URL", &api.url()), ("MINER_STANDING_POLL", "1")]).await;
+    r.validator.set_v5(true);
+    for _ in 0..2 {
+        let body = json!({"prompt": "a lighthouse in fog", "parameters": {}});
+        let (code, reply) = r.v.challenge("/gen_image", &body, &r.validator.url()).await;
+        assert_eq!(code, 201, "{reply}");
+    }
+    r.validator
+        .wait_for(WAIT, "two webhooks", |h| h.len() >= 2)
+        .await;
+    let socket = r.fixture.dir.path().join("state/admin.sock");
+    let tmux = Tmux::start_sized(
+        &format!("{} --socket {}", console_bin().display(), socket.display()),
+        80,
+        24,
+    );
+    // The dashboard's standing line, once the API has been read.
+    tmux.wait_for("the dashboard's standing line", |p| {
+        p.contains("Fool-rate eligible") && p.contains("taken")
+    })
+    .await;
+    tmux.keys(&["5"]);
+    let pane = tmux
+        .wait_for("the gate cards", |p| {
+            p.contains("Fool-rate eligible") && p.contains("Below threshold") && p.contains("3.1%")
+        })
+        .await;
+    assert!(pane.contains("needs >2%"), "{pane}");
+    // Scroll to the validators: ours, with the API's pass rate (the fake says 90 of 100) beside our
+    // own counts, 2 taken and 0 passed.
+    let me = key(VALIDATOR_PHRASE).ss58().to_string();
+    let short = &me[..6];
+    let mut pane = String::new();
+    for _ in 0..8 {
+        pane = tmux.pane();
+        if pane.contains(short) {
+            break;
+        }
+        tmux.keys(&["Down"]);
+        tokio::time::sleep(Duration::from_millis(300)).await;
+    }
+    let row = pane
+        .lines()
+        .find(|l| l.contains(short))
+        .unwrap_or_else(|| panic!("no row for {short}:\n{pane}"));
+    assert!(row.contains("90%"), "the API's pass rate: {row}");
+}

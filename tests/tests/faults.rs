@@ -535,7 +535,10 @@ async fn a_validator_refusal_is_recorded_and_not_retried() {
         .iter()
         .find(|v| v.hotkey == me)
         .expect("the validator's row");
-    assert_eq!((row.accepted, row.rejected), (0, 1));
+    assert_eq!(
+        (row.replies.passed, row.replies.taken, row.replies.rejected),
+        (0, 0, 1)
+    );
     assert_eq!(
         row.last_rejection.as_deref(),
         Some("Duplicate image detected")

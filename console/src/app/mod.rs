@@ -6,6 +6,7 @@ mod keys;
 
 use crate::net::{Command, NetEvent};
 use gas_shared::admin::{Event, Status, TaskDetail, TaskQuery, TaskSummary};
+use gas_shared::standing::StandingView;
 use gas_shared::verdict::Verdict;
 use gas_shared::{Modality, TaskState};
 use std::collections::VecDeque;
@@ -14,6 +15,11 @@ use std::collections::VecDeque;
 const LIST_CAP: usize = 1000;
 /// Log lines kept.
 const LOG_CAP: usize = 3000;
+/// How often the open Standing screen reads `GET /standing` again.
+pub const STANDING_EVERY_MS: i64 = 30_000;
+/// The Standing screen shows the validators in sections of this many, so that each fits an
+/// 80×24 terminal and scrolling a section at a time skips none.
+pub const VALIDATORS_PER_SECTION: usize = 10;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Screen {
@@ -22,14 +28,16 @@ pub enum Screen {
     Detail,
     Services,
     Logs,
+    Standing,
 }
 
 impl Screen {
-    pub const TABS: [Screen; 4] = [
+    pub const TABS: [Screen; 5] = [
         Screen::Dashboard,
         Screen::Tasks,
         Screen::Services,
         Screen::Logs,
+        Screen::Standing,
     ];
 
     pub fn title(self) -> &'static str {
@@ -38,6 +46,16 @@ impl Screen {
             Screen::Tasks | Screen::Detail => "2 Tasks",
             Screen::Services => "3 Services",
             Screen::Logs => "4 Logs",
+            Screen::Standing => "5 Standing",
+        }
+    }
+
+    /// The tab's title where the header is narrow.
+    pub fn short_title(self) -> &'static str {
+        match self {
+            Screen::Dashboard => "1 Dash",
+            Screen::Services => "3 Serv",
+            other => other.title(),
         }
     }
 }
@@ -132,6 +150,48 @@ pub struct ServiceEdit {
     pub typing: Option<String>,
 }
 
+/// The Standing screen: the miner's last `GET /standing` answer and the requests in flight.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Standing {
+    pub view: Option<StandingView>,
+    /// When the console received `view` (its own clock), to age what the miner said.
+    pub received_ms: Option<i64>,
+    /// Why the last `GET /standing` failed (None once one answers).
+    pub error: Option<String>,
+    /// When the last `GET /standing` was sent, or answered: the next is due
+    /// [`STANDING_EVERY_MS`] after.
+    pub asked_ms: Option<i64>,
+    /// A `GET /standing` is in flight.
+    pub loading: bool,
+    /// Since when a `POST /standing/refresh` has been waiting for the subnet's API.
+    pub refreshing_since: Option<i64>,
+    /// The first section shown (the screen scrolls a section at a time).
+    pub scroll: usize,
+}
+
+impl Standing {
+    /// The miner's clock now, as far as the console can tell: its `now_ms` when it answered,
+    /// moved on by the time since. Ages on the screen are measured against it.
+    pub fn miner_now(&self, now_ms: i64) -> Option<i64> {
+        let view = self.view.as_ref()?;
+        Some(view.now_ms + (now_ms - self.received_ms.unwrap_or(now_ms)).max(0))
+    }
+
+    /// How many sections the screen shows, top to bottom: the sources; one card per gate
+    /// (or one saying why there are none); the validators, [`VALIDATORS_PER_SECTION`] a
+    /// section; the chain; the estimate; the spend. Only the sources until the miner has
+    /// answered.
+    pub fn sections(&self) -> usize {
+        match &self.view {
+            None => 1,
+            Some(v) => {
+                let validators = v.validators.len().div_ceil(VALIDATORS_PER_SECTION).max(1);
+                1 + v.api.gates.len().max(1) + validators + 3
+            }
+        }
+    }
+}
+
 pub struct App {
     pub socket: String,
     pub screen: Screen,
@@ -151,6 +211,7 @@ pub struct App {
     pub logs: VecDeque<String>,
     /// Lines scrolled up from the newest (0: following).
     pub log_scroll: usize,
+    pub standing: Standing,
     pub message: Option<Message>,
     /// The media path last asked for ("open"), printed when the console quits.
     pub opened: Option<String>,
@@ -176,6 +237,7 @@ impl App {
             services: ServiceEdit::default(),
             logs: VecDeque::new(),
             log_scroll: 0,
+            standing: Standing::default(),
             message: None,
             opened: None,
             quit: false,
@@ -190,7 +252,9 @@ impl App {
         });
     }
 
-    pub fn tick(&mut self, now_ms: i64) {
+    /// The clock moved on: old messages go, and the open Standing screen is read again
+    /// every [`STANDING_EVERY_MS`].
+    pub fn tick(&mut self, now_ms: i64) -> Vec<Command> {
         self.now_ms = now_ms;
         if self
             .message
@@ -199,6 +263,53 @@ impl App {
         {
             self.message = None;
         }
+        let due = self
+            .standing
+            .asked_ms
+            .is_none_or(|at| now_ms - at >= STANDING_EVERY_MS);
+        if self.screen == Screen::Standing && due {
+            return self.load_standing();
+        }
+        Vec::new()
+    }
+
+    /// `GET /standing`, unless one is on its way already.
+    fn load_standing(&mut self) -> Vec<Command> {
+        if self.standing.loading {
+            return Vec::new();
+        }
+        self.standing.loading = true;
+        self.standing.asked_ms = Some(self.now_ms);
+        vec![Command::LoadStanding]
+    }
+
+    /// Opens a screen; returns what it needs loaded.
+    fn open(&mut self, screen: Screen) -> Vec<Command> {
+        self.screen = screen;
+        if screen == Screen::Standing {
+            return self.load_standing();
+        }
+        Vec::new()
+    }
+
+    /// Asks the miner to ask the subnet's API now, unless it is asking already.
+    fn refresh_standing(&mut self) -> Vec<Command> {
+        if let Some(since) = self.standing.refreshing_since {
+            let waited = (self.now_ms - since).max(0) / 1000;
+            self.say(
+                format!("still asking the subnet's API ({waited} s so far)…"),
+                Tone::Info,
+            );
+            return Vec::new();
+        }
+        self.standing.refreshing_since = Some(self.now_ms);
+        vec![Command::RefreshStanding]
+    }
+
+    fn got_standing(&mut self, view: StandingView) {
+        self.standing.view = Some(view);
+        self.standing.received_ms = Some(self.now_ms);
+        self.standing.error = None;
     }
 
     /// The selected task of the list.
@@ -334,6 +445,36 @@ impl App {
             }
             NetEvent::TrustReloaded(n) => {
                 self.say(format!("trust anchors reloaded: {n}"), Tone::Good)
+            }
+            NetEvent::Standing(result) => {
+                self.standing.loading = false;
+                self.standing.asked_ms = Some(self.now_ms);
+                match result {
+                    Ok(view) => self.got_standing(*view),
+                    Err(why) => self.standing.error = Some(why),
+                }
+            }
+            NetEvent::StandingRefreshed(result) => {
+                self.standing.refreshing_since = None;
+                match result {
+                    Ok(view) => {
+                        let (text, tone) = match (&view.api.error, view.api.signature_refused) {
+                            (Some(e), true) => (
+                                format!("the subnet's API refused our signature: {e}"),
+                                Tone::Bad,
+                            ),
+                            (Some(e), false) => {
+                                (format!("the subnet's API did not answer: {e}"), Tone::Bad)
+                            }
+                            (None, _) => ("the subnet's API answered".to_string(), Tone::Good),
+                        };
+                        self.say(text, tone);
+                        self.got_standing(*view);
+                    }
+                    Err(why) => {
+                        self.say(format!("asking the subnet's API failed: {why}"), Tone::Bad)
+                    }
+                }
             }
             NetEvent::Failed(why) => self.say(why, Tone::Bad),
         }

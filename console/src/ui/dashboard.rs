@@ -1,8 +1,15 @@
-//! The dashboard: the miner, its queue, its rates, its providers and its validators.
+//! The dashboard: the miner and its standing in one line, its queue, its rates (the
+//! validators' replies by what they mean: a v5 202 is taken, never passed), its providers
+//! and its validators.
 
 use super::Keys;
-use super::widgets::{BAD, BOLD, GOOD, WARN, age, boxed, compact, pct, table, waiting};
+use super::widgets::{
+    BAD, BOLD, DIM, GOOD, WARN, age, bare_table, boxed, compact, gate_style, packed, pct, percent,
+    table, verdicts, waiting,
+};
 use crate::app::{App, short};
+use gas_shared::admin::{Rate, ReplyRates, Status};
+use gas_shared::standing::status_words;
 use gas_shared::{Modality, TaskState};
 use ratatui::Frame;
 use ratatui::layout::Constraint::{Length, Min};
@@ -12,7 +19,7 @@ use ratatui::text::{Line, Span, Text};
 use ratatui::widgets::{Cell, Paragraph, Row};
 
 pub const KEYS: Keys = &[
-    ("1-4", "screens"),
+    ("1-5", "screens"),
     ("t", "reload anchors"),
     ("?", "help"),
     ("q", "quit"),
@@ -24,9 +31,10 @@ pub fn draw(f: &mut Frame, area: Rect, app: &App) {
     };
     let rows_v = (s.validators.len() as u16 + 3).clamp(3, 8);
     let rows_p = (s.providers.len() as u16 + 3).clamp(3, 7);
+    let standing = standing_lines(s, area.width.saturating_sub(2));
     let [top, mid, prov, vals] = Layout::vertical([
-        Constraint::Length(4),
-        Constraint::Length(5),
+        Constraint::Length(4 + standing.len() as u16),
+        Constraint::Length(6),
         Constraint::Length(rows_p),
         Constraint::Min(rows_v.min(4)),
     ])
@@ -42,7 +50,7 @@ pub fn draw(f: &mut Frame, area: Rect, app: &App) {
     } else {
         format!("{}…", s.hotkey.get(..12).unwrap_or(&s.hotkey))
     };
-    let miner = Text::from(vec![
+    let mut miner = Text::from(vec![
         Line::from(vec![
             Span::styled(hotkey, BOLD),
             Span::raw("  "),
@@ -67,10 +75,10 @@ pub fn draw(f: &mut Frame, area: Rect, app: &App) {
             Span::raw(format!("  {} neurons", mg.neurons)),
         ]),
     ]);
+    miner.lines.extend(standing);
     f.render_widget(Paragraph::new(miner).block(boxed("Miner")), top);
 
-    let [queue, rates] =
-        Layout::horizontal([Constraint::Percentage(55), Constraint::Percentage(45)]).areas(mid);
+    let [queue, rates] = Layout::horizontal([Length(44), Min(30)]).areas(mid);
     let count = |st: TaskState, m: Modality| {
         s.queue
             .iter()
@@ -101,25 +109,18 @@ pub fn draw(f: &mut Frame, area: Rect, app: &App) {
     let columns = [("", Length(5))]
         .into_iter()
         .chain(states.iter().map(|(_, name)| (*name, Length(4))));
-    f.render_widget(table("Queue", columns, qrows), queue);
+    let [qtable, qline] = Layout::vertical([Min(3), Length(1)]).areas(boxed("").inner(queue));
+    f.render_widget(boxed("Queue"), queue);
+    f.render_widget(bare_table(columns, qrows), qtable);
     let t = &s.throughput;
-    let counts = rates.width >= 50;
-    let r = Text::from(vec![
-        Line::raw(format!(
+    f.render_widget(
+        Paragraph::new(format!(
             "accepted {}/min {}/h  done {}/h",
             t.accepted_last_minute, t.accepted_last_hour, t.finished_last_hour
         )),
-        Line::raw(format!(
-            "pre-flight  {} 1h  {} 24h",
-            pct(&s.preflight.hour, counts),
-            pct(&s.preflight.day, counts)
-        )),
-        Line::raw(format!(
-            "validators  {} 1h  {} 24h",
-            pct(&s.acceptance.hour, counts),
-            pct(&s.acceptance.day, counts)
-        )),
-    ]);
+        qline,
+    );
+    let r = rate_lines(s, rates.width.saturating_sub(2));
     f.render_widget(Paragraph::new(r).block(boxed("Rates")), rates);
 
     let prows: Vec<Row> = s
@@ -153,8 +154,10 @@ pub fn draw(f: &mut Frame, area: Rect, app: &App) {
                 Cell::from(v.uid.map_or("–".into(), |u| u.to_string())),
                 Cell::from(short(&v.hotkey).to_string()),
                 Cell::from(v.challenges.to_string()),
-                Cell::from(v.accepted.to_string()).style(GOOD),
-                flagged(v.rejected, BAD),
+                flagged(v.refused, WARN),
+                flagged(v.replies.passed, GOOD),
+                Cell::from(v.replies.taken.to_string()),
+                flagged(v.replies.rejected, BAD),
                 Cell::from(v.last_rejection.clone().unwrap_or_default()),
             ])
         })
@@ -163,9 +166,11 @@ pub fn draw(f: &mut Frame, area: Rect, app: &App) {
         ("uid", Length(4)),
         ("hotkey", Length(9)),
         ("asked", Length(6)),
+        ("refused", Length(7)),
+        ("passed", Length(6)),
         ("taken", Length(6)),
-        ("refused", Length(6)),
-        ("last refusal", Min(10)),
+        ("rejected", Length(8)),
+        ("last rejection", Min(10)),
     ];
     f.render_widget(table("Validators", columns, vrows), vals);
 }
@@ -173,4 +178,133 @@ pub fn draw(f: &mut Frame, area: Rect, app: &App) {
 /// A count, in `alarm`'s colour when it is not zero.
 fn flagged(n: u64, alarm: Style) -> Cell<'static> {
     Cell::from(n.to_string()).style(if n > 0 { alarm } else { Style::default() })
+}
+
+/// The validators' replies over 1 h and 24 h. Their verdicts (v4.9.x: passed of judged) and
+/// what v5 took without a verdict stay apart, each labelled: one line per span where there is
+/// room, else the verdicts in one line and the taken in two.
+fn rate_lines(s: &Status, width: u16) -> Text<'static> {
+    let width = usize::from(width);
+    let ReplyRates { hour, day } = &s.replies;
+    let judged = |r: &Rate| {
+        if r.total == 0 {
+            "–".to_string()
+        } else {
+            verdicts(r)
+        }
+    };
+    let taken = |n: u64| format!("taken {} (v5, verdict unknown)", compact(n));
+    let wide = format!(
+        "24h  verdicts {} (v4.9)  {}",
+        judged(&day.verdicts()),
+        taken(day.taken)
+    );
+    if wide.chars().count() <= width {
+        let line = |span: &str, r: &gas_shared::reply::ReplyCounts| {
+            Line::raw(format!(
+                "{span:<4} verdicts {} (v4.9)  {}",
+                judged(&r.verdicts()),
+                taken(r.taken)
+            ))
+        };
+        return Text::from(vec![
+            Line::raw(format!(
+                "pre-flight  {} 1h  {} 24h",
+                pct(&s.preflight.hour, true),
+                pct(&s.preflight.day, true)
+            )),
+            line("1h", hour),
+            line("24h", day),
+        ]);
+    }
+    let mut judged_line = format!(
+        "verdicts (v4.9)  {} 1h  {} 24h",
+        judged(&hour.verdicts()),
+        judged(&day.verdicts())
+    );
+    if judged_line.chars().count() > width {
+        judged_line = format!(
+            "verdicts (v4.9)  {} 1h  {} 24h",
+            pct(&hour.verdicts(), false),
+            pct(&day.verdicts(), false)
+        );
+    }
+    Text::from(vec![
+        Line::raw(format!(
+            "pre-flight  {} 1h  {} 24h",
+            pct(&s.preflight.hour, false),
+            pct(&s.preflight.day, false)
+        )),
+        Line::raw(judged_line),
+        Line::raw("taken (v5, verdict unknown)"),
+        Line::raw(format!(
+            "  {} 1h  {} 24h",
+            compact(hour.taken),
+            compact(day.taken)
+        )),
+    ])
+}
+
+/// The standing in parts: first what it must say (how old it is, or why it is not there,
+/// and each modality's gate in the API's words with its fool rate), then what it says when
+/// there is room (the `R` estimate, the validators' pass rate at the API).
+fn standing_parts(s: &Status) -> (Vec<Vec<Span<'static>>>, Vec<Vec<Span<'static>>>) {
+    let not_yet = || {
+        vec![
+            Span::styled("standing: ", BOLD),
+            Span::styled("not read yet", DIM),
+        ]
+    };
+    let Some(st) = &s.standing else {
+        return (vec![not_yet()], Vec::new());
+    };
+    let mut must = Vec::new();
+    match st.fetched_ms {
+        Some(at) => must.push(vec![Span::styled(
+            format!("standing ({} ago)", age(s.now_ms - at)),
+            BOLD,
+        )]),
+        None => must.push(not_yet()),
+    }
+    if let Some(e) = &st.error {
+        let e = if e.chars().count() > 48 {
+            format!("{}…", e.chars().take(47).collect::<String>())
+        } else {
+            e.clone()
+        };
+        must.push(vec![Span::styled(format!("API failed: {e}"), BAD)]);
+    }
+    if st.fetched_ms.is_none() {
+        return (must, Vec::new());
+    }
+    for (m, status, fool) in &st.gates {
+        let mut part = vec![
+            Span::raw(format!("{m} ")),
+            Span::styled(status_words(status).to_string(), gate_style(status)),
+        ];
+        if let Some(x) = fool {
+            part.push(Span::raw(format!(" {}", percent(*x))));
+        }
+        must.push(part);
+    }
+    let mut extra = vec![vec![Span::raw(match st.r_estimate {
+        Some(r) => format!("R {r:.3} (estimate)"),
+        None => "R unknown (estimate)".to_string(),
+    })]];
+    if let Some(p) = st.pass_rate {
+        extra.push(vec![Span::raw(format!("API pass {:.0}%", p * 100.0))]);
+    }
+    (must, extra)
+}
+
+/// The standing in one line when what it must say fits (with what else fits), else in two.
+fn standing_lines(s: &Status, width: u16) -> Vec<Line<'static>> {
+    let (must, extra) = standing_parts(s);
+    let needed: usize = must
+        .iter()
+        .map(|p| p.iter().map(Span::width).sum::<usize>() + 2)
+        .sum::<usize>()
+        - 2;
+    let lines = if needed <= usize::from(width) { 1 } else { 2 };
+    packed(must.into_iter().chain(extra).collect(), width, lines)
 }

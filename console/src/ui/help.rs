@@ -9,8 +9,8 @@ use ratatui::widgets::{Clear, Paragraph, Wrap};
 
 pub fn draw(f: &mut Frame, _app: &App) {
     let area = f.area();
-    let w = area.width.min(68);
-    let h = area.height.min(15);
+    let w = area.width.min(76);
+    let h = area.height.min(16);
     let r = Rect::new(
         area.x + (area.width - w) / 2,
         area.y + (area.height - h) / 2,
@@ -19,7 +19,7 @@ pub fn draw(f: &mut Frame, _app: &App) {
     );
     let text = vec![
         Line::styled(
-            "Screens: 1 dashboard  2 tasks  3 services  4 logs  Tab next",
+            "Screens: 1 dashboard  2 tasks  3 services  4 logs  5 standing  Tab next",
             BOLD,
         ),
         Line::raw(""),
@@ -29,6 +29,7 @@ pub fn draw(f: &mut Frame, _app: &App) {
         Line::raw("          Esc back"),
         Line::raw("Services: ↑↓ image/video  e edit the chain  r reset to env"),
         Line::raw("Logs:     ↑↓ scroll  f follow"),
+        Line::raw("Standing: ↑↓ scroll  r ask the subnet's API now (it may take 2 min)"),
         Line::raw("Anywhere: t reload trust anchors  ? help  q quit"),
         Line::raw(""),
         Line::styled(

@@ -9,6 +9,7 @@ mod detail;
 mod help;
 mod logs;
 mod services;
+mod standing;
 mod tasks;
 mod widgets;
 
@@ -42,6 +43,7 @@ pub fn draw(f: &mut Frame, app: &App) {
         Screen::Detail => detail::draw(f, body, app),
         Screen::Services => services::draw(f, body, app),
         Screen::Logs => logs::draw(f, body, app),
+        Screen::Standing => standing::draw(f, body, app),
     }
     message(f, msg, app);
     footer(f, foot, app);
@@ -61,11 +63,21 @@ fn header(f: &mut Frame, area: Rect, app: &App) {
             BOLD.bg(Color::Yellow).fg(Color::Black),
         ));
     }
+    let conn = connection(app);
+    // The tabs' short titles when the full ones would push the connection off the line.
+    let full: usize = spans.iter().map(|s| s.width()).sum::<usize>()
+        + Screen::TABS
+            .iter()
+            .map(|s| s.title().len() + 1)
+            .sum::<usize>()
+        + 2
+        + conn.width();
+    let narrow = full > usize::from(area.width);
     for s in Screen::TABS {
         let active = s.title() == app.screen.title();
         spans.push(Span::raw(" "));
         spans.push(Span::styled(
-            s.title(),
+            if narrow { s.short_title() } else { s.title() },
             if active {
                 BOLD.add_modifier(Modifier::REVERSED)
             } else {
@@ -74,7 +86,13 @@ fn header(f: &mut Frame, area: Rect, app: &App) {
         ));
     }
     spans.push(Span::raw("  "));
-    spans.push(match &app.conn {
+    spans.push(conn);
+    f.render_widget(Paragraph::new(Line::from(spans)), area);
+}
+
+/// The connection to the miner, in a word or a few.
+fn connection(app: &App) -> Span<'static> {
+    match &app.conn {
         Conn::Connecting => Span::styled("connecting…", WARN),
         Conn::Up {
             reconnected,
@@ -88,8 +106,7 @@ fn header(f: &mut Frame, area: Rect, app: &App) {
             ),
             BAD.add_modifier(Modifier::BOLD),
         ),
-    });
-    f.render_widget(Paragraph::new(Line::from(spans)), area);
+    }
 }
 
 /// The key hints of what is being done: typing, or the screen's own.
@@ -105,6 +122,7 @@ fn footer(f: &mut Frame, area: Rect, app: &App) {
             Screen::Detail => detail::KEYS,
             Screen::Services => services::KEYS,
             Screen::Logs => logs::KEYS,
+            Screen::Standing => standing::KEYS,
         }
     };
     let mut spans = Vec::new();
@@ -118,8 +136,8 @@ fn footer(f: &mut Frame, area: Rect, app: &App) {
     f.render_widget(Paragraph::new(Line::from(spans)), area);
 }
 
-/// The line above the key hints: what is being typed, else the last message, else why the
-/// miner is unreachable, else the socket.
+/// The line above the key hints: what is being typed, else the last message, else that the
+/// subnet's API is being asked, else why the miner is unreachable, else the socket.
 fn message(f: &mut Frame, area: Rect, app: &App) {
     let line = if let Some(text) = &app.search_input {
         Line::from(vec![
@@ -139,6 +157,14 @@ fn message(f: &mut Frame, area: Rect, app: &App) {
             Tone::Bad => BAD,
         };
         Line::from(Span::styled(format!(" {}", m.text), style))
+    } else if let Some(since) = app.standing.refreshing_since {
+        Line::from(Span::styled(
+            format!(
+                " asking the subnet's API… ({} s; it may take two minutes)",
+                (app.now_ms - since).max(0) / 1000
+            ),
+            WARN,
+        ))
     } else if let Conn::Down { error, .. } = &app.conn {
         Line::from(Span::styled(format!(" {error}; retrying…"), BAD))
     } else {

@@ -1,5 +1,6 @@
 //! What more than one screen draws with: the styles, the boxed block and table, the
-//! "waiting for the miner" panel, and the formatting of ages, counts, clocks and rates.
+//! "waiting for the miner" panel, and the formatting of ages, counts, clocks, rates, dates
+//! and the standing's words (gate statuses, fool rates, reply counts).
 
 use crate::app::{App, Conn};
 use gas_shared::TaskState;
@@ -7,7 +8,7 @@ use gas_shared::admin::Rate;
 use ratatui::Frame;
 use ratatui::layout::{Constraint, Rect};
 use ratatui::style::{Color, Modifier, Style};
-use ratatui::text::Span;
+use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, Borders, Paragraph, Row, Table, Wrap};
 
 pub const DIM: Style = Style::new().fg(Color::DarkGray);
@@ -34,6 +35,167 @@ pub fn compact(n: u64) -> String {
         n if n < 1_000_000 => format!("{}k", n / 1000),
         n => format!("{:.1}M", n as f64 / 1e6),
     }
+}
+
+/// `12 s ago`, `14 min ago`, `3 h ago`, `2 days ago`: how old a snapshot is, in words.
+pub fn ago(ms: i64) -> String {
+    let s = (ms / 1000).max(0);
+    match s {
+        s if s < 60 => format!("{s} s ago"),
+        s if s < 3600 => format!("{} min ago", s / 60),
+        s if s < 2 * 86_400 => format!("{} h ago", s / 3600),
+        s => format!("{} days ago", s / 86_400),
+    }
+}
+
+/// `MM-DD` (UTC) of a time in ms since the epoch.
+pub fn month_day(ms: i64) -> String {
+    let (_, month, day) = civil_date(ms.div_euclid(86_400_000));
+    format!("{month:02}-{day:02}")
+}
+
+/// `DD` (UTC) of a time in ms since the epoch.
+pub fn day_of_month(ms: i64) -> String {
+    format!("{:02}", civil_date(ms.div_euclid(86_400_000)).2)
+}
+
+/// The Gregorian (year, month, day) of a day counted from 1970-01-01, walked year by year
+/// and month by month: the console only dates the last few weeks.
+fn civil_date(mut days: i64) -> (i64, u32, u32) {
+    let leap = |y: i64| (y % 4 == 0 && y % 100 != 0) || y % 400 == 0;
+    let mut year = 1970;
+    loop {
+        let len = if leap(year) { 366 } else { 365 };
+        if days < 0 {
+            year -= 1;
+            days += if leap(year) { 366 } else { 365 };
+        } else if days >= len {
+            days -= len;
+            year += 1;
+        } else {
+            break;
+        }
+    }
+    let lengths = [
+        31,
+        if leap(year) { 29 } else { 28 },
+        31,
+        30,
+        31,
+        30,
+        31,
+        31,
+        30,
+        31,
+        30,
+        31,
+    ];
+    let mut month = 1;
+    for len in lengths {
+        if days < len {
+            break;
+        }
+        days -= len;
+        month += 1;
+    }
+    (year, month, days as u32 + 1)
+}
+
+/// A share as a percentage with one decimal: `1.2%` (fool rates are small).
+pub fn percent(x: f64) -> String {
+    format!("{:.1}%", x * 100.0)
+}
+
+/// A threshold as the subnet writes it: `2%`, `1%`, `0.5%`.
+pub fn threshold(x: f64) -> String {
+    let p = x * 100.0;
+    if (p - p.round()).abs() < 1e-9 {
+        format!("{p:.0}%")
+    } else {
+        format!("{p:.1}%")
+    }
+}
+
+/// How a gate status looks: paid green, failing red, waiting yellow, nothing dim.
+pub fn gate_style(status: &str) -> Style {
+    match status {
+        "qualified" => GOOD,
+        "below_threshold" => BAD,
+        "insufficient_samples" => WARN,
+        _ => DIM,
+    }
+}
+
+/// `passed/judged` of the validators' Stage A verdicts (v4.9.x only; a 202 is never one).
+pub fn verdicts(r: &Rate) -> String {
+    format!("{}/{}", compact(r.passed), compact(r.total))
+}
+
+/// Cuts plain text into lines of at most `width` characters, at spaces where it can.
+pub fn wrap(text: &str, width: usize) -> Vec<String> {
+    let width = width.max(1);
+    let mut lines = Vec::new();
+    let mut line = String::new();
+    for word in text.split_whitespace() {
+        let mut word = word;
+        loop {
+            let used = line.chars().count();
+            let need = word.chars().count() + usize::from(used > 0);
+            if used + need <= width {
+                if used > 0 {
+                    line.push(' ');
+                }
+                line.push_str(word);
+                break;
+            }
+            if used > 0 {
+                lines.push(std::mem::take(&mut line));
+                continue;
+            }
+            // A word longer than the line: cut it.
+            let cut = word
+                .char_indices()
+                .nth(width)
+                .map_or(word.len(), |(i, _)| i);
+            lines.push(word[..cut].to_string());
+            word = &word[cut..];
+            if word.is_empty() {
+                break;
+            }
+        }
+    }
+    if !line.is_empty() || lines.is_empty() {
+        lines.push(line);
+    }
+    lines
+}
+
+/// Lays parts out in order, two spaces apart, in at most `max` lines of `width`; a part
+/// that no longer fits is left out.
+pub fn packed(parts: Vec<Vec<Span<'static>>>, width: u16, max: usize) -> Vec<Line<'static>> {
+    let width = usize::from(width);
+    let mut lines: Vec<Line> = Vec::new();
+    let mut used = 0;
+    for part in parts {
+        let w: usize = part.iter().map(|s| s.width()).sum();
+        if let Some(line) = lines.last_mut().filter(|_| used + 2 + w <= width) {
+            line.spans.push(Span::raw("  "));
+            line.spans.extend(part);
+            used += 2 + w;
+        } else if lines.len() < max && (w <= width || lines.is_empty()) {
+            lines.push(Line::from(part));
+            used = w;
+        }
+    }
+    lines
+}
+
+/// Plain text wrapped to `width`, every line in one style.
+pub fn wrapped(text: &str, style: Style, width: u16) -> Vec<Line<'static>> {
+    wrap(text, usize::from(width))
+        .into_iter()
+        .map(|l| Line::styled(l, style))
+        .collect()
 }
 
 /// `HH:MM:SS` (UTC) of a time in ms since the epoch.
@@ -75,10 +237,16 @@ pub fn table<'a>(
     columns: impl IntoIterator<Item = (&'static str, Constraint)>,
     rows: Vec<Row<'a>>,
 ) -> Table<'a> {
+    bare_table(columns, rows).block(boxed(title))
+}
+
+/// A table without its box, for a panel that holds more than the table.
+pub fn bare_table<'a>(
+    columns: impl IntoIterator<Item = (&'static str, Constraint)>,
+    rows: Vec<Row<'a>>,
+) -> Table<'a> {
     let (header, widths): (Vec<&str>, Vec<Constraint>) = columns.into_iter().unzip();
-    Table::new(rows, widths)
-        .header(Row::new(header).style(DIM))
-        .block(boxed(title))
+    Table::new(rows, widths).header(Row::new(header).style(DIM))
 }
 
 /// What a screen shows before the miner's first status: why there is none yet.
@@ -96,4 +264,31 @@ pub fn waiting(f: &mut Frame, area: Rect, app: &App) {
             .block(boxed("gas-miner")),
         area,
     );
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn dates_ages_and_thresholds_read_as_written() {
+        assert_eq!(month_day(0), "01-01");
+        // 2025-11-24T16:00:00Z and 2024-02-29.
+        assert_eq!(month_day(1_764_000_000_000), "11-24");
+        assert_eq!(month_day(1_709_164_800_000), "02-29");
+        assert_eq!(month_day(-86_400_000), "12-31");
+        assert_eq!(ago(14 * 60_000 + 5_000), "14 min ago");
+        assert_eq!(ago(3 * 86_400_000), "3 days ago");
+        assert_eq!(threshold(0.02), "2%");
+        assert_eq!(threshold(0.01), "1%");
+        assert_eq!(threshold(0.005), "0.5%");
+        assert_eq!(percent(0.0123), "1.2%");
+    }
+
+    #[test]
+    fn wrapping_keeps_words_and_cuts_only_what_must_be() {
+        assert_eq!(wrap("a bb ccc dddd", 6), ["a bb", "ccc", "dddd"]);
+        assert_eq!(wrap("abcdefgh", 3), ["abc", "def", "gh"]);
+        assert_eq!(wrap("", 5), [""]);
+    }
 }

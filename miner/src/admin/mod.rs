@@ -25,6 +25,7 @@ use std::sync::Arc;
 use tokio::net::UnixListener;
 
 mod services;
+mod standing;
 mod status;
 mod tasks;
 
@@ -43,6 +44,8 @@ pub(crate) struct Admin {
     /// Asks the daemon to drain and stop (`POST /shutdown`, `gas-miner stop`).
     pub stop: tokio::sync::watch::Sender<bool>,
     pub demo: bool,
+    /// What the subnet pays us (`GET /standing`).
+    pub standing: Arc<crate::standing::Standing>,
 }
 
 /// Why the admin socket cannot be served.
@@ -167,6 +170,8 @@ pub(crate) fn router(admin: Arc<Admin>) -> Router {
         .route("/events", get(status::events))
         .route("/shutdown", post(status::shutdown))
         .route("/metrics", get(status::metrics))
+        .route("/standing", get(standing::standing))
+        .route("/standing/refresh", post(standing::refresh))
         .fallback(unknown)
         .layer(axum::middleware::from_fn(same_user))
         .with_state(admin)
@@ -177,7 +182,7 @@ async fn unknown(method: axum::http::Method, uri: axum::http::Uri) -> Response {
     error(
         StatusCode::NOT_FOUND,
         format!(
-            "no admin endpoint {method} {}: see GET /status, /tasks, /tasks/<id>, /services, /logs, /events, /metrics",
+            "no admin endpoint {method} {}: see GET /status, /tasks, /tasks/<id>, /services, /standing, /logs, /events, /metrics",
             uri.path()
         ),
     )

@@ -13,6 +13,15 @@ use std::sync::Arc;
 use std::time::Duration;
 
 impl Admin {
+    /// `/metrics`: the status and the standing in Prometheus' text format.
+    pub(crate) fn metrics_text(&self) -> String {
+        crate::metrics::render(
+            &self.status(),
+            self.pipeline.running(),
+            &self.standing_view(true),
+        )
+    }
+
     pub(crate) fn status(&self) -> Status {
         let now = crate::clock::now_ms();
         let graph = self.metagraph.get();
@@ -29,7 +38,7 @@ impl Admin {
             })
             .collect();
         queue.sort_by_key(|q| (q.state, q.modality == Modality::Video));
-        let (throughput, preflight, acceptance, mut validators) = self.stats.snapshot(now);
+        let (throughput, preflight, replies, mut validators) = self.stats.snapshot(now);
         for v in &mut validators {
             v.uid = graph.neuron(&v.hotkey).map(|n| n.uid);
         }
@@ -66,7 +75,7 @@ impl Admin {
             queue,
             throughput,
             preflight,
-            acceptance,
+            replies,
             providers,
             validators,
             services: self.services(),
@@ -74,6 +83,7 @@ impl Admin {
             admin_socket: self.socket.display().to_string(),
             demo: self.demo,
             pid: std::process::id(),
+            standing: self.standing.summary(),
         }
     }
 }
@@ -93,7 +103,7 @@ pub(super) async fn shutdown(State(a): State<Arc<Admin>>) -> Response {
 pub(super) async fn metrics(State(a): State<Arc<Admin>>) -> Response {
     (
         [("content-type", crate::metrics::CONTENT_TYPE)],
-        crate::metrics::render(&a.status(), a.pipeline.running()),
+        a.metrics_text(),
     )
         .into_response()
 }

@@ -5,6 +5,8 @@
 //! whom to serve, saying how old its copy is.
 
 pub mod codec;
+/// `Subtensor::read_standing`: what the chain says the subnet pays us (STANDING.md §2).
+mod standing;
 pub mod subtensor;
 
 use async_trait::async_trait;

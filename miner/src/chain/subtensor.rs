@@ -1,7 +1,8 @@
 //! The subtensor client: WebSocket JSON-RPC to `BT_CHAIN_ENDPOINT`. It reads the metagraph
 //! (`NeuronInfoRuntimeApi_get_neurons_lite` for the roster, permits and axons;
 //! `SubnetInfoRuntimeApi_get_metagraph` for each hotkey's total stake S, the figure validators'
-//! stake minimum is measured in) and publishes our axon with a signed `serve_axon`. The
+//! stake minimum is measured in) and publishes our axon with a signed `serve_axon`; our
+//! standing (incentive, emission, validators' weights on us) is read in `standing.rs`. The
 //! connection is made lazily and remade after a failure; callers retry with backoff, and
 //! nothing here is on the request path.
 
@@ -63,6 +64,15 @@ impl Subtensor {
             client: Mutex::new(None),
             metadata: Mutex::new(None),
         }
+    }
+
+    pub(super) fn netuid(&self) -> u16 {
+        self.netuid
+    }
+
+    /// Forgets the connection, so that the next call makes a fresh one.
+    pub(super) async fn drop_connection(&self) {
+        *self.client.lock().await = None;
     }
 
     async fn client(&self) -> Result<Arc<WsClient>, ChainError> {
@@ -182,7 +192,7 @@ impl Subtensor {
 
     /// Calls a runtime API method at block `at` and decodes its result with the metadata's
     /// type for it.
-    async fn runtime_api(
+    pub(super) async fn runtime_api(
         &self,
         md: &Metadata,
         api: &str,
@@ -204,7 +214,7 @@ impl Subtensor {
     }
 
     /// The finalized head: its number, hash, and hash as the node wrote it.
-    async fn head(&self) -> Result<(u64, [u8; 32], String), ChainError> {
+    pub(super) async fn head(&self) -> Result<(u64, [u8; 32], String), ChainError> {
         let hash: String = self.rpc("chain_getFinalizedHead", rpc_params![]).await?;
         let header: serde_json::Value = self
             .rpc("chain_getHeader", rpc_params![hash.clone()])
@@ -438,7 +448,7 @@ impl MetagraphSource for Subtensor {
             Ok((graph, _)) => Ok(graph),
             Err(e) => {
                 // Drop the connection so the next try makes a fresh one.
-                *self.client.lock().await = None;
+                self.drop_connection().await;
                 Err(e)
             }
         }

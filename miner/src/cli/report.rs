@@ -29,6 +29,64 @@ fn rate(r: &gas_shared::admin::Rate) -> String {
     }
 }
 
+/// Replies by what they mean: a v5 202 is "taken", never a pass.
+fn replies(r: &gas_shared::reply::ReplyCounts) -> String {
+    if r.total() == 0 {
+        return "none".into();
+    }
+    let verdicts = r.verdicts();
+    let mut parts = vec![format!(
+        "{} passed of {} judged (v4.9.x)",
+        verdicts.passed, verdicts.total
+    )];
+    if r.taken > 0 {
+        parts.push(format!("{} taken, verdict unknown (v5)", r.taken));
+    }
+    if r.ignored > 0 {
+        parts.push(format!("{} ignored", r.ignored));
+    }
+    if r.failures > 0 {
+        parts.push(format!("{} failure reports", r.failures));
+    }
+    parts.join(" · ")
+}
+
+/// The standing in one line: each gate as the subnet's API last said, with its age.
+fn standing_line(s: Option<&gas_shared::admin::StandingSummary>, now_ms: i64) -> String {
+    let Some(s) = s else {
+        return "not read yet from the subnet's API (see `gas-miner perf`)".into();
+    };
+    let mut parts: Vec<String> = s
+        .gates
+        .iter()
+        .map(|(m, status, fool)| {
+            format!(
+                "{m} {}{}",
+                gas_shared::standing::status_words(status),
+                fool.map(|f| format!(" (fool rate {:.1}%)", f * 100.0))
+                    .unwrap_or_default()
+            )
+        })
+        .collect();
+    if s.gates.is_empty() && s.fetched_ms.is_some() {
+        parts.push("gates unknown (older API)".into());
+    }
+    if let Some(p) = s.pass_rate {
+        parts.push(format!("API pass rate {:.0}%", p * 100.0));
+    }
+    if let Some(r) = s.r_estimate {
+        parts.push(format!("R ≈ {r:.2} (estimate)"));
+    }
+    match s.fetched_ms {
+        Some(at) => parts.push(format!("as of {} ago", ago(now_ms - at))),
+        None => parts.push("never read".into()),
+    }
+    if let Some(e) = &s.error {
+        parts.push(format!("last read failed: {e}"));
+    }
+    parts.join(" · ")
+}
+
 /// `gas-miner status`: the process, its place on the chain, queues, pass rates and the last
 /// errors; exit 1 when it is not running.
 pub fn status(place: &Place) -> Result<(), CliError> {
@@ -121,11 +179,16 @@ pub fn status(place: &Place) -> Result<(), CliError> {
         s.throughput.accepted_last_minute, s.throughput.accepted_last_hour
     );
     println!(
-        "  pre-flight passed {} (hour), {} (day)  ·  validators took {} (hour), {} (day)",
+        "  pre-flight passed {} (hour), {} (day)",
         rate(&s.preflight.hour),
         rate(&s.preflight.day),
-        rate(&s.acceptance.hour),
-        rate(&s.acceptance.day)
+    );
+    for (span, r) in [("hour", &s.replies.hour), ("day", &s.replies.day)] {
+        println!("  validators' replies ({span}): {}", replies(r));
+    }
+    println!(
+        "  standing  {}",
+        standing_line(s.standing.as_ref(), s.now_ms)
     );
     println!(
         "  trust anchors {}  ·  admin socket {}",

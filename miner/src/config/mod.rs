@@ -9,6 +9,7 @@ mod settings;
 
 pub use env_file::load_env_file;
 pub use paths::{anchors_dir, expand_home, socket_path, state_dir};
+pub use resolve::DEFAULT_GAS_API_URL;
 pub use settings::Settings;
 
 use crate::providers::Tuning;
@@ -56,6 +57,10 @@ pub struct Config {
     pub metrics_addr: Option<std::net::SocketAddr>,
     /// Where webhooks may go: public addresses and the networks in `MINER_WEBHOOK_ALLOW`.
     pub webhook_guard: crate::netguard::WebhookGuard,
+    /// The subnet's API (`GAS_API_URL`), read for our standing.
+    pub gas_api_url: String,
+    /// How often the standing is read from it; None: only when asked.
+    pub standing_poll: Option<Duration>,
 }
 
 impl Config {

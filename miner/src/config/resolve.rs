@@ -11,6 +11,9 @@ use std::net::IpAddr;
 use std::path::PathBuf;
 use std::time::Duration;
 
+/// The subnet's API (STANDING.md §1).
+pub const DEFAULT_GAS_API_URL: &str = "https://gas.bitmind.ai";
+
 fn parse_bool(text: &str) -> Option<bool> {
     match text.trim().to_ascii_lowercase().as_str() {
         "1" | "true" | "yes" | "on" => Some(true),
@@ -293,6 +296,14 @@ impl Settings {
             1,
             "a number of seconds",
         );
+        let gas_api_url = p.url("GAS_API_URL", &self.gas_api_url, DEFAULT_GAS_API_URL);
+        let standing_poll = p.number(
+            "MINER_STANDING_POLL",
+            &self.standing_poll,
+            900u64,
+            0,
+            "a number of seconds",
+        );
         if image_chain.is_empty() && video_chain.is_empty() && p.0.is_empty() && !self.demo {
             p.0.push("no generation service is configured: set IMAGE_SERVICE and VIDEO_SERVICE (e.g. openrouter) and the service's API key (e.g. OPEN_ROUTER_API_KEY) in .env.gen_miner".into());
         }
@@ -342,6 +353,8 @@ impl Settings {
             retention: Duration::from_secs(retention_days * 86_400),
             metrics_addr,
             webhook_guard: crate::netguard::WebhookGuard::new(webhook_allow),
+            gas_api_url,
+            standing_poll: (standing_poll > 0).then(|| Duration::from_secs(standing_poll)),
         })
     }
 }

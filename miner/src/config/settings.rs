@@ -130,6 +130,12 @@ pub struct Settings {
     /// Seconds after the 201 during which a webhook is retried (default 7200)
     #[arg(long, env = "MINER_WEBHOOK_DEADLINE")]
     pub webhook_deadline: Option<String>,
+    /// The subnet's API, where validators' verdicts and the fool-rate gate are read (default https://gas.bitmind.ai)
+    #[arg(long, env = "GAS_API_URL")]
+    pub gas_api_url: Option<String>,
+    /// Seconds between reads of our standing from the subnet's API (default 900; 0 = never)
+    #[arg(long, env = "MINER_STANDING_POLL")]
+    pub standing_poll: Option<String>,
     /// `gas-miner demo` brings its own studios: no service needs configuring.
     #[arg(skip)]
     pub demo: bool,

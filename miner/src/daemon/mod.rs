@@ -7,6 +7,7 @@ mod chores;
 use crate::admin::Admin;
 use crate::api::{ApiState, router};
 use crate::chain::MetagraphCache;
+use crate::chain::subtensor::Subtensor;
 use crate::clock::now_ms;
 use crate::config::Config;
 use crate::epistula::ReplayCache;
@@ -15,6 +16,7 @@ use crate::logs::LogRing;
 use crate::pipeline::Pipeline;
 use crate::preflight::Preflight;
 use crate::providers::registry::Chains;
+use crate::standing::Standing;
 use crate::stats::Stats;
 use crate::store::Store;
 use crate::webhook::Outbox;
@@ -66,8 +68,12 @@ pub(crate) async fn run_with(
         .map_err(|e| fatal(1, e.to_string()))?;
     let (metagraph, chain) = chain::load_metagraph(&config, &store, &key).await?;
     tokio::spawn(chores::watch_anchors(preflight.clone()));
-    if let Some(chain) = chain {
-        tokio::spawn(chain::keep_axon_served(chain, key.clone(), config.clone()));
+    if let Some(chain) = &chain {
+        tokio::spawn(chain::keep_axon_served(
+            chain.clone(),
+            key.clone(),
+            config.clone(),
+        ));
     }
     let Parts {
         store,
@@ -76,6 +82,7 @@ pub(crate) async fn run_with(
         admin,
         api: state,
         stop: stop_tx,
+        standing,
     } = assemble(
         &config,
         key.clone(),
@@ -83,9 +90,11 @@ pub(crate) async fn run_with(
         chains,
         store,
         preflight,
-        metagraph,
+        (metagraph, chain),
     )?;
     let stop_rx = stop_tx.subscribe();
+    // Beside the miner, never in its way: a slow or absent API only ages the view.
+    tokio::spawn(standing.run(config.standing_poll, stop_tx.subscribe()));
     let (broken_tx, broken_rx) = tokio::sync::watch::channel(None::<String>);
     tokio::spawn(chores::watch_store(
         store.clone(),
@@ -112,11 +121,9 @@ pub(crate) async fn run_with(
     tokio::spawn(chores::prune_old(store.clone(), config.retention));
     if let Some(addr) = config.metrics_addr {
         let a = metrics_admin.clone();
-        crate::metrics::serve_tcp(addr, move || {
-            crate::metrics::render(&a.status(), a.pipeline.running())
-        })
-        .await
-        .map_err(|e| fatal(1, e.to_string()))?;
+        crate::metrics::serve_tcp(addr, move || a.metrics_text())
+            .await
+            .map_err(|e| fatal(1, e.to_string()))?;
     }
     let sweeper = state.clone();
     tokio::spawn(async move {
@@ -217,6 +224,8 @@ pub(crate) struct Parts {
     pub api: Arc<ApiState>,
     /// Set to stop: no new challenges, then the drain.
     pub stop: tokio::sync::watch::Sender<bool>,
+    /// What the subnet pays us: read beside the miner (`Standing::run`).
+    pub standing: Arc<Standing>,
 }
 
 /// Wires statistics, the webhook outbox, the pipeline, the admin side (with the service
@@ -228,9 +237,15 @@ pub(crate) fn assemble(
     chains: Chains,
     store: Store,
     preflight: Arc<Preflight>,
-    metagraph: MetagraphCache,
+    (metagraph, chain): (MetagraphCache, Option<Arc<Subtensor>>),
 ) -> Result<Parts, Fatal> {
     let stats = Arc::new(Stats::load(store.clone()));
+    let standing = Arc::new(Standing::new(
+        store.clone(),
+        key.clone(),
+        &config.gas_api_url,
+        chain,
+    ));
     let outbox = Outbox::new(
         store.clone(),
         key.clone(),
@@ -263,6 +278,7 @@ pub(crate) fn assemble(
         config: config.clone(),
         started_ms: now_ms(),
         socket: config.admin_socket.clone(),
+        standing: standing.clone(),
     });
     apply_saved_services(&admin);
     let api = Arc::new(ApiState {
@@ -286,6 +302,7 @@ pub(crate) fn assemble(
         admin,
         api,
         stop,
+        standing,
     })
 }
 

@@ -4,9 +4,12 @@
 //! that draw pictures and make short synthetic videos, signed with a CA made at start (trusted
 //! in the demo's own state directory only). The primary studio is sometimes flawed (unsigned,
 //! signed by an untrusted organisation, briefly unavailable) so the fallback, the pre-flight
-//! verdicts and a failure webhook can be seen too. None of it is reachable from `run`.
+//! verdicts and a failure webhook can be seen too. The validator answers as v4.9.x and v5 in
+//! turn, and a made-up subnet API (`subnet`) tells the standing. None of it is reachable
+//! from `run`.
 
 mod studio;
+mod subnet;
 mod validator;
 
 use crate::config::{Config, Settings};
@@ -161,6 +164,11 @@ pub async fn run(options: DemoOptions, logs: LogRing) -> Result<Tally, Fatal> {
         .map_err(|e| fatal(1, format!("demo metagraph: {e}")))?;
 
     let port = free_port().map_err(|e| fatal(1, format!("no free port for the demo: {e}")))?;
+    // The made-up validator's webhook receiver and the made-up subnet API share one port.
+    let webhook = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .map_err(|e| fatal(1, format!("demo validator cannot listen: {e}")))?;
+    let validator_addr = webhook.local_addr().map_err(|e| fatal(1, e.to_string()))?;
     let settings = Settings {
         state_dir: Some(dir.display().to_string()),
         trust_anchors: Some(anchors.display().to_string()),
@@ -170,6 +178,8 @@ pub async fn run(options: DemoOptions, logs: LogRing) -> Result<Tally, Fatal> {
         output_dir: Some(dir.join("output").display().to_string()),
         // The made-up validator listens on this machine.
         webhook_allow: Some("127.0.0.1".into()),
+        gas_api_url: Some(format!("http://{validator_addr}")),
+        standing_poll: Some("30".into()),
         demo: true,
         ..Settings::default()
     };
@@ -213,17 +223,23 @@ pub async fn run(options: DemoOptions, logs: LogRing) -> Result<Tally, Fatal> {
         )
         .map_err(|e| fatal(1, format!("demo validator inbox: {e}")))?,
     );
-    let webhook = tokio::net::TcpListener::bind("127.0.0.1:0")
-        .await
-        .map_err(|e| fatal(1, format!("demo validator cannot listen: {e}")))?;
-    let webhook_url = format!(
-        "http://{}/generative_callback",
-        webhook.local_addr().map_err(|e| fatal(1, e.to_string()))?
-    );
+    let webhook_url = format!("http://{validator_addr}/generative_callback");
+    let subnet = Arc::new(subnet::Subnet {
+        judge: judge.clone(),
+        miner: miner.ss58().to_string(),
+    });
     let app = axum::Router::new()
         .route("/generative_callback", axum::routing::post(receive))
         .layer(axum::extract::DefaultBodyLimit::max(64 * 1024 * 1024))
-        .with_state(judge.clone());
+        .with_state(judge.clone())
+        .merge(
+            axum::Router::new()
+                .route(
+                    "/api/v1/generator/performance",
+                    axum::routing::get(subnet::performance),
+                )
+                .with_state(subnet),
+        );
     tokio::spawn(async move {
         let _ = axum::serve(webhook, app).await;
     });

@@ -1,6 +1,8 @@
 //! The demo's made-up validator: it sends signed challenges at a steady pace and judges each
 //! webhook as a real one would (Epistula checked, the media put through the pre-flight
-//! rules), answering 200 or 400 with the reasons, and keeps the tally.
+//! rules), and keeps the tally. It plays both validator generations in turn: as v4.9.x it
+//! answers 200 "Binary content received" or 400 with the reasons; as v5 it answers 202
+//! "Callback accepted" whatever its verdict (PROTOCOL.md §2), so the miner cannot see it.
 
 use super::Tally;
 use crate::clock::now_ms;
@@ -10,6 +12,7 @@ use crate::preflight::Preflight;
 use crate::task::TaskRecord;
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
 use gas_shared::{Modality, TaskState, Tier};
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
@@ -30,6 +33,8 @@ pub(super) struct Judge {
     sent: Mutex<HashMap<String, Sent>>,
     tally: Mutex<Tally>,
     inbox: PathBuf,
+    /// Webhooks answered: every other one is answered as a v5 validator would.
+    answered: std::sync::atomic::AtomicU64,
 }
 
 struct Sent {
@@ -57,7 +62,13 @@ impl Judge {
             sent: Mutex::default(),
             tally: Mutex::default(),
             inbox,
+            answered: Default::default(),
         })
+    }
+
+    /// The validator's hotkey.
+    pub(super) fn hotkey(&self) -> &str {
+        self.key.ss58()
     }
 
     pub(super) fn tally(&self) -> Tally {
@@ -192,13 +203,15 @@ pub(super) async fn challenge_loop(
 }
 
 /// The validator's webhook receiver: Epistula checked as validators check it (stake check
-/// off), then the media judged with the validator's own pre-flight: 200, or 400 with reasons.
+/// off), then the media judged with the validator's own pre-flight: as v4.9.x 200, or 400
+/// with reasons; as v5 202 either way.
 pub(super) async fn receive(
     State(judge): State<Arc<Judge>>,
     headers: HeaderMap,
     body: axum::body::Bytes,
-) -> (StatusCode, axum::Json<serde_json::Value>) {
-    let reply = |status: StatusCode, v: serde_json::Value| (status, axum::Json(v));
+) -> Response {
+    let reply = |status: StatusCode, v: serde_json::Value| (status, axum::Json(v)).into_response();
+    let text = |status: StatusCode, t: &str| (status, t.to_string()).into_response();
     let verifier = Verifier {
         own_hotkey: judge.key.ss58(),
         metagraph: &judge.miner_graph,
@@ -234,7 +247,7 @@ pub(super) async fn receive(
             error = header("error-message"),
             "DEMO validator: the miner reported a failure"
         );
-        return reply(StatusCode::OK, json!({"status": "received"}));
+        return text(StatusCode::OK, "Failure recorded");
     }
     let content_type = header("content-type").to_string();
     let path = judge.inbox.join(format!(
@@ -270,6 +283,11 @@ pub(super) async fn receive(
     })
     .await;
     let _ = std::fs::remove_file(&path);
+    let v5 = judge
+        .answered
+        .fetch_add(1, std::sync::atomic::Ordering::Relaxed)
+        % 2
+        == 1;
     match verdict {
         Ok(v) if v.passed => {
             judge.count(|t| t.passed += 1);
@@ -279,13 +297,22 @@ pub(super) async fn receive(
                 sent.modality,
                 sent.tier.as_str()
             );
-            reply(StatusCode::OK, json!({"status": "accepted"}))
+            if v5 {
+                text(StatusCode::ACCEPTED, "Callback accepted")
+            } else {
+                text(StatusCode::OK, "Binary content received")
+            }
         }
         Ok(v) => {
             judge.count(|t| t.rejected += 1);
             let reasons = v.reasons.join("; ");
             tracing::warn!(task_id, reasons, "DEMO validator: delivered media rejected");
-            reply(StatusCode::BAD_REQUEST, json!({"error": reasons}))
+            if v5 {
+                // v5 judges later and never says.
+                text(StatusCode::ACCEPTED, "Callback accepted")
+            } else {
+                text(StatusCode::BAD_REQUEST, &reasons)
+            }
         }
         Err(e) => reply(
             StatusCode::INTERNAL_SERVER_ERROR,

@@ -6,6 +6,12 @@ use super::{Store, StoreError, encode, scan};
 use crate::task::{CallRecord, Checkpoint, Usage};
 use std::collections::HashMap;
 
+const DAY_MS: i64 = 86_400_000;
+
+fn spend_day_key(day_ms: i64) -> String {
+    format!("spend_day/{:020}", day_ms.max(0))
+}
+
 impl Store {
     pub(super) fn load_usage(&self) -> Result<(), StoreError> {
         let mut usage = HashMap::new();
@@ -42,7 +48,39 @@ impl Store {
             format!("provider/{}", call.provider).as_bytes(),
             serde_json::to_vec(u).unwrap_or_default(),
         )?;
+        if let Some(cost) = call.cost_usd.filter(|c| *c > 0.0) {
+            let key = spend_day_key(call.at_ms.div_euclid(DAY_MS) * DAY_MS);
+            let before = self
+                .counters
+                .get(key.as_bytes())?
+                .and_then(|v| serde_json::from_slice::<f64>(&v).ok())
+                .unwrap_or(0.0);
+            self.counters.insert(
+                key.as_bytes(),
+                serde_json::to_vec(&(before + cost)).unwrap_or_default(),
+            )?;
+        }
         Ok(())
+    }
+
+    /// Spend per UTC day since `since_ms`: (the day's start, unix ms; USD), oldest first.
+    /// Kept in `counters`, so pruning calls does not lose it.
+    pub fn spend_per_day(&self, since_ms: i64) -> Result<Vec<(i64, f64)>, StoreError> {
+        let mut out = Vec::new();
+        let from = spend_day_key(since_ms.div_euclid(DAY_MS) * DAY_MS);
+        for item in self
+            .counters
+            .range(from.as_bytes()..b"spend_day0".as_slice())
+        {
+            let (k, v) = item?;
+            let day = std::str::from_utf8(&k["spend_day/".len()..])
+                .ok()
+                .and_then(|d| d.parse::<i64>().ok());
+            if let (Some(day), Ok(usd)) = (day, serde_json::from_slice::<f64>(&v)) {
+                out.push((day, usd));
+            }
+        }
+        Ok(out)
     }
 
     pub fn calls(&self, task_id: &str) -> Result<Vec<CallRecord>, StoreError> {

@@ -3,7 +3,8 @@
 //! tasks and their state index (`tasks`), the webhook outbox (`outbox`), provider calls and
 //! job checkpoints (`calls`), pre-flight verdicts and image hashes (`verdicts`), validators'
 //! replies and statistics counters (`feedback`), live settings and the saved metagraph
-//! (`settings`), and retention (`prune`). This file opens the database and commits.
+//! (`settings`), snapshots of our standing from the subnet's API and the chain (`standing`),
+//! and retention (`prune`). This file opens the database and commits.
 //! Writes that must survive a crash wait for [`Store::commit`], which batches concurrent
 //! callers into one fsync (group commit) so accepting stays fast under load.
 
@@ -12,6 +13,7 @@ mod feedback;
 mod outbox;
 mod prune;
 mod settings;
+mod standing;
 mod tasks;
 #[cfg(test)]
 pub(crate) mod tests;
@@ -81,6 +83,7 @@ pub struct Store {
     events: tokio::sync::broadcast::Sender<gas_shared::admin::TaskSummary>,
     usage: Arc<Mutex<HashMap<String, Usage>>>,
     counters: sled::Tree,
+    standing: sled::Tree,
     committer: mpsc::UnboundedSender<Waiter>,
 }
 
@@ -136,6 +139,7 @@ impl Store {
             events: tokio::sync::broadcast::channel(4096).0,
             usage: Arc::default(),
             counters: db.open_tree("counters")?,
+            standing: db.open_tree("standing")?,
             committer,
             db,
         };

@@ -265,6 +265,20 @@ impl Store {
         Ok(out)
     }
 
+    /// Tasks created at or after `since_ms`, oldest first.
+    pub fn tasks_since(&self, since_ms: i64) -> Result<Vec<TaskRecord>, StoreError> {
+        let from = (since_ms.max(0) as u64).to_be_bytes();
+        let mut out = Vec::new();
+        for item in self.by_time.range(from.as_slice()..) {
+            let (k, _) = item?;
+            let id = &k[8..];
+            if let Some(v) = self.tasks.get(id)? {
+                out.push(Self::decode(id, &v)?);
+            }
+        }
+        Ok(out)
+    }
+
     /// A page of tasks, newest first, matching `q`.
     pub fn list_tasks(
         &self,

@@ -27,6 +27,10 @@ struct Args {
     /// Length of the latency phase in seconds
     #[arg(long, default_value_t = 10)]
     seconds: u64,
+    /// Also read the standing from a fake subnet API every this many seconds while loaded
+    /// (default: not at all), to see that it costs the accept path nothing
+    #[arg(long)]
+    standing_poll: Option<u64>,
 }
 
 type Signed = (Vec<u8>, Vec<(String, String)>);
@@ -72,6 +76,13 @@ async fn main() -> anyhow::Result<()> {
     let fixture = Fixture::new(&provider);
     let mut fixture = fixture;
     fixture.set("BT_LOGGING_LEVEL", "WARNING");
+    let api = args.standing_poll.map(|every| {
+        let api = gasapi::FakeGasApi::start(key(MINER_PHRASE).ss58());
+        fixture.set("GAS_API_URL", &api.url());
+        fixture.set("MINER_STANDING_POLL", &every.to_string());
+        println!("standing read from a fake subnet API every {every} s");
+        api
+    });
     let mut miner = fixture.start();
     let v = Arc::new(Challenger::new(&fixture.base(), VALIDATOR_PHRASE));
     let url = format!("{}/gen_image", fixture.base());
@@ -149,6 +160,12 @@ async fn main() -> anyhow::Result<()> {
         latencies.push(d);
     }
     latencies.sort();
+    if let Some(api) = &api {
+        println!(
+            "the miner read its standing {} times while loaded",
+            api.asked().len()
+        );
+    }
     println!(
         "latency at {} req/s for {} s: {rate_ok}/{total} accepted; p50 {} p90 {} p99 {} max {}",
         args.rate,

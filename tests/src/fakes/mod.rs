@@ -16,6 +16,7 @@
 //! (`openai`, `openrouter`, `stability`, `runway`), as in `gas_miner::providers`; `studio`
 //! makes and spoils the media, `jobs` runs video jobs and their downloads.
 
+pub mod gasapi;
 mod jobs;
 mod openai;
 mod openrouter;

@@ -44,6 +44,8 @@ pub struct FakeValidator {
     in_flight: Arc<std::sync::atomic::AtomicUsize>,
     hotkey: String,
     miner: String,
+    /// Answers as a v5 validator: 202 "Callback accepted", the verdict never sent back.
+    v5: Arc<std::sync::atomic::AtomicBool>,
 }
 
 impl FakeValidator {
@@ -66,6 +68,7 @@ impl FakeValidator {
             in_flight: Arc::default(),
             hotkey: validator.ss58().to_string(),
             miner: miner.ss58().to_string(),
+            v5: Arc::default(),
         }
     }
 
@@ -86,6 +89,12 @@ impl FakeValidator {
             delay.as_millis() as u64,
             std::sync::atomic::Ordering::SeqCst,
         );
+    }
+
+    /// Answers from now on as a v5 validator (202 "Callback accepted" for media, whatever
+    /// it is) or as v4.9.x (200 "Binary content received").
+    pub fn set_v5(&self, v5: bool) {
+        self.v5.store(v5, std::sync::atomic::Ordering::SeqCst);
     }
 
     /// Webhooks being received or held right now.
@@ -218,15 +227,13 @@ async fn receive(v: &FakeValidator, headers: HeaderMap, body: Body) -> Response 
     if bad {
         return (StatusCode::BAD_REQUEST, "Epistula check failed").into_response();
     }
-    (
-        StatusCode::OK,
-        if failed {
-            "Failure recorded"
-        } else {
-            "Binary content received"
-        },
-    )
-        .into_response()
+    if failed {
+        (StatusCode::OK, "Failure recorded").into_response()
+    } else if v.v5.load(std::sync::atomic::Ordering::SeqCst) {
+        (StatusCode::ACCEPTED, "Callback accepted").into_response()
+    } else {
+        (StatusCode::OK, "Binary content received").into_response()
+    }
 }
 
 /// How a `FlakyValidator` answers one webhook.

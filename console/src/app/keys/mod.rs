@@ -6,6 +6,7 @@
 mod detail;
 mod logs;
 mod services;
+mod standing;
 mod tasks;
 
 use super::{App, Screen};
@@ -32,16 +33,17 @@ impl App {
         match k.code {
             KeyCode::Char('q') => self.quit = true,
             KeyCode::Char('?') => self.help = true,
-            KeyCode::Char('1') => self.screen = Screen::Dashboard,
-            KeyCode::Char('2') => self.screen = Screen::Tasks,
-            KeyCode::Char('3') => self.screen = Screen::Services,
-            KeyCode::Char('4') => self.screen = Screen::Logs,
+            KeyCode::Char('1') => return self.open(Screen::Dashboard),
+            KeyCode::Char('2') => return self.open(Screen::Tasks),
+            KeyCode::Char('3') => return self.open(Screen::Services),
+            KeyCode::Char('4') => return self.open(Screen::Logs),
+            KeyCode::Char('5') => return self.open(Screen::Standing),
             KeyCode::Tab => {
                 let i = Screen::TABS
                     .iter()
                     .position(|s| s.title() == self.screen.title())
                     .unwrap_or(0);
-                self.screen = Screen::TABS[(i + 1) % Screen::TABS.len()];
+                return self.open(Screen::TABS[(i + 1) % Screen::TABS.len()]);
             }
             KeyCode::Char('t') => return vec![Command::ReloadTrust],
             _ => {
@@ -52,6 +54,7 @@ impl App {
                     Screen::Detail => detail::on_key(self, k),
                     Screen::Services => services::on_key(self, k),
                     Screen::Logs => logs::on_key(self, k),
+                    Screen::Standing => standing::on_key(self, k),
                 };
             }
         }
