@@ -18,6 +18,7 @@ use crate::store::Store;
 use gas_shared::Modality;
 use gas_shared::admin::{StandingSummary, ValidatorStats};
 use gas_shared::standing::{ApiStanding, ChainStanding, StandingView, ValidatorStanding};
+use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -39,8 +40,20 @@ struct Last {
     estimate: gas_shared::standing::Estimate,
 }
 
+/// Our outcomes of the last 24 h, kept up to date task by task as tasks end (so the
+/// estimate never rereads the store), loaded whole once.
+#[derive(Default)]
+struct Window {
+    loaded: bool,
+    /// task id → (when it ended, its outcome).
+    outcomes: HashMap<String, (i64, estimate::Outcome)>,
+}
+
 pub(crate) struct Standing {
     store: Store,
+    window: Mutex<Window>,
+    /// Task ids as they end; read by `absorb`.
+    finals: Mutex<tokio::sync::broadcast::Receiver<String>>,
     key: Arc<Hotkey>,
     url: String,
     client: reqwest::Client,
@@ -58,7 +71,9 @@ impl Standing {
         url: &str,
         chain: Option<Arc<Subtensor>>,
     ) -> Standing {
-        let standing = Standing {
+        Standing {
+            finals: Mutex::new(store.subscribe_finals()),
+            window: Mutex::default(),
             store,
             key,
             url: url.trim_end_matches('/').to_string(),
@@ -66,9 +81,7 @@ impl Standing {
             chain,
             last: Mutex::default(),
             reading: tokio::sync::Mutex::new(()),
-        };
-        standing.summarise(now_ms());
-        standing
+        }
     }
 
     fn last(&self) -> std::sync::MutexGuard<'_, Last> {
@@ -76,7 +89,7 @@ impl Standing {
     }
 
     /// Reads the API and the chain now, keeps what they said, and refreshes the summary.
-    pub(crate) async fn read_now(&self) {
+    pub(crate) async fn read_now(self: &Arc<Self>) {
         let _one = self.reading.lock().await;
         let at = now_ms();
         let fetched = api::fetch(&self.client, &self.url, &self.key, LOOKBACK_DAYS, None).await;
@@ -124,7 +137,14 @@ impl Standing {
         if let Err(e) = self.store.prune_standing(at - KEEP_MS) {
             tracing::warn!(error = %e, "standing: old snapshots could not be pruned");
         }
-        self.summarise(now_ms());
+        self.summarise_aside().await;
+    }
+
+    /// `summarise` on a blocking thread: it reads the store, which must not hold up the
+    /// runtime that answers validators.
+    async fn summarise_aside(self: &Arc<Self>) {
+        let me = self.clone();
+        let _ = tokio::task::spawn_blocking(move || me.summarise(now_ms())).await;
     }
 
     /// Reads every `poll` (None: only when asked) until `stop`; refreshes the summary every
@@ -134,6 +154,8 @@ impl Standing {
         poll: Option<Duration>,
         mut stop: tokio::sync::watch::Receiver<bool>,
     ) {
+        // The window is loaded and the first summary made off the start-up path.
+        self.summarise_aside().await;
         let mut next_read = poll.map(|_| tokio::time::Instant::now());
         loop {
             let tick = tokio::time::Instant::now() + Duration::from_secs(60);
@@ -148,7 +170,7 @@ impl Standing {
                 self.read_now().await;
                 next_read = Some(tokio::time::Instant::now() + every);
             } else {
-                self.summarise(now_ms());
+                self.summarise_aside().await;
             }
         }
     }
@@ -274,13 +296,51 @@ impl Standing {
             image: gate(Modality::Image),
             video: gate(Modality::Video),
         };
-        let outcomes = outcomes::in_window(&self.store, now).unwrap_or_else(|e| {
-            tracing::warn!(error = %e, "standing: our outcomes could not be read");
-            Vec::new()
-        });
+        let outcomes = self.outcomes(now);
         let mut estimate = estimate::estimate(&outcomes, gates);
         estimate.spend_per_day = self.store.spend_per_day(now - KEEP_MS).unwrap_or_default();
         estimate
+    }
+
+    /// Our outcomes of the 24 h before `now`: the window brought up to date with the tasks
+    /// that ended since it was last (loaded whole the first time, or after missing some).
+    fn outcomes(&self, now: i64) -> Vec<estimate::Outcome> {
+        let mut ended = Vec::new();
+        let mut missed = false;
+        {
+            let mut rx = self.finals.lock().unwrap_or_else(|p| p.into_inner());
+            loop {
+                match rx.try_recv() {
+                    Ok(id) => ended.push(id),
+                    Err(tokio::sync::broadcast::error::TryRecvError::Lagged(_)) => missed = true,
+                    Err(_) => break,
+                }
+            }
+        }
+        let mut window = self.window.lock().unwrap_or_else(|p| p.into_inner());
+        if !window.loaded || missed {
+            match outcomes::in_window(&self.store, now) {
+                Ok(all) => {
+                    window.outcomes = all.into_iter().map(|(id, f, o)| (id, (f, o))).collect();
+                    window.loaded = true;
+                }
+                Err(e) => tracing::warn!(error = %e, "standing: our outcomes could not be read"),
+            }
+        }
+        for id in ended {
+            match outcomes::of_task(&self.store, &id) {
+                Ok(Some(o)) => {
+                    window.outcomes.insert(id, o);
+                }
+                Ok(None) => {}
+                Err(e) => {
+                    tracing::warn!(error = %e, task_id = %id, "standing: an outcome could not be read")
+                }
+            }
+        }
+        let since = now - outcomes::WINDOW_MS;
+        window.outcomes.retain(|_, (ended, _)| *ended >= since);
+        window.outcomes.values().map(|(_, o)| o.clone()).collect()
     }
 
     /// Everything the Standing screen shows; `validators` are our own counts. The estimate
@@ -389,6 +449,33 @@ mod tests {
         assert_eq!(view.total_verified, 3);
         assert_eq!(view.gates.len(), 1, "{view:?}");
         assert_eq!(view.gates_fetched_ms, Some(now - 60_000));
+    }
+
+    #[tokio::test]
+    async fn the_window_follows_tasks_as_they_end_without_rereading_the_store() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let store = Store::open(dir.path()).expect("store");
+        let now = now_ms();
+        let ended = |id: &str| {
+            let mut t = crate::store::tests::task(id);
+            t.created_ms = now - 60_000;
+            store.insert_new(&t).expect("insert");
+            store
+                .update(id, crate::store::OutboxChange::None, |t| {
+                    t.state = gas_shared::TaskState::Expired;
+                    t.finished_ms = Some(now - 1_000);
+                })
+                .expect("update");
+        };
+        ended("a");
+        let s = standing(store.clone());
+        assert_eq!(s.outcomes(now).len(), 1, "loaded whole the first time");
+        ended("b");
+        let outcomes = s.outcomes(now);
+        assert_eq!(outcomes.len(), 2, "the task that just ended is in");
+        assert!(outcomes.iter().all(|o| !o.verified && o.from_validator));
+        // A day later both have left the window.
+        assert!(s.outcomes(now + outcomes::WINDOW_MS + 1).is_empty());
     }
 
     #[tokio::test]

@@ -16,17 +16,35 @@ pub(crate) const WINDOW_MS: i64 = 24 * 3_600_000;
 /// validators' purge (~2 h 22 min) with room to spare.
 const LONGEST_TASK_MS: i64 = 3 * 3_600_000;
 
-/// The outcomes of the tasks that ended in the 24 h before `now_ms`.
-pub(crate) fn in_window(store: &Store, now_ms: i64) -> Result<Vec<Outcome>, StoreError> {
+/// The outcomes of the tasks that ended in the 24 h before `now_ms`, by task id with the time
+/// each ended. Reads every task accepted in the window: done once, then kept up to date task
+/// by task ([`of_task`]).
+pub(crate) fn in_window(
+    store: &Store,
+    now_ms: i64,
+) -> Result<Vec<(String, i64, Outcome)>, StoreError> {
     let since = now_ms - WINDOW_MS;
     let mut out = Vec::new();
     for task in store.tasks_since(since - LONGEST_TASK_MS)? {
-        if !task.state.is_final() || task.finished_ms.is_none_or(|f| f < since) {
-            continue;
+        match task.finished_ms {
+            Some(f) if task.state.is_final() && f >= since => {
+                out.push((task.task_id.clone(), f, outcome(store, &task)?));
+            }
+            _ => {}
         }
-        out.push(outcome(store, &task)?);
     }
     Ok(out)
+}
+
+/// One task's outcome and when it ended, once it has (None before, or when it is gone).
+pub(crate) fn of_task(store: &Store, task_id: &str) -> Result<Option<(i64, Outcome)>, StoreError> {
+    let Some(task) = store.get(task_id)? else {
+        return Ok(None);
+    };
+    match task.finished_ms {
+        Some(f) if task.state.is_final() => Ok(Some((f, outcome(store, &task)?))),
+        _ => Ok(None),
+    }
 }
 
 /// One finished task as an outcome.

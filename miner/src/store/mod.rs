@@ -81,6 +81,8 @@ pub struct Store {
     deliveries: sled::Tree,
     settings: sled::Tree,
     events: tokio::sync::broadcast::Sender<gas_shared::admin::TaskSummary>,
+    /// The ids of tasks as they reach a final state (for the standing's window).
+    finals: tokio::sync::broadcast::Sender<String>,
     usage: Arc<Mutex<HashMap<String, Usage>>>,
     counters: sled::Tree,
     standing: sled::Tree,
@@ -137,6 +139,7 @@ impl Store {
             deliveries: db.open_tree("deliveries")?,
             settings: db.open_tree("settings")?,
             events: tokio::sync::broadcast::channel(4096).0,
+            finals: tokio::sync::broadcast::channel(4096).0,
             usage: Arc::default(),
             counters: db.open_tree("counters")?,
             standing: db.open_tree("standing")?,
@@ -175,9 +178,17 @@ impl Store {
         self.events.subscribe()
     }
 
+    /// The ids of tasks as they reach a final state, from now on.
+    pub fn subscribe_finals(&self) -> tokio::sync::broadcast::Receiver<String> {
+        self.finals.subscribe()
+    }
+
     fn announce(&self, task: &TaskRecord) {
         if self.events.receiver_count() > 0 {
             let _ = self.events.send(task.summary());
+        }
+        if task.state.is_final() && self.finals.receiver_count() > 0 {
+            let _ = self.finals.send(task.task_id.clone());
         }
     }
 
