@@ -487,3 +487,52 @@ async fn a_failing_total_stake_call_keeps_the_last_good_metagraph() {
     );
     assert!(miner.log().contains("get_metagraph"), "{}", miner.log());
 }
+
+/// The running miner's chain view (`/standing`): our incentive, the weight our validator sets
+/// on us as a share of its row, commit-reveal, and the incentive kept over time.
+#[tokio::test(flavor = "multi_thread")]
+async fn the_miner_shows_what_the_chain_pays_it() {
+    let Some((node, _validator, fixture)) = setup(Some((our_ip(), 0, 1))).await else {
+        return;
+    };
+    node.set_scores(
+        2,
+        gas_tests::subtensor::FakeScores {
+            incentive: 6553,
+            emission_rao: 2_000_000_000,
+            last_update: 0,
+            weights: vec![],
+        },
+    );
+    node.set_scores(
+        0,
+        gas_tests::subtensor::FakeScores {
+            weights: vec![(2, 300), (1, 900)],
+            ..Default::default()
+        },
+    );
+    node.set_commit_reveal(true);
+    let miner = fixture.start();
+    let socket = fixture.dir.path().join("state/admin.sock");
+    let refresh = async || -> gas_shared::standing::StandingView {
+        gas_client::get_json(&socket, "POST", "/standing/refresh", None)
+            .await
+            .expect("refresh")
+    };
+    let s = refresh().await;
+    let c = &s.chain;
+    assert!(c.available, "{c:?}\n{}", miner.log());
+    assert_eq!(c.uid, Some(2));
+    assert!((c.incentive.expect("incentive") - 6553.0 / 65535.0).abs() < 1e-9);
+    assert_eq!(c.emission_alpha, Some(2.0));
+    assert_eq!(c.commit_reveal, Some(true));
+    assert_eq!((c.permitted, c.positive), (1, 1));
+    assert!((c.weights[0].share - 0.25).abs() < 1e-9, "{:?}", c.weights);
+    // Our validator's row in the joined table carries its weight.
+    let me = key(VALIDATOR_PHRASE).ss58().to_string();
+    let row = s.validators.iter().find(|v| v.hotkey == me).expect("row");
+    assert!((row.weight_share.expect("share") - 0.25).abs() < 1e-9);
+    // Kept over time: a second read adds a point to the incentive line.
+    let s = refresh().await;
+    assert_eq!(s.chain.incentive_history.len(), 2, "{:?}", s.chain);
+}
