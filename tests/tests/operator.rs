@@ -652,8 +652,10 @@ async fn the_demo_runs_the_whole_loop_and_the_console_shows_it() {
         .expect("join");
     let out = std::fs::read_to_string(&log).unwrap_or_default();
     assert_eq!(code, Some(0), "{out}");
+    // The drain finishes the generations in flight (several, slow in a debug build on a
+    // busy machine): the signal, not the demo's own end 60 s after start, stopped it.
     assert!(
-        hung_up.elapsed() < Duration::from_secs(12),
+        !out.contains("the demo's time is up") && hung_up.elapsed() < Duration::from_secs(40),
         "SIGHUP stopped the demo only after {:?} (its own end was 60 s after start):\n{out}",
         hung_up.elapsed()
     );

@@ -4,17 +4,17 @@
 
 use super::Keys;
 use super::widgets::{
-    BAD, BOLD, DIM, GOOD, WARN, age, bare_table, boxed, compact, gate_style, packed, pct, percent,
-    table, verdicts, waiting,
+    BAD, BOLD, DIM, GOOD, WARN, age, bare_table, boxed, compact, flagged, gate_style, packed, pct,
+    percent, table, validator_cells, verdicts, waiting,
 };
-use crate::app::{App, short};
+use crate::app::App;
 use gas_shared::admin::{Rate, ReplyRates, Status};
 use gas_shared::standing::status_words;
 use gas_shared::{Modality, TaskState};
 use ratatui::Frame;
 use ratatui::layout::Constraint::{Length, Min};
 use ratatui::layout::{Constraint, Layout, Rect};
-use ratatui::style::Style;
+
 use ratatui::text::{Line, Span, Text};
 use ratatui::widgets::{Cell, Paragraph, Row};
 
@@ -150,16 +150,9 @@ pub fn draw(f: &mut Frame, area: Rect, app: &App) {
         .validators
         .iter()
         .map(|v| {
-            Row::new(vec![
-                Cell::from(v.uid.map_or("–".into(), |u| u.to_string())),
-                Cell::from(short(&v.hotkey).to_string()),
-                Cell::from(v.challenges.to_string()),
-                flagged(v.refused, WARN),
-                flagged(v.replies.passed, GOOD),
-                Cell::from(v.replies.taken.to_string()),
-                flagged(v.replies.rejected, BAD),
-                Cell::from(v.last_rejection.clone().unwrap_or_default()),
-            ])
+            let mut cells = validator_cells(v.uid, &v.hotkey, v.challenges, v.refused, &v.replies);
+            cells.push(Cell::from(v.last_rejection.clone().unwrap_or_default()));
+            Row::new(cells)
         })
         .collect();
     let columns = [
@@ -173,11 +166,6 @@ pub fn draw(f: &mut Frame, area: Rect, app: &App) {
         ("last rejection", Min(10)),
     ];
     f.render_widget(table("Validators", columns, vrows), vals);
-}
-
-/// A count, in `alarm`'s colour when it is not zero.
-fn flagged(n: u64, alarm: Style) -> Cell<'static> {
-    Cell::from(n.to_string()).style(if n > 0 { alarm } else { Style::default() })
 }
 
 /// The validators' replies over 1 h and 24 h. Their verdicts (v4.9.x: passed of judged) and

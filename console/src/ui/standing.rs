@@ -12,9 +12,9 @@
 use super::Keys;
 use super::widgets::{
     BAD, BOLD, DIM, GOOD, WARN, ago, bare_table, boxed, day_of_month, gate_style, month_day,
-    packed, percent, threshold, wrapped,
+    packed, percent, threshold, validator_cells, wrapped,
 };
-use crate::app::{App, VALIDATORS_PER_SECTION, short};
+use crate::app::{App, VALIDATORS_PER_SECTION};
 use gas_shared::standing::{Gate, StandingView};
 use ratatui::Frame;
 use ratatui::buffer::Buffer;
@@ -615,9 +615,6 @@ fn validators<'a>(cx: Ctx<'a>, shown: Range<usize>, width: u16) -> Section<'a> {
     let rows: Vec<Row> = view.validators[shown.clone()]
         .iter()
         .map(|v| {
-            let count = |n: u64, alarm: Style| {
-                Cell::from(n.to_string()).style(if n > 0 { alarm } else { Style::default() })
-            };
             let api = match v.api_pass_rate {
                 Some(p) if roomy => {
                     format!("{:.0}% of {}", p * 100.0, v.api_verified + v.api_failed)
@@ -632,17 +629,8 @@ fn validators<'a>(cx: Ctx<'a>, shown: Range<usize>, width: u16) -> Section<'a> {
                 Some(w) => Cell::from(percent(w)),
                 None => Cell::from("–"),
             };
-            let mut cells = vec![
-                Cell::from(v.uid.map_or("–".into(), |u| u.to_string())),
-                Cell::from(short(&v.hotkey).to_string()),
-                Cell::from(v.asked.to_string()),
-                count(v.refused, WARN),
-                count(v.replies.passed, GOOD),
-                Cell::from(v.replies.taken.to_string()),
-                count(v.replies.rejected, BAD),
-                Cell::from(api),
-                weight,
-            ];
+            let mut cells = validator_cells(v.uid, &v.hotkey, v.asked, v.refused, &v.replies);
+            cells.extend([Cell::from(api), weight]);
             if roomy {
                 cells.push(Cell::from(v.last_rejection.clone().unwrap_or_default()));
             }

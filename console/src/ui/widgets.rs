@@ -127,6 +127,32 @@ pub fn gate_style(status: &str) -> Style {
 }
 
 /// `passed/judged` of the validators' Stage A verdicts (v4.9.x only; a 202 is never one).
+/// A count, in `alarm`'s colour when it is not zero.
+pub fn flagged(n: u64, alarm: Style) -> ratatui::widgets::Cell<'static> {
+    ratatui::widgets::Cell::from(n.to_string()).style(if n > 0 { alarm } else { Style::default() })
+}
+
+/// A validator's row start: uid, hotkey, challenges asked, refused by us, and its replies
+/// (passed and rejected in colour; taken plain: a v5 202 is no verdict).
+pub fn validator_cells(
+    uid: Option<u16>,
+    hotkey: &str,
+    asked: u64,
+    refused: u64,
+    replies: &gas_shared::reply::ReplyCounts,
+) -> Vec<ratatui::widgets::Cell<'static>> {
+    use ratatui::widgets::Cell;
+    vec![
+        Cell::from(uid.map_or("–".into(), |u| u.to_string())),
+        Cell::from(crate::app::short(hotkey).to_string()),
+        Cell::from(asked.to_string()),
+        flagged(refused, WARN),
+        flagged(replies.passed, GOOD),
+        Cell::from(replies.taken.to_string()),
+        flagged(replies.rejected, BAD),
+    ]
+}
+
 pub fn verdicts(r: &Rate) -> String {
     format!("{}/{}", compact(r.passed), compact(r.total))
 }

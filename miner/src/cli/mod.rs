@@ -45,6 +45,29 @@ pub enum CliError {
     Demo(Fatal),
 }
 
+/// The hotkey's password when it is encrypted: `BT_HOTKEY_PASSWORD`, else asked on the
+/// terminal when there is one.
+fn hotkey_password() -> Option<String> {
+    use std::io::IsTerminal;
+    std::env::var("BT_HOTKEY_PASSWORD").ok().or_else(|| {
+        std::io::stdin()
+            .is_terminal()
+            .then(|| rpassword::prompt_password("hotkey password: ").ok())
+            .flatten()
+    })
+}
+
+/// The configured hotkey, its password from the environment or the terminal.
+fn load_hotkey(config: &crate::config::Config) -> Result<crate::identity::Hotkey, CliError> {
+    crate::identity::Hotkey::load(
+        &config.wallet_path,
+        &config.wallet_name,
+        &config.wallet_hotkey,
+        &hotkey_password,
+    )
+    .map_err(|e| CliError::Config(vec![e.to_string()]))
+}
+
 fn prefixed(who: &str, lines: &[String]) -> String {
     lines
         .iter()

@@ -9,7 +9,7 @@ use crate::identity::Hotkey;
 use crate::standing::api::{self, Fetched};
 use gas_shared::Modality;
 use gas_shared::standing::{ApiStanding, Gate, StandingView, status_words};
-use std::io::{IsTerminal, Write};
+use std::io::Write;
 
 /// What `lookback_days` the API takes.
 const LOOKBACK_DAYS: std::ops::RangeInclusive<u32> = 1..=90;
@@ -39,21 +39,7 @@ pub fn perf(
         )]));
     }
     let config = settings.resolve().map_err(CliError::Config)?;
-    let password = || {
-        std::env::var("BT_HOTKEY_PASSWORD").ok().or_else(|| {
-            std::io::stdin()
-                .is_terminal()
-                .then(|| rpassword::prompt_password("hotkey password: ").ok())
-                .flatten()
-        })
-    };
-    let key = Hotkey::load(
-        &config.wallet_path,
-        &config.wallet_name,
-        &config.wallet_hotkey,
-        &password,
-    )
-    .map_err(|e| CliError::Config(vec![e.to_string()]))?;
+    let key = super::load_hotkey(&config)?;
     let runtime = super::run::runtime()?;
     let client = api::client();
     let fetched = runtime

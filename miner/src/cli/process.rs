@@ -109,13 +109,7 @@ pub fn load_launch_env(path: &Path) -> Result<(), CliError> {
 fn check_hotkey(config: &Config) -> Result<Option<String>, IdentityError> {
     let asked = std::cell::RefCell::new(None);
     let password = || {
-        let p = std::env::var("BT_HOTKEY_PASSWORD").ok().or_else(|| {
-            use std::io::IsTerminal;
-            std::io::stdin()
-                .is_terminal()
-                .then(|| rpassword::prompt_password("hotkey password: ").ok())
-                .flatten()
-        });
+        let p = super::hotkey_password();
         asked.borrow_mut().clone_from(&p);
         p
     };

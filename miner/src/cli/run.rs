@@ -16,19 +16,11 @@ pub fn run(settings: &Settings) -> Result<(), CliError> {
     let (logs, log_file) = crate::logs::init(&config.state_dir, config.log_filter, "", true)
         .map_err(|e| CliError::Config(vec![e.to_string()]))?;
     crate::tls::use_ring();
-    let password = || {
-        std::env::var("BT_HOTKEY_PASSWORD").ok().or_else(|| {
-            std::io::stdin()
-                .is_terminal()
-                .then(|| rpassword::prompt_password("hotkey password: ").ok())
-                .flatten()
-        })
-    };
     let key = Hotkey::load(
         &config.wallet_path,
         &config.wallet_name,
         &config.wallet_hotkey,
-        &password,
+        &super::hotkey_password,
     )
     .map_err(|e| {
         let f = Fatal {
