@@ -213,11 +213,13 @@ pub fn detail_text(d: &TaskDetail, app: &App) -> Vec<Line<'static>> {
         &mut out,
         "Webhooks",
         d.deliveries.iter().map(|w| {
+            let class = gas_shared::reply::ReplyClass::of(w.kind == "failure", w.status, &w.reply);
             format!(
-                "  #{} {} → {}: {}",
+                "  #{} {} → {} ({}): {}",
                 w.attempt,
                 w.kind,
                 w.status.map_or("no answer".into(), |s| s.to_string()),
+                class.label(),
                 w.reply
             )
         }),
