@@ -137,6 +137,8 @@ fn status() -> Status {
                 p50_ms: Some(8400),
                 p95_ms: Some(21000),
                 spend_usd: 187.22,
+                health: "ok".into(),
+                ..ProviderStats::default()
             },
             ProviderStats {
                 name: "runway".into(),
@@ -145,6 +147,13 @@ fn status() -> Status {
                 p50_ms: Some(120),
                 p95_ms: Some(900),
                 spend_usd: 212.4,
+                health: "open".into(),
+                health_reason: Some(
+                    "the API key was refused (HTTP 401): check RUNWAYML_API_KEY (veo3.1_fast)"
+                        .into(),
+                ),
+                open_until_ms: Some(1_700_000_025_000),
+                ..ProviderStats::default()
             },
         ],
         validators: vec![

@@ -85,6 +85,8 @@ enum Command {
         #[command(flatten)]
         settings: Box<Settings>,
     },
+    /// Everything that must be right before going live, checked online: keys, models, trust anchors, chain and axon, the subnet API, disk, clock; exit 1 if any fails
+    Doctor(Box<Settings>),
     /// Judge files the way validators do (C2PA with the subnet's trust anchors); exit 1 if any fails
     VerifyC2pa {
         /// Files to check
@@ -231,6 +233,7 @@ fn dispatch() -> Result<(), CliError> {
             json,
             settings,
         } => cli::perf(&settings, lookback_days, modality, json),
+        Command::Doctor(settings) => cli::doctor(&settings),
         // The launch settings were read at the top.
         Command::Supervise { launch_env: _ } => cli::supervise(&env_file),
         Command::VerifyC2pa {

@@ -1,6 +1,6 @@
 //! Prometheus metrics (text format 0.0.4), served at `/metrics` on the admin socket and, when
 //! `MINER_METRICS_ADDR` is set, on that TCP address: tasks by state, provider calls, errors,
-//! latency and spend, webhook outcomes per validator, pre-flight verdicts.
+//! latency, spend and health, webhook outcomes per validator, pre-flight verdicts.
 
 use gas_shared::admin::Status;
 use gas_shared::standing::StandingView;
@@ -139,6 +139,28 @@ pub(crate) fn render(s: &Status, running: usize, standing: &StandingView) -> Str
                     format!("provider=\"{}\"", label(&p.name)),
                     format!("{:.4}", p.spend_usd),
                 )
+            })
+            .collect(),
+    );
+    push(
+        "gas_provider_health",
+        "gauge",
+        "Each provider model's circuit breaker: 1 for its state (ok, open: skipped by the fallback chains, half-open: one probe out), 0 for the others.",
+        s.providers
+            .iter()
+            .flat_map(|p| {
+                p.models.iter().flat_map(|m| {
+                    ["ok", "open", "half-open"].map(|state| {
+                        (
+                            format!(
+                                "provider=\"{}\",model=\"{}\",state=\"{state}\"",
+                                label(&p.name),
+                                label(&m.model)
+                            ),
+                            u8::from(m.health == state).to_string(),
+                        )
+                    })
+                })
             })
             .collect(),
     );
@@ -414,6 +436,13 @@ mod tests {
                 p50_ms: Some(80),
                 p95_ms: None,
                 spend_usd: 1.5,
+                health: "open".into(),
+                models: vec![ModelHealth {
+                    model: "m/x".into(),
+                    health: "open".into(),
+                    ..ModelHealth::default()
+                }],
+                ..ProviderStats::default()
             }],
             validators: vec![ValidatorStats {
                 hotkey: "5V".into(),
@@ -460,6 +489,8 @@ mod tests {
             "gas_tasks{state=\"delivered\",modality=\"image\"} 7",
             "gas_generations_running 2",
             "gas_provider_errors_total{provider=\"openrouter\"} 1",
+            "gas_provider_health{provider=\"openrouter\",model=\"m/x\",state=\"open\"} 1",
+            "gas_provider_health{provider=\"openrouter\",model=\"m/x\",state=\"ok\"} 0",
             "gas_provider_latency_ms{provider=\"openrouter\",quantile=\"0.5\"} 80",
             "gas_webhooks_total{validator=\"5V\",outcome=\"rejected\"} 1",
             "gas_webhooks_total{validator=\"5V\",outcome=\"taken\"} 3",

@@ -8,6 +8,7 @@
 
 use crate::clock::now_ms;
 use crate::preflight::{self, Preflight};
+use crate::providers::health::{Health, Permit, Signal};
 use crate::providers::registry::Chains;
 use crate::providers::{Job, Journal, JournalError, Plan, Provider, ProviderError};
 use crate::store::{OutboxChange, Store};
@@ -28,6 +29,8 @@ pub(crate) struct Pipeline {
     chains: std::sync::RwLock<Chains>,
     preflight: Arc<Preflight>,
     stats: Arc<crate::stats::Stats>,
+    /// Each provider and model's breaker: open ones are skipped.
+    health: Arc<Health>,
     slots: Arc<Semaphore>,
     /// How long one provider may take for one task: images, videos.
     timeouts: (Duration, Duration),
@@ -59,6 +62,7 @@ impl Pipeline {
         chains: Chains,
         preflight: Arc<Preflight>,
         stats: Arc<crate::stats::Stats>,
+        health: Arc<Health>,
         slots: usize,
         timeouts: (Duration, Duration),
         outbox_wake: Arc<Notify>,
@@ -69,6 +73,7 @@ impl Pipeline {
             chains: std::sync::RwLock::new(chains),
             preflight,
             stats,
+            health,
             slots: Arc::new(Semaphore::new(slots)),
             timeouts,
             outbox_wake,
@@ -185,6 +190,11 @@ impl Pipeline {
         }
     }
 
+    /// The providers' breakers.
+    pub(crate) fn health(&self) -> &Health {
+        &self.health
+    }
+
     /// Generations in progress.
     pub(crate) fn running(&self) -> usize {
         self.running.load(Ordering::SeqCst)
@@ -250,9 +260,20 @@ impl Pipeline {
                 .cloned();
             // A near-duplicate of a recent delivery is made again once before moving on.
             for attempt in 0..2 {
-                tracing::info!(task_id, provider = provider.name(), model = %plan.model, requested = %task.tier, delivers = %plan.delivers, cost_usd = plan.cost_usd, resume = resume.is_some(), attempt = attempt + 1, "asking provider");
+                let permit = match self
+                    .health
+                    .admit(provider.name(), &plan.model, resume.is_some())
+                {
+                    Ok(permit) => permit,
+                    Err(why) => {
+                        tracing::info!(task_id, provider = provider.name(), model = %plan.model, reason = %why, "provider skipped");
+                        errors.push(format!("{}: not asked ({why})", provider.name()));
+                        break;
+                    }
+                };
+                tracing::info!(task_id, provider = provider.name(), model = %plan.model, requested = %task.tier, delivers = %plan.delivers, cost_usd = plan.cost_usd, resume = resume.is_some(), attempt = attempt + 1, probe = permit.probe(), "asking provider");
                 match self
-                    .try_provider(provider.as_ref(), &task, &plan, resume.take())
+                    .try_provider(provider.as_ref(), &task, &plan, resume.take(), permit)
                     .await
                 {
                     Ok(media) => {
@@ -351,7 +372,8 @@ impl Pipeline {
 
     /// The chain in the order to try it: a provider whose job survived a restart first (it is
     /// already paid for), then those whose plan reaches the requested tier, then the rest,
-    /// each group in the operator's order.
+    /// each group in the operator's order. A provider whose breaker is open is skipped when its
+    /// turn comes (`Health::admit`; half-open lets one task through).
     fn attempt_order(
         &self,
         task: &TaskRecord,
@@ -378,6 +400,7 @@ impl Pipeline {
         task: &TaskRecord,
         plan: &Plan,
         resume: Option<Checkpoint>,
+        permit: Permit,
     ) -> Result<MediaInfo, Attempt> {
         let dir = self.store.media_dir();
         let tmp = dir.join(format!(".{}.{}.part", task.task_id, provider.name()));
@@ -387,6 +410,7 @@ impl Pipeline {
             dest: &tmp,
             journal: &self.store,
             resume,
+            probe: permit.probe(),
         };
         let (limit, var) = match task.modality {
             Modality::Image => (self.timeouts.0, "MINER_TASK_TIMEOUT"),
@@ -394,18 +418,24 @@ impl Pipeline {
         };
         let result = tokio::time::timeout(limit, provider.generate(&job)).await;
         let generated = match result {
-            Ok(Ok(g)) => g,
+            Ok(Ok(g)) => {
+                // Whatever pre-flight says of it, the provider works.
+                permit.report(Signal::Healthy);
+                g
+            }
             Ok(Err(e)) => {
+                permit.report(Signal::of(provider.name(), &e));
                 let _ = tokio::fs::remove_file(&tmp).await;
                 return Err(e.into());
             }
             Err(_) => {
                 let _ = tokio::fs::remove_file(&tmp).await;
-                return Err(ProviderError::new(format!(
-                    "no result within {var} ({} s)",
-                    limit.as_secs()
-                ))
-                .into());
+                let e = ProviderError {
+                    unreachable: true,
+                    ..ProviderError::new(format!("no result within {var} ({} s)", limit.as_secs()))
+                };
+                permit.report(Signal::of(provider.name(), &e));
+                return Err(e.into());
             }
         };
         let job = Finalize {
@@ -618,6 +648,7 @@ mod tests {
             Err(ProviderError {
                 message: "refused".into(),
                 status: Some(400),
+                ..ProviderError::default()
             })
         }
     }
@@ -640,6 +671,7 @@ mod tests {
             std::collections::HashMap::from([(Modality::Image, vec![provider])]),
             Arc::new(Preflight::new(&anchors).expect("preflight")),
             Arc::new(crate::stats::Stats::load(store.clone())),
+            Health::new(Duration::from_secs(30)),
             4,
             (Duration::from_secs(5), Duration::from_secs(5)),
             Arc::default(),

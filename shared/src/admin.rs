@@ -118,6 +118,36 @@ pub struct ProviderStats {
     pub p50_ms: Option<u64>,
     pub p95_ms: Option<u64>,
     pub spend_usd: f64,
+    /// Its circuit breaker, the worst of its models': `ok`, `open` (skipped by the fallback
+    /// chains) or `half-open` (one probe out). Empty from an older miner: read as `ok`.
+    #[serde(default)]
+    pub health: String,
+    /// Why it is not `ok` (e.g. the key variable to check), then the model in brackets.
+    #[serde(default)]
+    pub health_reason: Option<String>,
+    /// When the next probe may go, while open.
+    #[serde(default)]
+    pub open_until_ms: Option<i64>,
+    /// The breaker of each model it was asked for.
+    #[serde(default)]
+    pub models: Vec<ModelHealth>,
+}
+
+/// One provider model's circuit breaker.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct ModelHealth {
+    pub model: String,
+    /// `ok`, `open` or `half-open`.
+    pub health: String,
+    pub reason: Option<String>,
+    pub open_until_ms: Option<i64>,
+}
+
+impl ProviderStats {
+    /// Whether its breaker is anything but closed.
+    pub fn unhealthy(&self) -> bool {
+        !matches!(self.health.as_str(), "" | "ok")
+    }
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]

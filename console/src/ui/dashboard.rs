@@ -1,6 +1,6 @@
 //! The dashboard: the miner and its standing in one line, its queue, its rates (the
 //! validators' replies by what they mean: a v5 202 is taken, never passed), its providers
-//! and its validators.
+//! (each with its circuit breaker's state and why it is not ok) and its validators.
 
 use super::Keys;
 use super::widgets::{
@@ -129,21 +129,25 @@ pub fn draw(f: &mut Frame, area: Rect, app: &App) {
         .map(|p| {
             Row::new(vec![
                 Cell::from(p.name.clone()),
+                health(p),
                 Cell::from(p.calls.to_string()),
                 flagged(p.errors, WARN),
                 Cell::from(p.p50_ms.map_or("–".into(), |v| format!("{v}ms"))),
                 Cell::from(p.p95_ms.map_or("–".into(), |v| format!("{v}ms"))),
                 Cell::from(format!("${:.2}", p.spend_usd)),
+                Cell::from(p.health_reason.clone().unwrap_or_default()),
             ])
         })
         .collect();
     let columns = [
         ("provider", Length(12)),
+        ("health", Length(9)),
         ("calls", Length(7)),
         ("errors", Length(7)),
-        ("p50", Length(9)),
-        ("p95", Length(9)),
-        ("spend", Min(8)),
+        ("p50", Length(8)),
+        ("p95", Length(8)),
+        ("spend", Length(9)),
+        ("why not ok", Min(10)),
     ];
     f.render_widget(table("Providers", columns, prows), prov);
     let vrows: Vec<Row> = s
@@ -166,6 +170,16 @@ pub fn draw(f: &mut Frame, area: Rect, app: &App) {
         ("last rejection", Min(10)),
     ];
     f.render_widget(table("Validators", columns, vrows), vals);
+}
+
+/// A provider's circuit breaker: ok, OPEN (the fallback chains skip it) or half-open (one
+/// probe out); an older miner sends nothing, which is ok.
+fn health(p: &gas_shared::admin::ProviderStats) -> Cell<'static> {
+    match p.health.as_str() {
+        "" | "ok" => Cell::from(Span::styled("ok", GOOD)),
+        "open" => Cell::from(Span::styled("OPEN", BAD)),
+        other => Cell::from(Span::styled(other.to_string(), WARN)),
+    }
 }
 
 /// The validators' replies over 1 h and 24 h. Their verdicts (v4.9.x: passed of judged) and

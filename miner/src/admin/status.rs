@@ -2,6 +2,7 @@
 //! the `/events` stream (a snapshot, then changes), and `POST /shutdown`.
 
 use super::Admin;
+use crate::providers::health::BreakerView;
 use axum::Json;
 use axum::body::{Body, Bytes};
 use axum::extract::{Query, State};
@@ -53,8 +54,11 @@ impl Admin {
                 calls: u.calls,
                 errors: u.errors,
                 spend_usd: u.cost_usd,
+                health: "ok".to_string(),
+                ..ProviderStats::default()
             })
             .collect();
+        add_health(&mut providers, self.pipeline.health().views());
         providers.sort_by(|a, b| a.name.cmp(&b.name));
         Status {
             version: env!("CARGO_PKG_VERSION").to_string(),
@@ -85,6 +89,40 @@ impl Admin {
             pid: std::process::id(),
             standing: self.standing.summary(),
         }
+    }
+}
+
+/// Puts each breaker under its provider; a provider shows its worst model's state.
+fn add_health(providers: &mut Vec<ProviderStats>, views: Vec<BreakerView>) {
+    let rank = |state: &str| match state {
+        "open" => 2,
+        "half-open" => 1,
+        _ => 0,
+    };
+    for v in views {
+        let at = match providers.iter().position(|p| p.name == v.provider) {
+            Some(at) => at,
+            None => {
+                providers.push(ProviderStats {
+                    name: v.provider.clone(),
+                    health: "ok".to_string(),
+                    ..ProviderStats::default()
+                });
+                providers.len() - 1
+            }
+        };
+        let p = &mut providers[at];
+        if rank(v.state) > rank(&p.health) {
+            p.health = v.state.to_string();
+            p.health_reason = v.reason.as_ref().map(|r| format!("{r} ({})", v.model));
+            p.open_until_ms = v.open_until_ms;
+        }
+        p.models.push(ModelHealth {
+            model: v.model,
+            health: v.state.to_string(),
+            reason: v.reason,
+            open_until_ms: v.open_until_ms,
+        });
     }
 }
 

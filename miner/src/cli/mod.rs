@@ -1,10 +1,12 @@
 //! The operator commands, as the reference's `gascli generator` has them: process control
 //! (`start`, `stop`, `restart`, and `supervise`, what `start` runs in tmux), reports
-//! (`status`, `info`, `logs`; `perf`, our standing with the subnet), `verify-c2pa`,
+//! (`status`, `info`, `logs`; `perf`, our standing with the subnet; `doctor`, everything
+//! checked online before going live), `verify-c2pa`,
 //! `trust update`, and the foreground `run` and `demo`. Each prints what it did and returns
 //! why it could not as a [`CliError`]; `main` turns that into the message and the exit status
 //! (0 ok, 1 a check failed, 2 bad usage or configuration) in one place.
 
+mod doctor;
 mod perf;
 mod process;
 mod report;
@@ -13,6 +15,7 @@ mod tmux;
 mod trust;
 mod verify;
 
+pub use doctor::doctor;
 pub use perf::{parse_modality, perf};
 pub use process::{load_launch_env, restart, start, stop, supervise};
 pub use report::{info, logs, status};

@@ -46,7 +46,8 @@ fn replies(r: &gas_shared::reply::ReplyCounts) -> String {
         parts.push(format!("{} ignored", r.ignored));
     }
     if r.failures > 0 {
-        parts.push(format!("{} failure reports", r.failures));
+        let s = if r.failures == 1 { "" } else { "s" };
+        parts.push(format!("{} failure report{s}", r.failures));
     }
     parts.join(" · ")
 }
@@ -85,6 +86,24 @@ fn standing_line(s: Option<&gas_shared::admin::StandingSummary>, now_ms: i64) ->
         parts.push(format!("last read failed: {e}"));
     }
     parts.join(" · ")
+}
+
+/// A provider's breaker in one line: `openrouter ok`, or `openrouter OPEN (why), probe in 25 s`.
+fn provider_health(p: &gas_shared::admin::ProviderStats, now_ms: i64) -> String {
+    let calls = format!("{} calls, {} failed", p.calls, p.errors);
+    if !p.unhealthy() {
+        return format!("{:<12} ok  ({calls})", p.name);
+    }
+    let why = p.health_reason.as_deref().unwrap_or("no reason given");
+    let probe = p
+        .open_until_ms
+        .map(|t| format!(", probe in {}", ago((t - now_ms).max(0))))
+        .unwrap_or_default();
+    format!(
+        "{:<12} {} ({why}){probe}  ({calls})",
+        p.name,
+        p.health.to_uppercase()
+    )
 }
 
 /// `gas-miner status`: the process, its place on the chain, queues, pass rates and the last
@@ -190,6 +209,9 @@ pub fn status(place: &Place) -> Result<(), CliError> {
         "  standing  {}",
         standing_line(s.standing.as_ref(), s.now_ms)
     );
+    for p in &s.providers {
+        println!("  provider  {}", provider_health(p, s.now_ms));
+    }
     println!(
         "  trust anchors {}  ·  admin socket {}",
         s.trust_anchors,
@@ -458,5 +480,34 @@ pub fn info(settings: &Settings, env_file: &Path) -> Result<(), CliError> {
         Err(CliError::ChecksFailed)
     } else {
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use gas_shared::admin::ProviderStats;
+
+    #[test]
+    fn a_provider_line_says_its_health_and_why_not_ok() {
+        let mut p = ProviderStats {
+            name: "openrouter".into(),
+            calls: 9,
+            errors: 4,
+            ..ProviderStats::default()
+        };
+        assert_eq!(
+            provider_health(&p, 0),
+            "openrouter   ok  (9 calls, 4 failed)",
+            "an older miner sends no health: ok"
+        );
+        p.health = "open".into();
+        p.health_reason =
+            Some("the API key was refused (HTTP 401): check OPEN_ROUTER_API_KEY (m)".into());
+        p.open_until_ms = Some(25_000);
+        assert_eq!(
+            provider_health(&p, 0),
+            "openrouter   OPEN (the API key was refused (HTTP 401): check OPEN_ROUTER_API_KEY (m)), probe in 25 s  (9 calls, 4 failed)"
+        );
     }
 }

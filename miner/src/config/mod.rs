@@ -39,6 +39,8 @@ pub struct Config {
     pub max_concurrent_tasks: usize,
     pub task_timeout: Duration,
     pub video_timeout: Duration,
+    /// The first pause of an open provider breaker (`MINER_BREAKER_PAUSE`).
+    pub breaker_pause: Duration,
     pub output_dir: PathBuf,
     pub state_dir: PathBuf,
     pub trust_anchors: PathBuf,

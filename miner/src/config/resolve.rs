@@ -206,6 +206,13 @@ impl Settings {
             1,
             "a number of seconds",
         );
+        let breaker_pause = p.number(
+            "MINER_BREAKER_PAUSE",
+            &self.breaker_pause,
+            30u64,
+            1,
+            "a number of seconds",
+        );
         let webhook_deadline = p.number(
             "MINER_WEBHOOK_DEADLINE",
             &self.webhook_deadline,
@@ -333,6 +340,7 @@ impl Settings {
             max_concurrent_tasks,
             task_timeout: Duration::from_secs(task_timeout),
             video_timeout: Duration::from_secs(video_timeout),
+            breaker_pause: Duration::from_secs(breaker_pause),
             output_dir: non_empty(&self.output_dir)
                 .map(expand_home)
                 .unwrap_or_else(|| PathBuf::from("miner_generated_content")),
@@ -453,6 +461,7 @@ mod tests {
             axon_port: Some("80a".into()),
             max_concurrent_tasks: Some("0".into()),
             save_locally: Some("maybe".into()),
+            breaker_pause: Some("0".into()),
             ..base()
         };
         let problems = bad.resolve().expect_err("invalid");
@@ -463,6 +472,7 @@ mod tests {
             "BT_AXON_PORT=80a",
             "MINER_MAX_CONCURRENT_TASKS=0",
             "MINER_SAVE_LOCALLY=maybe",
+            "MINER_BREAKER_PAUSE=0",
         ] {
             assert!(text.contains(needle), "missing {needle:?} in\n{text}");
         }
@@ -489,6 +499,11 @@ mod tests {
         };
         let cfg = s.resolve().expect("valid");
         assert!(cfg.video_chain.is_empty());
+        assert_eq!(
+            cfg.breaker_pause,
+            Duration::from_secs(30),
+            "the default pause"
+        );
         assert!(!format!("{cfg:?}").contains("sk-or-test"));
     }
 }

@@ -103,6 +103,9 @@ pub struct Settings {
     /// Seconds one provider may take for one video job, polling included (default 1800)
     #[arg(long, env = "MINER_VIDEO_TIMEOUT")]
     pub video_timeout: Option<String>,
+    /// Seconds a provider whose breaker opened (outage, refused key, no credit) is skipped before one probe; doubles up to 600 (default 30)
+    #[arg(long, env = "MINER_BREAKER_PAUSE")]
+    pub breaker_pause: Option<String>,
     /// Where MINER_SAVE_LOCALLY copies media (default ./miner_generated_content)
     #[arg(long, env = "MINER_OUTPUT_DIR")]
     pub output_dir: Option<String>,

@@ -259,6 +259,7 @@ pub(crate) fn assemble(
         chains,
         preflight.clone(),
         stats.clone(),
+        crate::providers::health::Health::new(config.breaker_pause),
         config.max_concurrent_tasks,
         (config.task_timeout, config.video_timeout),
         outbox.wake.clone(),

@@ -109,6 +109,7 @@ impl Provider for Studio {
             return Err(ProviderError {
                 message,
                 status: Some(503),
+                ..ProviderError::default()
             });
         }
         let signer = if roll < f.outage + f.unsigned {

@@ -45,7 +45,7 @@ pub(crate) fn error_text(body: &[u8]) -> String {
 /// gave one (capped), else exponential backoff with jitter.
 fn retry_delay(attempt: u32, retry_after: Option<Duration>) -> Duration {
     if let Some(d) = retry_after {
-        return d.min(Duration::from_secs(60));
+        return d.min(super::health::LONG_RETRY_AFTER);
     }
     let base = Duration::from_millis(500 * 2u64.pow(attempt.min(6)));
     let jitter = rand::thread_rng().gen_range(0.5..1.0);
@@ -86,6 +86,8 @@ struct TryError {
     message: String,
     retryable: bool,
     retry_after: Option<Duration>,
+    /// No answer: a timeout or a connection error.
+    unreachable: bool,
 }
 
 /// One logical request to a provider, retried as the shared policy says.
@@ -141,6 +143,14 @@ impl Call<'_> {
     ) -> Result<Got, ProviderError> {
         let mut last = String::new();
         let mut last_status = None;
+        let mut last_unreachable = false;
+        // A half-open breaker's probe asks once: one call, not a burst, tells whether the
+        // provider is back.
+        let max_tries = if job.probe && matches!(self.op, "generate" | "create") {
+            1
+        } else {
+            self.max_tries
+        };
         // A job creation that may have reached the provider is not sent again: a second one
         // would be paid for too. Only a refusal before any work (connect error, 429, 500,
         // 502, 503) is retried.
@@ -149,7 +159,7 @@ impl Call<'_> {
             ("create", None) => e.message.starts_with("could not connect"),
             _ => true,
         };
-        for attempt in 0..self.max_tries {
+        for attempt in 0..max_tries {
             let started = Instant::now();
             let outcome = match build().send().await {
                 Ok(resp) if resp.status().is_success() => {
@@ -162,6 +172,7 @@ impl Call<'_> {
                             message: f.message,
                             retryable: f.retryable,
                             retry_after: None,
+                            unreachable: false,
                         })
                 }
                 Ok(resp) => {
@@ -177,6 +188,7 @@ impl Call<'_> {
                         message,
                         retryable: retryable_status(status),
                         retry_after,
+                        unreachable: false,
                     })
                 }
                 Err(e) => {
@@ -186,6 +198,7 @@ impl Call<'_> {
                         message: f.message,
                         retryable: true,
                         retry_after: None,
+                        unreachable: true,
                     })
                 }
             };
@@ -213,25 +226,39 @@ impl Call<'_> {
                 Err(e) => {
                     last = redact(&e.message, self.key);
                     last_status = e.status;
+                    last_unreachable = e.unreachable;
                     record.status = e.status;
                     record.error = Some(last.clone());
                     job.record(record);
                     tracing::warn!(task_id = %job.task.task_id, provider = self.provider, op = self.op, attempt = attempt + 1, error = %last, "provider call failed");
-                    if !e.retryable || !may_repeat(&e) {
+                    // A Retry-After longer than we wait is the provider's health to judge
+                    // (`health` opens its breaker until then), not a reason to sit here.
+                    let long_wait = e
+                        .retry_after
+                        .is_some_and(|d| d > super::health::LONG_RETRY_AFTER);
+                    if !e.retryable || !may_repeat(&e) || long_wait {
                         return Err(ProviderError {
                             message: last,
                             status: e.status,
+                            retry_after: e.retry_after,
+                            unreachable: e.unreachable,
                         });
                     }
-                    if attempt + 1 < self.max_tries {
+                    if attempt + 1 < max_tries {
                         tokio::time::sleep(retry_delay(attempt, e.retry_after)).await;
                     }
                 }
             }
         }
         Err(ProviderError {
-            message: format!("{last} (after {} tries)", self.max_tries),
+            message: if max_tries > 1 {
+                format!("{last} (after {max_tries} tries)")
+            } else {
+                last
+            },
             status: last_status,
+            retry_after: None,
+            unreachable: last_unreachable,
         })
     }
 }

@@ -4,6 +4,7 @@
 //! retry on other 4xx (content-policy refusals among them); every HTTP call recorded as it
 //! happens; downloads streamed to disk; API keys never in an error text.
 
+pub(crate) mod health;
 mod http;
 pub mod openai;
 pub mod openrouter;
@@ -68,6 +69,9 @@ pub struct Job<'a> {
     /// The provider's job from an earlier run of this task, if one was accepted before a
     /// restart: resume it, never create a second one.
     pub resume: Option<Checkpoint>,
+    /// The one probe of a provider whose breaker is half-open (`health`): its billed call is
+    /// tried once, not retried.
+    pub probe: bool,
 }
 
 impl Job<'_> {
@@ -136,18 +140,22 @@ pub struct Generated {
 }
 
 /// Why a provider gave nothing; `message` is the provider's own text where it sent one.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, Default, PartialEq)]
 pub struct ProviderError {
     pub message: String,
     /// The provider's HTTP status, when it answered with one.
     pub status: Option<u16>,
+    /// The provider's `Retry-After`, when it sent one.
+    pub retry_after: Option<Duration>,
+    /// No answer at all: a timeout or a connection error (a sign of an outage).
+    pub unreachable: bool,
 }
 
 impl ProviderError {
     pub fn new(message: impl Into<String>) -> ProviderError {
         ProviderError {
             message: message.into(),
-            status: None,
+            ..ProviderError::default()
         }
     }
 }

@@ -6,7 +6,9 @@
 //! allowed values and answered with its error shape when wrong, so a mapping mistake in the
 //! miner fails a test. Replies can be scripted per API: errors, 429 with `Retry-After`,
 //! hangs, malformed JSON, refusals, failing video jobs, bodies cut short, bodies of the wrong
-//! type; video downloads can be scripted the same way. For the validator's side there is the
+//! type; video downloads can be scripted the same way. The account and model-list endpoints
+//! (`gas-miner doctor`'s checks) check keys as the real ones do; a model id can be retired from
+//! the lists, and every answer's `Date` header skewed. For the validator's side there is the
 //! validator's webhook receiver (`FakeValidator`), one with scripted answers in front of it
 //! (`FlakyValidator`: 4xx, 5xx, slow) and an HTTPS endpoint whose certificate nobody trusts
 //! (`TlsTrap`).
@@ -109,7 +111,7 @@ pub enum Reply {
 #[derive(Debug, Clone)]
 pub struct Seen {
     pub api: Api,
-    /// `generate`, `create`, `poll` or `download`.
+    /// `generate`, `create`, `poll`, `download`, `account` or `models`.
     pub op: &'static str,
     pub body: Value,
     pub at: Instant,
@@ -152,6 +154,10 @@ pub struct FakeState {
     pub violations: Vec<String>,
     /// Scripted answers to the next video downloads (`Truncated`, `ShortMedia`, `Body`).
     downloads_script: VecDeque<Reply>,
+    /// How far ahead of ours the fakes' clock runs, as their `Date` headers say.
+    clock_skew: Duration,
+    /// Model ids the model lists no longer offer.
+    retired: Vec<String>,
 }
 
 #[derive(Clone)]
@@ -183,6 +189,8 @@ impl FakeProviders {
             max_downloads: 0,
             violations: Vec::new(),
             downloads_script: VecDeque::new(),
+            clock_skew: Duration::ZERO,
+            retired: Vec::new(),
         }));
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
             .await
@@ -210,6 +218,19 @@ impl FakeProviders {
             .route("/runway/v1/text_to_video", post(runway::create))
             .route("/runway/v1/tasks/{id}", get(runway::task))
             .route("/storage/{file}", get(runway::storage))
+            .route("/openai/v1/models", get(openai::models))
+            .route("/openrouter/api/v1/models", get(openrouter::models))
+            .route(
+                "/openrouter/api/v1/videos/models",
+                get(openrouter::video_models),
+            )
+            .route("/openrouter/api/v1/key", get(openrouter::key))
+            .route("/stability/v1/user/balance", get(stability::balance))
+            .route("/runway/v1/organization", get(runway::organization))
+            .layer(axum::middleware::map_response_with_state(
+                state.clone(),
+                skewed_date,
+            ))
             .with_state(state.clone());
         serve(listener, router);
         FakeProviders { addr, state }
@@ -331,6 +352,47 @@ impl FakeProviders {
     pub fn violations(&self) -> Vec<String> {
         self.lock().violations.clone()
     }
+
+    /// Makes every answer's `Date` header run `ahead` of this machine's clock (zero: the
+    /// server's own, true `Date`).
+    pub fn set_clock_skew(&self, ahead: Duration) {
+        self.lock().clock_skew = ahead;
+    }
+
+    /// Takes `model` off every model list (OpenAI's, OpenRouter's and its video list), as a
+    /// provider does when it retires an id.
+    pub fn retire_model(&self, model: &str) {
+        self.lock().retired.push(model.to_string());
+    }
+}
+
+/// Whether the model lists still offer `model`.
+fn offered(state: &Shared, model: &str) -> bool {
+    !lock(state).retired.iter().any(|r| r == model)
+}
+
+/// Records an account or model-list request (`op`) and says whether its bearer key was
+/// `api`'s.
+fn account(state: &Shared, api: Api, op: &'static str, headers: &HeaderMap) -> bool {
+    arrive(state, api, op, headers, &Value::Null).1
+}
+
+/// Rewrites the `Date` header by the scripted skew (hyper keeps a `Date` it is given).
+async fn skewed_date(
+    axum::extract::State(state): axum::extract::State<Shared>,
+    mut response: Response,
+) -> Response {
+    let skew = lock(&state).clock_skew;
+    if !skew.is_zero()
+        && let Ok(format) = time::format_description::parse_borrowed::<2>(
+            "[weekday repr:short], [day] [month repr:short] [year] [hour]:[minute]:[second] GMT",
+        )
+        && let Ok(date) = (time::OffsetDateTime::now_utc() + skew).format(&format)
+        && let Ok(value) = date.parse()
+    {
+        response.headers_mut().insert("date", value);
+    }
+    response
 }
 
 /// Serves `router` on `listener` in the background, for as long as the test runs.

@@ -1,8 +1,8 @@
 //! OpenAI as the fake serves it: `images/generations` (`b64_json`) and Sora `videos` jobs, with
-//! OpenAI's allowed values and error shape.
+//! OpenAI's allowed values and error shape, and `GET /models` (the key's model list).
 
 use super::jobs::{Polled, create_job, poll};
-use super::{Api, Seen, Shared, arrive, image_reply, json_reply, lock};
+use super::{Api, Seen, Shared, account, arrive, image_reply, json_reply, lock, offered};
 use axum::Json;
 use axum::extract::{Path, State};
 use axum::http::HeaderMap;
@@ -187,4 +187,25 @@ pub(super) async fn video_get(
             Json(sora_object(&id, "failed", &body(), Some(&why))).into_response()
         }
     }
+}
+
+/// `GET /models`: the models the key may use; 401 for any other key.
+pub(super) async fn models(State(state): State<Shared>, headers: HeaderMap) -> Response {
+    if !account(&state, Api::OpenAiImage, "models", &headers) {
+        return unauthorized();
+    }
+    let data: Vec<Value> = [
+        "gpt-image-1",
+        "gpt-image-1.5",
+        "gpt-image-1-mini",
+        "gpt-image-2",
+        "sora-2",
+        "sora-2-pro",
+        "gpt-4o",
+    ]
+    .into_iter()
+    .filter(|id| offered(&state, id))
+    .map(|id| json!({"id": id, "object": "model", "created": 1_700_000_000, "owned_by": "openai"}))
+    .collect();
+    Json(json!({"object": "list", "data": data})).into_response()
 }

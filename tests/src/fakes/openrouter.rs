@@ -1,8 +1,10 @@
 //! OpenRouter as the fake serves it: chat completions that answer with an image, and `/videos`
-//! jobs (202, poll, `/content`) for the models it serves with verifiable C2PA.
+//! jobs (202, poll, `/content`) for the models it serves with verifiable C2PA; the public
+//! model lists (`/models` with each model's output modalities, `/videos/models`) and the
+//! key's own record (`/key`).
 
 use super::jobs::{Polled, create_job, poll};
-use super::{Api, Shared, arrive, coded_error as error, image_reply};
+use super::{Api, Shared, account, arrive, coded_error as error, image_reply, offered};
 use axum::Json;
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode};
@@ -151,4 +153,57 @@ pub(super) async fn video_get(
         )
         .into_response(),
     }
+}
+
+/// What `GET /models` lists: each id with the modalities it outputs.
+const MODELS: [(&str, &[&str]); 6] = [
+    ("google/gemini-3-pro-image-preview", &["image", "text"]),
+    ("google/gemini-3-pro-image", &["image", "text"]),
+    ("google/gemini-3.1-flash-image", &["image", "text"]),
+    ("openai/gpt-5-image", &["image", "text"]),
+    ("openai/gpt-4o", &["text"]),
+    ("google/veo-3.1-lite", &["video"]),
+];
+
+/// What `GET /videos/models` lists.
+const VIDEO_MODELS: [&str; 5] = [
+    "google/veo-3.1",
+    "google/veo-3.1-fast",
+    "google/veo-3.1-lite",
+    "bytedance/seedance-2.0",
+    "bytedance/seedance-2.0-fast",
+];
+
+/// `GET /models`: public, no key needed.
+pub(super) async fn models(State(state): State<Shared>, headers: HeaderMap) -> Response {
+    account(&state, Api::OpenRouterImage, "models", &headers);
+    let data: Vec<Value> = MODELS
+        .iter()
+        .filter(|(id, _)| offered(&state, id))
+        .map(|(id, out)| {
+            json!({"id": id, "name": id, "architecture": {
+                "input_modalities": ["text"], "output_modalities": out}})
+        })
+        .collect();
+    Json(json!({ "data": data })).into_response()
+}
+
+/// `GET /videos/models`: public, with the prices validators read.
+pub(super) async fn video_models(State(state): State<Shared>, headers: HeaderMap) -> Response {
+    account(&state, Api::OpenRouterVideo, "models", &headers);
+    let data: Vec<Value> = VIDEO_MODELS
+        .iter()
+        .filter(|id| offered(&state, id))
+        .map(|id| json!({"id": id, "pricing": {"per_second": "0.05"}}))
+        .collect();
+    Json(json!({ "data": data })).into_response()
+}
+
+/// `GET /key`: the calling key's label and usage; 401 for any other key.
+pub(super) async fn key(State(state): State<Shared>, headers: HeaderMap) -> Response {
+    if !account(&state, Api::OpenRouterImage, "account", &headers) {
+        return unauthorized();
+    }
+    Json(json!({"data": {"label": "sk-or-...key", "usage": 1.25, "limit": null, "is_free_tier": false}}))
+        .into_response()
 }

@@ -1,8 +1,9 @@
 //! Runway as the fake serves it: `text_to_video` + `tasks`, finished videos at an output URL
-//! on a storage host that must never get the API key.
+//! on a storage host that must never get the API key; the organization's record
+//! (`GET /v1/organization`: credits, tier, usage).
 
 use super::jobs::{Polled, create_job, poll, stream_video};
-use super::{Api, Seen, Shared, arrive, header, json_reply, lock};
+use super::{Api, Seen, Shared, account, arrive, header, json_reply, lock};
 use axum::Json;
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode};
@@ -120,4 +121,19 @@ pub(super) async fn storage(
         });
     }
     stream_video(&state, &id).unwrap_or_else(|| StatusCode::NOT_FOUND.into_response())
+}
+
+/// `GET /v1/organization`: the credit balance and tier; 401 for any other key.
+pub(super) async fn organization(State(state): State<Shared>, headers: HeaderMap) -> Response {
+    if !account(&state, Api::Runway, "account", &headers) {
+        return unauthorized();
+    }
+    if header(&headers, "x-runway-version").as_deref() != Some("2024-11-06") {
+        return error(
+            400,
+            "Missing or invalid X-Runway-Version header; use 2024-11-06",
+        );
+    }
+    Json(json!({"creditBalance": 1000, "tier": {"maxMonthlyCreditSpend": 10000}, "usage": {"models": {}}}))
+        .into_response()
 }

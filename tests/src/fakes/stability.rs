@@ -1,8 +1,11 @@
 //! Stability AI as the fake serves it: multipart `stable-image/generate/{sd3,ultra,core}`
-//! answered with the image itself, with Stability's allowed values and error shape.
+//! answered with the image itself, with Stability's allowed values and error shape, and the
+//! account's credit balance (`GET /v1/user/balance`).
 
 use super::studio::make_png;
-use super::{Api, Reply, Shared, arrive, cut_short, first_half, header, image_reply, json_reply};
+use super::{
+    Api, Reply, Shared, account, arrive, cut_short, first_half, header, image_reply, json_reply,
+};
 use axum::extract::{Multipart, Path, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
@@ -106,4 +109,16 @@ pub(super) async fn generate(
         Reply::ShortMedia => first_half("image/png", make_png(&state, Api::Stability, None)),
         other => image_reply(&state, Api::Stability, other, refused, image).await,
     }
+}
+
+/// `GET /v1/user/balance`: the account's credits; 401 for any other key.
+pub(super) async fn balance(State(state): State<Shared>, headers: HeaderMap) -> Response {
+    if !account(&state, Api::Stability, "account", &headers) {
+        return json_reply(
+            401,
+            json!({"name": "unauthorized", "message": "Missing or invalid API key"}),
+            None,
+        );
+    }
+    json_reply(200, json!({"credits": 42.5}), None)
 }
