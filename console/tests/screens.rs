@@ -228,6 +228,7 @@ fn status() -> Status {
             error: None,
             r_estimate: Some(0.763),
         }),
+        refusals: Refusals::default(),
     }
 }
 
@@ -321,6 +322,29 @@ fn a_demo_says_so() {
         "{screen}"
     );
     assert!(!draw(&self::app(), 80, 24).contains("DEMO"));
+}
+
+#[test]
+fn refusals_show_on_the_message_line_and_an_unanswered_modality_is_an_alert() {
+    let mut a = app();
+    if let Some(s) = a.status.as_mut() {
+        s.refusals = Refusals {
+            hour: vec![("wait".into(), 1)],
+            day: vec![("no_provider".into(), 1), ("wait".into(), 3)],
+            total: vec![("no_provider".into(), 1), ("wait".into(), 3)],
+            day_by_modality: vec![(Modality::Image, 180, 4), (Modality::Video, 0, 0)],
+        };
+    }
+    insta::assert_snapshot!("dashboard_refusals", draw(&a, 80, 24));
+    insta::assert_snapshot!("dashboard_refusals_large", draw(&a, 120, 36));
+    if let Some(s) = a.status.as_mut() {
+        s.refusals.day_by_modality[1] = (Modality::Video, 0, 2);
+    }
+    let screen = draw(&a, 80, 24);
+    assert!(
+        screen.contains("video: every challenge refused for 24 h; v5 marks the miner unresp"),
+        "{screen}"
+    );
 }
 
 #[test]

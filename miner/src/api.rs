@@ -39,6 +39,8 @@ pub(crate) struct ApiState {
     pub task_timeout: Duration,
     pub started: Instant,
     pub webhook_guard: crate::netguard::WebhookGuard,
+    /// `MINER_ADMISSION_MAX_WAIT`: a challenge whose expected wait is longer is refused.
+    pub admission_max_wait: Duration,
 }
 
 pub(crate) fn router(state: Arc<ApiState>) -> Router {
@@ -86,6 +88,9 @@ pub(crate) enum ApiError {
     NoService(Modality),
     #[error("No services available")]
     NoServices,
+    /// Admission refused it: no healthy provider, or the queue is too long.
+    #[error("{0}")]
+    Refused(crate::admission::Refusal),
     /// The challenge could not be made durable, so it is not accepted.
     #[error("Failed to process {modality} request: {source}")]
     NotStored {
@@ -101,7 +106,9 @@ pub(crate) enum ApiError {
 impl ApiError {
     fn status(&self) -> StatusCode {
         match self {
-            ApiError::NoService(_) | ApiError::NoServices => StatusCode::SERVICE_UNAVAILABLE,
+            ApiError::NoService(_) | ApiError::NoServices | ApiError::Refused(_) => {
+                StatusCode::SERVICE_UNAVAILABLE
+            }
             ApiError::NotStored { .. } | ApiError::Store(_) => StatusCode::INTERNAL_SERVER_ERROR,
             ApiError::TaskNotFound => StatusCode::NOT_FOUND,
             _ => StatusCode::BAD_REQUEST,
@@ -248,8 +255,24 @@ async fn accept(
         Some(_) => return Err(ApiError::ParametersNotAnObject),
     };
     if !state.pipeline.serves(modality) {
-        state.stats.refused(&signer.hotkey);
+        let reason = crate::admission::NO_SERVICE;
+        if state
+            .stats
+            .refused(&signer.hotkey, modality, reason, now_ms())
+        {
+            tracing::warn!(validator = %signer.hotkey, %modality, reason, "challenge refused: no service for the modality (logged once a minute per reason)");
+        }
         return Err(ApiError::NoService(modality));
+    }
+    if let Err(refusal) = crate::admission::decide(&admission_inputs(&state, modality)) {
+        let reason = refusal.label();
+        if state
+            .stats
+            .refused(&signer.hotkey, modality, reason, now_ms())
+        {
+            tracing::warn!(validator = %signer.hotkey, %modality, reason, detail = %refusal, "challenge refused before the 201 (logged once a minute per reason)");
+        }
+        return Err(ApiError::Refused(refusal));
     }
     let tier = parameters
         .get("resolution")
@@ -283,7 +306,7 @@ async fn accept(
         ApiError::NotStored { modality, source }
     })?;
     tracing::info!(task_id = %task.task_id, validator = %signer.hotkey, uid = signer.uid, %modality, tier = %tier, "challenge accepted");
-    state.stats.challenge(&signer.hotkey, created_ms);
+    state.stats.challenge(&signer.hotkey, modality, created_ms);
     state.pipeline.enqueue(task.task_id.clone());
     Ok((
         StatusCode::CREATED,
@@ -297,6 +320,37 @@ async fn accept(
         })),
     )
         .into_response())
+}
+
+/// What admission decides from, all of it held in memory: the queue's counts, the last
+/// hour's finished tasks, the breakers, and the latency of the first provider able to serve.
+fn admission_inputs(state: &ApiState, modality: Modality) -> crate::admission::Inputs {
+    let names = state.pipeline.chain_names(modality);
+    let health = state.pipeline.health();
+    let providers_able: Vec<bool> = names.iter().map(|n| health.able(n)).collect();
+    let serving = names
+        .iter()
+        .zip(&providers_able)
+        .find(|(_, able)| **able)
+        .map(|(n, _)| *n);
+    let counts = state.store.counts_by_modality();
+    let ahead = [
+        gas_shared::TaskState::Queued,
+        gas_shared::TaskState::Generating,
+    ]
+    .iter()
+    .filter_map(|s| counts.get(&(*s, modality)))
+    .sum();
+    crate::admission::Inputs {
+        modality,
+        providers_able,
+        ahead,
+        finished_last_hour: state.stats.finished_last_hour(modality, now_ms()),
+        p95: serving
+            .and_then(|n| state.store.provider_latency_ms(n, 0.95))
+            .map(Duration::from_millis),
+        max_wait: state.admission_max_wait,
+    }
 }
 
 fn services(state: &ApiState) -> Vec<Value> {

@@ -22,6 +22,7 @@ pub mod task;
 pub mod testing;
 
 pub(crate) mod admin;
+pub(crate) mod admission;
 pub(crate) mod api;
 pub(crate) mod daemon;
 pub(crate) mod logs;

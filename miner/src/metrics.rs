@@ -205,7 +205,7 @@ pub(crate) fn render(s: &Status, running: usize, standing: &StandingView) -> Str
     push(
         "gas_challenges_refused_total",
         "counter",
-        "Challenges per validator we refused (no service for the modality): not counted against us.",
+        "Challenges we refused with a 503 before the 201, per validator (v5: no_answer, not a failure).",
         s.validators
             .iter()
             .map(|v| {
@@ -214,6 +214,16 @@ pub(crate) fn render(s: &Status, running: usize, standing: &StandingView) -> Str
                     v.refused.to_string(),
                 )
             })
+            .collect(),
+    );
+    push(
+        "gas_challenges_refused_by_reason_total",
+        "counter",
+        "Challenges we refused with a 503 before the 201, by reason (no_service, no_provider, wait), since the database was made.",
+        s.refusals
+            .total
+            .iter()
+            .map(|(r, n)| (format!("reason=\"{}\"", label(r)), n.to_string()))
             .collect(),
     );
     push(
@@ -456,6 +466,10 @@ mod tests {
                 },
                 last_rejection: None,
             }],
+            refusals: Refusals {
+                total: vec![("wait".into(), 5)],
+                ..Refusals::default()
+            },
             preflight: Rates {
                 hour: Rate {
                     passed: 3,
@@ -496,6 +510,7 @@ mod tests {
             "gas_webhooks_total{validator=\"5V\",outcome=\"taken\"} 3",
             "gas_webhooks_total{validator=\"5V\",outcome=\"passed\"} 0",
             "gas_challenges_refused_total{validator=\"5V\"} 2",
+            "gas_challenges_refused_by_reason_total{reason=\"wait\"} 5",
             "gas_preflight_verdicts{window=\"1h\",result=\"failed\"} 1",
             "# TYPE gas_provider_spend_usd_total counter",
             "gas_standing_fool_rate{modality=\"video\"} 0.005",

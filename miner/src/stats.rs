@@ -2,7 +2,8 @@
 //! pass rate and validators' replies by what they mean (passed, taken with the verdict
 //! unknown, rejected, ignored, failure reports) over the last hour and day (per-minute
 //! buckets), and per validator: challenges accepted and refused, its replies, and the last
-//! rejection's reason. Every change is written through to the store's counters, so a restart
+//! rejection's reason; per modality, challenges accepted, refused and finished (admission reads
+//! the queue's throughput from these), and refusals by reason. Every change is written through to the store's counters, so a restart
 //! (or pruning old tasks) loses none of it.
 //!
 //! Counters written before replies were classified (`v` 0) held one "taken" count for every
@@ -10,7 +11,8 @@
 //! counted as taken (verdict unknown), never as passed.
 
 use crate::store::Store;
-use gas_shared::admin::{Rate, Rates, ReplyRates, Throughput, ValidatorStats};
+use gas_shared::Modality;
+use gas_shared::admin::{Rate, Rates, Refusals, ReplyRates, Throughput, ValidatorStats};
 use gas_shared::reply::{ReplyClass, ReplyCounts};
 use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, HashMap};
@@ -36,6 +38,71 @@ struct Bucket {
     taken: u64,
     #[serde(default, skip_serializing_if = "is_zero")]
     replies: u64,
+    /// Per modality: what admission and the queue's throughput are read from.
+    #[serde(default)]
+    image: ModalityCounts,
+    #[serde(default)]
+    video: ModalityCounts,
+    /// Refusals before the 201, by reason (`admission`'s labels).
+    #[serde(default)]
+    refused: RefusedCounts,
+}
+
+#[derive(Debug, Clone, Copy, Default, Serialize, Deserialize)]
+struct ModalityCounts {
+    #[serde(default)]
+    accepted: u64,
+    #[serde(default)]
+    finished: u64,
+    #[serde(default)]
+    refused: u64,
+}
+
+#[derive(Debug, Clone, Copy, Default, Serialize, Deserialize)]
+struct RefusedCounts {
+    #[serde(default)]
+    no_service: u64,
+    #[serde(default)]
+    no_provider: u64,
+    #[serde(default)]
+    wait: u64,
+}
+
+impl RefusedCounts {
+    fn slot(&mut self, reason: &str) -> &mut u64 {
+        match reason {
+            crate::admission::NO_PROVIDER => &mut self.no_provider,
+            crate::admission::WAIT => &mut self.wait,
+            _ => &mut self.no_service,
+        }
+    }
+
+    fn merge(&mut self, o: &RefusedCounts) {
+        self.no_service += o.no_service;
+        self.no_provider += o.no_provider;
+        self.wait += o.wait;
+    }
+
+    fn named(&self) -> Vec<(String, u64)> {
+        [
+            (crate::admission::NO_SERVICE, self.no_service),
+            (crate::admission::NO_PROVIDER, self.no_provider),
+            (crate::admission::WAIT, self.wait),
+        ]
+        .into_iter()
+        .filter(|(_, n)| *n > 0)
+        .map(|(r, n)| (r.to_string(), n))
+        .collect()
+    }
+}
+
+impl Bucket {
+    fn of(&mut self, modality: Modality) -> &mut ModalityCounts {
+        match modality {
+            Modality::Image => &mut self.image,
+            Modality::Video => &mut self.video,
+        }
+    }
 }
 
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
@@ -63,6 +130,10 @@ fn is_zero(n: &u64) -> bool {
 struct Inner {
     minutes: BTreeMap<i64, Bucket>,
     validators: HashMap<String, PerValidator>,
+    /// The minute each refusal reason was last logged: one line per reason per minute.
+    logged: HashMap<&'static str, i64>,
+    /// Refusals by reason since the database was made (`/metrics`' counter).
+    refused_total: BTreeMap<String, u64>,
 }
 
 pub(crate) struct Stats {
@@ -91,6 +162,13 @@ impl Stats {
                 inner
                     .validators
                     .insert(k["validator/".len()..].to_string(), p);
+            }
+        }
+        for (k, v) in store.counters("refused/") {
+            if let Some(n) = v.as_u64() {
+                inner
+                    .refused_total
+                    .insert(k["refused/".len()..].to_string(), n);
             }
         }
         if inner.minutes.values().any(|b| b.v < VERSION)
@@ -134,14 +212,35 @@ impl Stats {
     }
 
     /// A challenge was accepted (201).
-    pub(crate) fn challenge(&self, validator: &str, at_ms: i64) {
-        self.with_minute(at_ms, |b| b.accepted += 1);
+    pub(crate) fn challenge(&self, validator: &str, modality: Modality, at_ms: i64) {
+        self.with_minute(at_ms, |b| {
+            b.accepted += 1;
+            b.of(modality).accepted += 1;
+        });
         self.with_validator(validator, |v| v.challenges += 1);
     }
 
     /// A task reached a final state.
-    pub(crate) fn finished(&self, at_ms: i64) {
-        self.with_minute(at_ms, |b| b.finished += 1);
+    pub(crate) fn finished(&self, modality: Modality, at_ms: i64) {
+        self.with_minute(at_ms, |b| {
+            b.finished += 1;
+            b.of(modality).finished += 1;
+        });
+    }
+
+    /// Tasks of `modality` that reached a final state in the last hour: the queue's
+    /// throughput, read from memory on every challenge.
+    pub(crate) fn finished_last_hour(&self, modality: Modality, now_ms: i64) -> u64 {
+        let inner = self.inner.lock().unwrap_or_else(|p| p.into_inner());
+        let now = minute(now_ms);
+        inner
+            .minutes
+            .range(now - 59..)
+            .map(|(_, b)| match modality {
+                Modality::Image => b.image.finished,
+                Modality::Video => b.video.finished,
+            })
+            .sum()
     }
 
     /// A pre-flight verdict was reached.
@@ -152,10 +251,60 @@ impl Stats {
         });
     }
 
-    /// We refused a validator's challenge (no service for its modality): it costs nothing,
-    /// unlike an accepted challenge that fails.
-    pub(crate) fn refused(&self, validator: &str) {
+    /// We refused a validator's challenge for `reason` (an `admission` label): it costs
+    /// nothing, unlike an accepted challenge that fails. Returns whether this is the reason's
+    /// first refusal this minute, i.e. whether to log it.
+    pub(crate) fn refused(
+        &self,
+        validator: &str,
+        modality: Modality,
+        reason: &'static str,
+        at_ms: i64,
+    ) -> bool {
+        self.with_minute(at_ms, |b| {
+            *b.refused.slot(reason) += 1;
+            b.of(modality).refused += 1;
+        });
         self.with_validator(validator, |v| v.refused += 1);
+        let mut inner = self.inner.lock().unwrap_or_else(|p| p.into_inner());
+        let total = inner.refused_total.entry(reason.to_string()).or_default();
+        *total += 1;
+        let _ = self
+            .store
+            .put_counter(&format!("refused/{reason}"), &serde_json::json!(*total));
+        let m = minute(at_ms);
+        inner.logged.insert(reason, m) != Some(m)
+    }
+
+    /// Refusals by reason over the last hour and day, and per modality over the day.
+    pub(crate) fn refusals(&self, now_ms: i64) -> Refusals {
+        let inner = self.inner.lock().unwrap_or_else(|p| p.into_inner());
+        let now = minute(now_ms);
+        let (mut hour, mut day) = (RefusedCounts::default(), RefusedCounts::default());
+        let (mut image, mut video) = (ModalityCounts::default(), ModalityCounts::default());
+        for (m, b) in inner.minutes.range(now - DAY_MINUTES + 1..) {
+            if *m > now - 60 {
+                hour.merge(&b.refused);
+            }
+            day.merge(&b.refused);
+            for (total, one) in [(&mut image, &b.image), (&mut video, &b.video)] {
+                total.accepted += one.accepted;
+                total.refused += one.refused;
+            }
+        }
+        Refusals {
+            total: inner
+                .refused_total
+                .iter()
+                .map(|(r, n)| (r.clone(), *n))
+                .collect(),
+            hour: hour.named(),
+            day: day.named(),
+            day_by_modality: vec![
+                (Modality::Image, image.accepted, image.refused),
+                (Modality::Video, video.accepted, video.refused),
+            ],
+        }
     }
 
     /// A validator answered a webhook; `class` says what the answer means. Retries and
@@ -350,13 +499,24 @@ mod tests {
         let dir = tempfile::tempdir().expect("tempdir");
         let stats = Stats::load(Store::open(dir.path()).expect("store"));
         let now = crate::clock::now_ms();
-        stats.challenge("5V", now);
-        stats.refused("5V");
+        stats.challenge("5V", Modality::Image, now);
+        assert!(stats.refused("5V", Modality::Video, crate::admission::WAIT, now));
+        assert!(
+            !stats.refused("5V", Modality::Video, crate::admission::WAIT, now),
+            "logged once a minute"
+        );
         stats.reply("5V", ReplyClass::Taken, "Callback accepted", now);
         stats.reply("5V", ReplyClass::Retry, "busy", now);
         let (_, _, replies, validators) = stats.snapshot(now);
         assert_eq!((replies.hour.passed, replies.hour.taken), (0, 1));
         assert_eq!(replies.hour.verdicts().total, 0, "a 202 is no verdict");
-        assert_eq!((validators[0].challenges, validators[0].refused), (1, 1));
+        assert_eq!((validators[0].challenges, validators[0].refused), (1, 2));
+        let refusals = stats.refusals(now);
+        assert_eq!(refusals.hour, vec![("wait".to_string(), 2)]);
+        assert_eq!(refusals.total, vec![("wait".to_string(), 2)]);
+        assert_eq!(refusals.unanswered(), vec![Modality::Video]);
+        stats.finished(Modality::Image, now);
+        assert_eq!(stats.finished_last_hour(Modality::Image, now), 1);
+        assert_eq!(stats.finished_last_hour(Modality::Video, now), 0);
     }
 }

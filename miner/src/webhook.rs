@@ -197,7 +197,7 @@ impl Outbox {
                     t.state = TaskState::Expired;
                     t.finished_ms = Some(now);
                 })?;
-            self.stats.finished(now);
+            self.stats.finished(task.modality, now);
             tracing::warn!(task_id = %task.task_id, "webhook deadline passed; task expired undelivered");
             return Ok(());
         }
@@ -260,7 +260,7 @@ impl Outbox {
             }
         })?;
         if state.is_final() {
-            self.stats.finished(now_ms());
+            self.stats.finished(task.modality, now_ms());
         }
         self.store.commit().await?;
         Ok(())

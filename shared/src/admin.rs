@@ -39,6 +39,46 @@ pub struct Status {
     /// The standing in one line (None until the first read of the subnet's API).
     #[serde(default)]
     pub standing: Option<StandingSummary>,
+    /// Challenges refused (503) before the 201, by reason, and per modality over the day.
+    #[serde(default)]
+    pub refusals: Refusals,
+}
+
+/// Challenges refused before the 201 (v5 validators record each as `no_answer`).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct Refusals {
+    /// (reason, count) over the last hour and the last 24 hours; reasons: `no_service` (no
+    /// chain for the modality), `no_provider` (every breaker of the chain open), `wait` (the
+    /// queue would miss `MINER_ADMISSION_MAX_WAIT`).
+    pub hour: Vec<(String, u64)>,
+    pub day: Vec<(String, u64)>,
+    /// (reason, count) since the miner's database was made.
+    #[serde(default)]
+    pub total: Vec<(String, u64)>,
+    /// Per modality over the last 24 hours: (modality, accepted, refused).
+    pub day_by_modality: Vec<(crate::Modality, u64, u64)>,
+}
+
+impl Refusals {
+    /// Refusals over the last hour, all reasons.
+    pub fn hour_total(&self) -> u64 {
+        self.hour.iter().map(|(_, n)| n).sum()
+    }
+
+    /// Refusals over the last 24 hours, all reasons.
+    pub fn day_total(&self) -> u64 {
+        self.day.iter().map(|(_, n)| n).sum()
+    }
+
+    /// Modalities whose every challenge of the last 24 hours was refused: v5 validators
+    /// mark the miner unresponsive for them.
+    pub fn unanswered(&self) -> Vec<crate::Modality> {
+        self.day_by_modality
+            .iter()
+            .filter(|(_, accepted, refused)| *refused > 0 && *accepted == 0)
+            .map(|(m, _, _)| *m)
+            .collect()
+    }
 }
 
 /// Replies by class over the last hour and the last 24 hours.

@@ -303,6 +303,9 @@ async fn no_key_seed_or_phrase_shows_in_logs_admin_replies_webhooks_or_info() {
     let mut fixture = Fixture::new(&providers);
     fixture.set("IMAGE_SERVICE", "openrouter,openai");
     fixture.set("VIDEO_SERVICE", "runway");
+    // Both image keys are refused by the echoes: their breakers open, and admission refuses
+    // image challenges (503) until the pause is over.
+    fixture.set("MINER_BREAKER_PAUSE", "1");
     let miner = fixture.start();
     let mut secrets: Vec<String> = ALL_KEYS.iter().map(|k| k.to_string()).collect();
     secrets.extend(wallet_secrets(&fixture));
@@ -330,6 +333,7 @@ async fn no_key_seed_or_phrase_shows_in_logs_admin_replies_webhooks_or_info() {
                     !h.is_empty()
                 })
                 .await;
+            tokio::time::sleep(Duration::from_millis(1_200)).await;
         }
     }
     validator

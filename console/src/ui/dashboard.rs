@@ -1,6 +1,7 @@
 //! The dashboard: the miner and its standing in one line, its queue, its rates (the
 //! validators' replies by what they mean: a v5 202 is taken, never passed), its providers
-//! (each with its circuit breaker's state and why it is not ok) and its validators.
+//! (each with its circuit breaker's state and why it is not ok) and its validators; challenges
+//! refused before the 201 are on the Rates box where there is room, and on the message line.
 
 use super::Keys;
 use super::widgets::{
@@ -209,7 +210,7 @@ fn rate_lines(s: &Status, width: u16) -> Text<'static> {
                 taken(r.taken)
             ))
         };
-        return Text::from(vec![
+        let mut lines = vec![
             Line::raw(format!(
                 "pre-flight  {} 1h  {} 24h",
                 pct(&s.preflight.hour, true),
@@ -217,7 +218,21 @@ fn rate_lines(s: &Status, width: u16) -> Text<'static> {
             )),
             line("1h", hour),
             line("24h", day),
-        ]);
+        ];
+        // The box's fourth line, where there is room: refusals before the 201 (v5: no_answer).
+        let r = &s.refusals;
+        if r.day_total() > 0 {
+            let style = if r.unanswered().is_empty() { WARN } else { BAD };
+            lines.push(Line::styled(
+                format!(
+                    "refused  {} 1h  {} 24h (503, no_answer in v5)",
+                    compact(r.hour_total()),
+                    compact(r.day_total())
+                ),
+                style,
+            ));
+        }
+        return Text::from(lines);
     }
     let mut judged_line = format!(
         "verdicts (v4.9)  {} 1h  {} 24h",

@@ -137,7 +137,8 @@ fn footer(f: &mut Frame, area: Rect, app: &App) {
 }
 
 /// The line above the key hints: what is being typed, else the last message, else that the
-/// subnet's API is being asked, else why the miner is unreachable, else the socket.
+/// subnet's API is being asked, else why the miner is unreachable, else the refusals (an
+/// unanswered modality first), else the socket.
 fn message(f: &mut Frame, area: Rect, app: &App) {
     let line = if let Some(text) = &app.search_input {
         Line::from(vec![
@@ -167,10 +168,42 @@ fn message(f: &mut Frame, area: Rect, app: &App) {
         ))
     } else if let Conn::Down { error, .. } = &app.conn {
         Line::from(Span::styled(format!(" {error}; retrying…"), BAD))
+    } else if let Some(line) = app.status.as_ref().and_then(refusal_alert) {
+        line
     } else {
         Line::from(Span::styled(format!(" socket {}", app.socket), DIM))
     };
     f.render_widget(Paragraph::new(line), area);
+}
+
+/// A modality whose every challenge of the last day was refused (v5 validators mark the
+/// miner unresponsive for it), else the day's refusals by reason, else nothing.
+fn refusal_alert(s: &Status) -> Option<Line<'static>> {
+    let r = &s.refusals;
+    let unanswered = r.unanswered();
+    if !unanswered.is_empty() {
+        let names: Vec<&str> = unanswered.iter().map(|m| m.as_str()).collect();
+        return Some(Line::from(Span::styled(
+            format!(
+                " {}: every challenge refused for 24 h; v5 marks the miner unresponsive",
+                names.join(", ")
+            ),
+            BAD,
+        )));
+    }
+    if r.day_total() == 0 {
+        return None;
+    }
+    let reasons: Vec<String> = r.day.iter().map(|(why, n)| format!("{n} {why}")).collect();
+    Some(Line::from(Span::styled(
+        format!(
+            " refused with 503: {} in 1h, {} in 24h ({})",
+            r.hour_total(),
+            r.day_total(),
+            reasons.join(", ")
+        ),
+        WARN,
+    )))
 }
 
 /// Whether the dashboard shows anything yet (for benchmarks and tests).

@@ -88,6 +88,7 @@ impl Admin {
             demo: self.demo,
             pid: std::process::id(),
             standing: self.standing.summary(),
+            refusals: self.stats.refusals(now),
         }
     }
 }

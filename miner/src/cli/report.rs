@@ -89,6 +89,34 @@ fn standing_line(s: Option<&gas_shared::admin::StandingSummary>, now_ms: i64) ->
 }
 
 /// A provider's breaker in one line: `openrouter ok`, or `openrouter OPEN (why), probe in 25 s`.
+/// Refusals before the 201 by reason, over the hour and the day.
+fn refusals_line(r: &gas_shared::admin::Refusals) -> String {
+    let by_reason = |v: &[(String, u64)]| {
+        v.iter()
+            .map(|(reason, n)| format!("{n} {reason}"))
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
+    if r.day_total() == 0 {
+        return "none in the last 24 h (503 before the 201; v5 counts it as no_answer)".into();
+    }
+    format!(
+        "{} in the last hour ({}), {} in 24 h ({})",
+        r.hour_total(),
+        by_reason(&r.hour),
+        r.day_total(),
+        by_reason(&r.day)
+    )
+}
+
+/// One warning per modality whose every challenge of the last day was refused.
+fn unanswered_warnings(r: &gas_shared::admin::Refusals) -> Vec<String> {
+    r.unanswered()
+        .into_iter()
+        .map(|m| format!("every {m} challenge of the last 24 h was refused: v5 validators mark the miner unresponsive for {m} (check its providers and the queue)"))
+        .collect()
+}
+
 fn provider_health(p: &gas_shared::admin::ProviderStats, now_ms: i64) -> String {
     let calls = format!("{} calls, {} failed", p.calls, p.errors);
     if !p.unhealthy() {
@@ -204,6 +232,10 @@ pub fn status(place: &Place) -> Result<(), CliError> {
     );
     for (span, r) in [("hour", &s.replies.hour), ("day", &s.replies.day)] {
         println!("  validators' replies ({span}): {}", replies(r));
+    }
+    println!("  refused   {}", refusals_line(&s.refusals));
+    for line in unanswered_warnings(&s.refusals) {
+        println!("  WARNING   {line}");
     }
     println!(
         "  standing  {}",
@@ -487,6 +519,29 @@ pub fn info(settings: &Settings, env_file: &Path) -> Result<(), CliError> {
 mod tests {
     use super::*;
     use gas_shared::admin::ProviderStats;
+
+    #[test]
+    fn refusals_are_shown_by_reason_and_an_unanswered_modality_warned() {
+        let r = gas_shared::admin::Refusals {
+            hour: vec![("wait".into(), 2)],
+            day: vec![("no_provider".into(), 1), ("wait".into(), 3)],
+            total: vec![],
+            day_by_modality: vec![
+                (gas_shared::Modality::Image, 4, 1),
+                (gas_shared::Modality::Video, 0, 3),
+            ],
+        };
+        assert_eq!(
+            refusals_line(&r),
+            "2 in the last hour (2 wait), 4 in 24 h (1 no_provider, 3 wait)"
+        );
+        let warnings = unanswered_warnings(&r);
+        assert_eq!(warnings.len(), 1);
+        assert!(
+            warnings[0].starts_with("every video challenge"),
+            "{warnings:?}"
+        );
+    }
 
     #[test]
     fn a_provider_line_says_its_health_and_why_not_ok() {

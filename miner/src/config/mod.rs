@@ -41,6 +41,9 @@ pub struct Config {
     pub video_timeout: Duration,
     /// The first pause of an open provider breaker (`MINER_BREAKER_PAUSE`).
     pub breaker_pause: Duration,
+    /// A challenge whose expected wait is longer is refused (`MINER_ADMISSION_MAX_WAIT`;
+    /// zero: no wait check).
+    pub admission_max_wait: Duration,
     pub output_dir: PathBuf,
     pub state_dir: PathBuf,
     pub trust_anchors: PathBuf,

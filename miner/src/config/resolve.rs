@@ -213,6 +213,13 @@ impl Settings {
             1,
             "a number of seconds",
         );
+        let admission_max_wait = p.number(
+            "MINER_ADMISSION_MAX_WAIT",
+            &self.admission_max_wait,
+            1800u64,
+            0,
+            "a number of seconds",
+        );
         let webhook_deadline = p.number(
             "MINER_WEBHOOK_DEADLINE",
             &self.webhook_deadline,
@@ -341,6 +348,7 @@ impl Settings {
             task_timeout: Duration::from_secs(task_timeout),
             video_timeout: Duration::from_secs(video_timeout),
             breaker_pause: Duration::from_secs(breaker_pause),
+            admission_max_wait: Duration::from_secs(admission_max_wait),
             output_dir: non_empty(&self.output_dir)
                 .map(expand_home)
                 .unwrap_or_else(|| PathBuf::from("miner_generated_content")),
@@ -462,6 +470,7 @@ mod tests {
             max_concurrent_tasks: Some("0".into()),
             save_locally: Some("maybe".into()),
             breaker_pause: Some("0".into()),
+            admission_max_wait: Some("-1".into()),
             ..base()
         };
         let problems = bad.resolve().expect_err("invalid");
@@ -473,6 +482,7 @@ mod tests {
             "MINER_MAX_CONCURRENT_TASKS=0",
             "MINER_SAVE_LOCALLY=maybe",
             "MINER_BREAKER_PAUSE=0",
+            "MINER_ADMISSION_MAX_WAIT=-1",
         ] {
             assert!(text.contains(needle), "missing {needle:?} in\n{text}");
         }

@@ -106,6 +106,9 @@ pub struct Settings {
     /// Seconds a provider whose breaker opened (outage, refused key, no credit) is skipped before one probe; doubles up to 600 (default 30)
     #[arg(long, env = "MINER_BREAKER_PAUSE")]
     pub breaker_pause: Option<String>,
+    /// Seconds: refuse (503) a challenge whose expected wait (queue ahead ÷ last hour's throughput + provider p95) is longer; 0 turns the check off (default 1800)
+    #[arg(long, env = "MINER_ADMISSION_MAX_WAIT")]
+    pub admission_max_wait: Option<String>,
     /// Where MINER_SAVE_LOCALLY copies media (default ./miner_generated_content)
     #[arg(long, env = "MINER_OUTPUT_DIR")]
     pub output_dir: Option<String>,

@@ -295,6 +295,7 @@ pub(crate) fn assemble(
         task_timeout: config.task_timeout,
         started: Instant::now(),
         webhook_guard: config.webhook_guard.clone(),
+        admission_max_wait: config.admission_max_wait,
     });
     Ok(Parts {
         store,

@@ -253,6 +253,26 @@ impl Health {
         tracing::warn!(provider, model, reason = %reason, retry_in_s = wait.as_secs(), "provider breaker open: the chain skips it until then");
     }
 
+    /// Whether `provider` may serve a new task now: false only when it has breakers and every
+    /// one of them is open with its pause not yet over (half-open counts as able). Breakers are
+    /// per model; admission does not plan the task, so one able model is enough.
+    pub(crate) fn able(&self, provider: &str) -> bool {
+        let now = Instant::now();
+        let breakers = self.lock();
+        let mut seen = false;
+        for ((p, _), b) in breakers.iter() {
+            if p != provider {
+                continue;
+            }
+            seen = true;
+            match b.state {
+                State::Open { until } if now < until => {}
+                _ => return true,
+            }
+        }
+        !seen
+    }
+
     /// Every breaker that has seen a report, by provider and model.
     pub(crate) fn views(&self) -> Vec<BreakerView> {
         let now = Instant::now();
@@ -303,6 +323,30 @@ mod tests {
         let probe = p.probe;
         std::mem::forget(p);
         h.report_at(&key, probe, signal, now);
+    }
+
+    #[test]
+    fn a_provider_is_able_unless_every_breaker_of_it_is_open_and_still_pausing() {
+        let h = Health::new(PAUSE);
+        assert!(h.able("openrouter"), "never seen: able");
+        let t = Instant::now();
+        report(&h, Signal::Refused("key".into()), t);
+        assert!(!h.able("openrouter"), "its only breaker is open");
+        assert!(h.able("openai"), "another provider");
+        report_model(&h, "other", Signal::Healthy, t);
+        assert!(h.able("openrouter"), "one model still closed");
+        let h = Health::new(Duration::ZERO);
+        report(&h, Signal::Refused("key".into()), t);
+        assert!(h.able("openrouter"), "the pause is over: a probe may go");
+    }
+
+    fn report_model(h: &Arc<Health>, model: &str, signal: Signal, now: Instant) {
+        let p = h
+            .admit_at("openrouter", model, false, now)
+            .expect("admitted");
+        let key = p.key.clone();
+        std::mem::forget(p);
+        h.report_at(&key, false, signal, now);
     }
 
     #[test]

@@ -31,6 +31,15 @@ impl Store {
         self.usage.lock().unwrap_or_else(|p| p.into_inner()).clone()
     }
 
+    /// The `p`-quantile of `provider`'s recent call latencies, without copying the usage.
+    pub fn provider_latency_ms(&self, provider: &str, p: f64) -> Option<u64> {
+        self.usage
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .get(provider)
+            .and_then(|u| u.latency_ms(p))
+    }
+
     pub fn record_call(&self, call: &CallRecord) -> Result<(), StoreError> {
         let key = format!(
             "{}/{:020}/{}",

@@ -76,6 +76,9 @@ async fn main() -> anyhow::Result<()> {
     let fixture = Fixture::new(&provider);
     let mut fixture = fixture;
     fixture.set("BT_LOGGING_LEVEL", "WARNING");
+    // The queue grows to tens of thousands on purpose: once a few tasks finish, admission
+    // would (rightly) refuse the rest for their wait, and this measures the accept path.
+    fixture.set("MINER_ADMISSION_MAX_WAIT", "0");
     let api = args.standing_poll.map(|every| {
         let api = gasapi::FakeGasApi::start(key(MINER_PHRASE).ss58());
         fixture.set("GAS_API_URL", &api.url());
