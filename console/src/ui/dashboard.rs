@@ -5,8 +5,8 @@
 
 use super::Keys;
 use super::widgets::{
-    BAD, BOLD, DIM, GOOD, WARN, age, bare_table, boxed, compact, flagged, gate_style, packed, pct,
-    percent, table, validator_cells, verdicts, waiting,
+    BAD, BOLD, DIM, GOOD, VALIDATOR_COLUMNS, WARN, age, bare_table, boxed, compact, flagged,
+    gate_style, packed, pct, percent, table, validator_cells, verdicts, waiting,
 };
 use crate::app::App;
 use gas_shared::admin::{Rate, ReplyRates, Status};
@@ -160,16 +160,9 @@ pub fn draw(f: &mut Frame, area: Rect, app: &App) {
             Row::new(cells)
         })
         .collect();
-    let columns = [
-        ("uid", Length(4)),
-        ("hotkey", Length(9)),
-        ("asked", Length(6)),
-        ("refused", Length(7)),
-        ("passed", Length(6)),
-        ("taken", Length(6)),
-        ("rejected", Length(8)),
-        ("last rejection", Min(10)),
-    ];
+    let columns = VALIDATOR_COLUMNS
+        .into_iter()
+        .chain([("last rejection", Min(10))]);
     f.render_widget(table("Validators", columns, vrows), vals);
 }
 

@@ -11,8 +11,8 @@
 
 use super::Keys;
 use super::widgets::{
-    BAD, BOLD, DIM, GOOD, WARN, ago, bare_table, boxed, day_of_month, gate_style, month_day,
-    packed, percent, threshold, validator_cells, wrapped,
+    BAD, BOLD, DIM, GOOD, VALIDATOR_COLUMNS, WARN, ago, bare_table, boxed, day_of_month,
+    gate_style, month_day, packed, percent, threshold, validator_cells, wrapped,
 };
 use crate::app::{App, VALIDATORS_PER_SECTION};
 use gas_shared::standing::{Gate, StandingView};
@@ -637,17 +637,11 @@ fn validators<'a>(cx: Ctx<'a>, shown: Range<usize>, width: u16) -> Section<'a> {
             Row::new(cells)
         })
         .collect();
-    let mut columns = vec![
-        ("uid", Length(4)),
-        ("hotkey", Length(9)),
-        ("asked", Length(6)),
-        ("refused", Length(7)),
-        ("passed", Length(6)),
-        ("taken", Length(6)),
-        ("rejected", Length(8)),
+    let mut columns = VALIDATOR_COLUMNS.to_vec();
+    columns.extend([
         ("API pass", Length(if roomy { 10 } else { 8 })),
         ("weight", if roomy { Length(10) } else { Min(6) }),
-    ];
+    ]);
     if roomy {
         columns.push(("last rejection", Min(10)));
     }

@@ -132,6 +132,17 @@ pub fn flagged(n: u64, alarm: Style) -> ratatui::widgets::Cell<'static> {
     ratatui::widgets::Cell::from(n.to_string()).style(if n > 0 { alarm } else { Style::default() })
 }
 
+/// The headings and widths of [`validator_cells`]' columns.
+pub const VALIDATOR_COLUMNS: [(&str, Constraint); 7] = [
+    ("uid", Constraint::Length(4)),
+    ("hotkey", Constraint::Length(9)),
+    ("asked", Constraint::Length(6)),
+    ("refused", Constraint::Length(7)),
+    ("passed", Constraint::Length(6)),
+    ("taken", Constraint::Length(6)),
+    ("rejected", Constraint::Length(8)),
+];
+
 /// A validator's row start: uid, hotkey, challenges asked, refused by us, and its replies
 /// (passed and rejected in colour; taken plain: a v5 202 is no verdict).
 pub fn validator_cells(
