@@ -43,6 +43,16 @@ async fn every_endpoint_answers_with_the_shared_types() {
         )
         .await;
     let stale = r["task_id"].as_str().expect("id").to_string();
+    // The scripted flaw goes to whichever call arrives first: the fresh challenge is sent only
+    // once the stale one's call was made.
+    let began = std::time::Instant::now();
+    while providers.requests(Api::OpenRouterImage).is_empty() {
+        assert!(
+            began.elapsed() < WAIT,
+            "the stale task never called the provider"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
     let (_, r) = v
         .challenge(
             "/gen_image",
