@@ -477,7 +477,23 @@ async fn retention_prunes_old_tasks_and_media_while_the_totals_survive() {
         validator
             .wait_for(WAIT, "the webhook", |h| h.len() == 1)
             .await;
-        r["task_id"].as_str().expect("id").to_string()
+        let id = r["task_id"].as_str().expect("id").to_string();
+        // The validator holds the webhook before the miner has its answer: the task is
+        // final on the miner's side only a moment later, and the copies below must be final.
+        let socket = fixture.dir.path().join("state/admin.sock");
+        let began = Instant::now();
+        loop {
+            let d: gas_shared::admin::TaskDetail =
+                gas_client::get_json(&socket, "GET", &format!("/tasks/{id}"), None)
+                    .await
+                    .expect("task");
+            if d.summary.state.is_final() {
+                break;
+            }
+            assert!(began.elapsed() < WAIT, "the task never became final: {d:?}");
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        id
     };
     // Two more delivered tasks, three days old, as if the miner had run for days.
     let media: Vec<PathBuf> = {
