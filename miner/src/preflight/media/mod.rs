@@ -308,14 +308,16 @@ mod tests {
         assert_eq!((m.width, m.frames), (1280, Some(24)));
     }
 
-    #[test]
-    fn webm_with_unknown_size_clusters_counts_every_block() {
-        fn el(id: &[u8], body: &[u8]) -> Vec<u8> {
-            let mut v = id.to_vec();
-            v.push(0x80 | body.len() as u8);
-            v.extend_from_slice(body);
-            v
-        }
+    /// An EBML element with a one-byte size.
+    fn el(id: &[u8], body: &[u8]) -> Vec<u8> {
+        let mut v = id.to_vec();
+        v.push(0x80 | body.len() as u8);
+        v.extend_from_slice(body);
+        v
+    }
+
+    /// A WebM Tracks element with one 640×480 video track, and one SimpleBlock of it.
+    fn webm_track_640x480() -> (Vec<u8>, Vec<u8>) {
         let video = el(
             &[0xE0],
             &[el(&[0xB0], &[0x02, 0x80]), el(&[0xBA], &[0x01, 0xE0])].concat(),
@@ -326,6 +328,12 @@ mod tests {
         );
         let tracks = el(&[0x16, 0x54, 0xAE, 0x6B], &entry);
         let block = el(&[0xA3], &[0x81, 0, 0, 0x80, 9]);
+        (tracks, block)
+    }
+
+    #[test]
+    fn webm_with_unknown_size_clusters_counts_every_block() {
+        let (tracks, block) = webm_track_640x480();
         let mut segment_body = tracks;
         for _ in 0..30 {
             // Cluster ID, then an all-ones (unknown) size.
@@ -344,22 +352,7 @@ mod tests {
 
     #[test]
     fn webm_size_and_blocks_of_the_video_track() {
-        fn el(id: &[u8], body: &[u8]) -> Vec<u8> {
-            let mut v = id.to_vec();
-            v.push(0x80 | body.len() as u8);
-            v.extend_from_slice(body);
-            v
-        }
-        let video = el(
-            &[0xE0],
-            &[el(&[0xB0], &[0x02, 0x80]), el(&[0xBA], &[0x01, 0xE0])].concat(),
-        );
-        let entry = el(
-            &[0xAE],
-            &[el(&[0xD7], &[1]), el(&[0x83], &[1]), video].concat(),
-        );
-        let tracks = el(&[0x16, 0x54, 0xAE, 0x6B], &entry);
-        let block = el(&[0xA3], &[0x81, 0, 0, 0x80, 9]);
+        let (tracks, block) = webm_track_640x480();
         let cluster = el(&[0x1F, 0x43, 0xB6, 0x75], &[block.clone(), block].concat());
         let segment = el(&[0x18, 0x53, 0x80, 0x67], &[tracks, cluster].concat());
         let file = [
