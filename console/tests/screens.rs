@@ -129,6 +129,26 @@ fn status() -> Status {
                 failures: 40,
             },
         },
+        budget: vec![
+            BudgetLine {
+                scope: "all".into(),
+                var: "MINER_BUDGET_USD_PER_DAY".into(),
+                limit_usd: Some(500.0),
+                spent_usd: 61.3,
+            },
+            BudgetLine {
+                scope: "image".into(),
+                var: "MINER_BUDGET_USD_PER_DAY_IMAGE".into(),
+                limit_usd: None,
+                spent_usd: 18.5,
+            },
+            BudgetLine {
+                scope: "video".into(),
+                var: "MINER_BUDGET_USD_PER_DAY_VIDEO".into(),
+                limit_usd: Some(50.0),
+                spent_usd: 42.8,
+            },
+        ],
         providers: vec![
             ProviderStats {
                 name: "openrouter".into(),
@@ -138,6 +158,13 @@ fn status() -> Status {
                 p95_ms: Some(21000),
                 spend_usd: 187.22,
                 health: "ok".into(),
+                tiers: vec![TierDelivery {
+                    model: "google/gemini-3-pro-image-preview".into(),
+                    planned: Tier::K4,
+                    seen: 5,
+                    short: 4,
+                    reaches: Tier::K1,
+                }],
                 ..ProviderStats::default()
             },
             ProviderStats {
@@ -334,6 +361,8 @@ fn refusals_show_on_the_message_line_and_an_unanswered_modality_is_an_alert() {
             total: vec![("no_provider".into(), 1), ("wait".into(), 3)],
             day_by_modality: vec![(Modality::Image, 180, 4), (Modality::Video, 0, 0)],
         };
+        // No budget near its limit: that would come first.
+        s.budget.clear();
     }
     insta::assert_snapshot!("dashboard_refusals", draw(&a, 80, 24));
     insta::assert_snapshot!("dashboard_refusals_large", draw(&a, 120, 36));
@@ -343,6 +372,59 @@ fn refusals_show_on_the_message_line_and_an_unanswered_modality_is_an_alert() {
     let screen = draw(&a, 80, 24);
     assert!(
         screen.contains("video: every challenge refused for 24 h; v5 marks the miner unresp"),
+        "{screen}"
+    );
+}
+
+#[test]
+fn a_budget_near_or_at_its_limit_comes_before_the_refusals_and_after_an_unanswered_modality() {
+    let mut a = app();
+    if let Some(s) = a.status.as_mut() {
+        s.refusals.day = vec![("budget".into(), 3)];
+        s.refusals.hour = vec![("budget".into(), 3)];
+    }
+    let screen = draw(&a, 120, 36);
+    assert!(
+        screen.contains(" video budget 86%: $42.80 of $50.00 in 24h (est.); 503 once the next would pass it (MINER_BUDGET_USD_PER_DAY_VIDEO)"),
+        "{screen}"
+    );
+    assert!(
+        screen.contains("Providers · spent 24h (est.) $61.30/$500.00 all · $42.80/$50.00 video"),
+        "{screen}"
+    );
+    if let Some(s) = a.status.as_mut() {
+        s.budget[2].spent_usd = 50.02;
+    }
+    let screen = draw(&a, 120, 36);
+    assert!(
+        screen.contains(" video budget 100%: $50.02 of $50.00 in 24h (est.); reached: challenges get 503, no paid call"),
+        "{screen}"
+    );
+    if let Some(s) = a.status.as_mut() {
+        s.refusals.day_by_modality = vec![(Modality::Video, 0, 9)];
+    }
+    let screen = draw(&a, 120, 36);
+    assert!(
+        screen.contains("video: every challenge refused for 24 h"),
+        "{screen}"
+    );
+    // Under its limits, the line is the refusals'.
+    if let Some(s) = a.status.as_mut() {
+        s.refusals.day_by_modality.clear();
+        s.budget[2].spent_usd = 10.0;
+    }
+    let screen = draw(&a, 120, 36);
+    assert!(
+        screen.contains("refused with 503: 3 in 1h, 3 in 24h (3 budget)"),
+        "{screen}"
+    );
+}
+
+#[test]
+fn a_plan_whose_results_fell_short_says_so_in_the_providers_box() {
+    let screen = draw(&app(), 120, 36);
+    assert!(
+        screen.contains("gemini-3-pro-image-preview 4K→1K (4/5 short)"),
         "{screen}"
     );
 }

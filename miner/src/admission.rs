@@ -17,6 +17,8 @@ pub(crate) const MIN_HISTORY: u64 = 5;
 pub(crate) enum Refusal {
     /// Every provider of the modality's chain has its breaker open.
     NoHealthyProvider { modality: Modality },
+    /// The modality's spend budget (or the whole one) is reached, counting the queue.
+    OverBudget { detail: String },
     /// The expected wait is over the limit.
     Wait {
         modality: Modality,
@@ -33,6 +35,7 @@ impl Refusal {
     pub(crate) fn label(&self) -> &'static str {
         match self {
             Refusal::NoHealthyProvider { .. } => NO_PROVIDER,
+            Refusal::OverBudget { .. } => BUDGET,
             Refusal::Wait { .. } => WAIT,
         }
     }
@@ -40,6 +43,8 @@ impl Refusal {
 
 /// Counter name: no provider of the chain could serve.
 pub(crate) const NO_PROVIDER: &str = "no_provider";
+/// Counter name: a spend budget is reached.
+pub(crate) const BUDGET: &str = "budget";
 /// Counter name: the queue's wait would be too long.
 pub(crate) const WAIT: &str = "wait";
 /// Counter name: the modality has no provider chain at all.
@@ -52,6 +57,7 @@ impl std::fmt::Display for Refusal {
                 f,
                 "refused: no healthy provider for modality={modality} (every breaker of its chain is open)"
             ),
+            Refusal::OverBudget { detail } => write!(f, "refused: {detail}"),
             Refusal::Wait {
                 modality,
                 wait_s,
@@ -90,6 +96,8 @@ pub(crate) struct Inputs {
     pub p95: Option<Duration>,
     /// `MINER_ADMISSION_MAX_WAIT`; zero turns the wait check off.
     pub max_wait: Duration,
+    /// Why the spend budget refuses it (`budget`'s words), if it does.
+    pub over_budget: Option<String>,
 }
 
 /// Accept (`Ok`) or refuse with the reason.
@@ -101,6 +109,11 @@ pub(crate) fn decide(i: &Inputs) -> Result<(), Refusal> {
     if !i.providers_able.is_empty() && !i.providers_able.iter().any(|able| *able) {
         return Err(Refusal::NoHealthyProvider {
             modality: i.modality,
+        });
+    }
+    if let Some(detail) = &i.over_budget {
+        return Err(Refusal::OverBudget {
+            detail: detail.clone(),
         });
     }
     if i.max_wait.is_zero() || i.finished_last_hour < MIN_HISTORY {
@@ -134,6 +147,7 @@ mod tests {
             finished_last_hour: 60,
             p95: Some(Duration::from_secs(60)),
             max_wait: Duration::from_secs(1800),
+            over_budget: None,
         }
     }
 
@@ -144,6 +158,21 @@ mod tests {
         assert_eq!(
             err.to_string(),
             "refused: the image queue would take ~2460 s (40 ahead at 1.0/min, p95 60 s), over MINER_ADMISSION_MAX_WAIT=1800"
+        );
+    }
+
+    #[test]
+    fn a_budget_reached_refuses_before_the_wait_is_weighed() {
+        let i = Inputs {
+            ahead: 0,
+            over_budget: Some("over budget for modality=image: …".into()),
+            ..inputs()
+        };
+        let err = decide(&i).expect_err("refused");
+        assert_eq!(err.label(), BUDGET);
+        assert_eq!(
+            err.to_string(),
+            "refused: over budget for modality=image: …"
         );
     }
 

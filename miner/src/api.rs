@@ -264,16 +264,6 @@ async fn accept(
         }
         return Err(ApiError::NoService(modality));
     }
-    if let Err(refusal) = crate::admission::decide(&admission_inputs(&state, modality)) {
-        let reason = refusal.label();
-        if state
-            .stats
-            .refused(&signer.hotkey, modality, reason, now_ms())
-        {
-            tracing::warn!(validator = %signer.hotkey, %modality, reason, detail = %refusal, "challenge refused before the 201 (logged once a minute per reason)");
-        }
-        return Err(ApiError::Refused(refusal));
-    }
     let tier = parameters
         .get("resolution")
         .and_then(|r| r.as_str())
@@ -297,6 +287,16 @@ async fn accept(
             ),
         )
     };
+    if let Err(refusal) = crate::admission::decide(&admission_inputs(&state, &task)) {
+        let reason = refusal.label();
+        if state
+            .stats
+            .refused(&signer.hotkey, modality, reason, now_ms())
+        {
+            tracing::warn!(validator = %signer.hotkey, %modality, reason, detail = %refusal, "challenge refused before the 201 (logged once a minute per reason)");
+        }
+        return Err(ApiError::Refused(refusal));
+    }
     state.store.insert_new(&task).map_err(|source| {
         tracing::error!(error = %source, "challenge could not be stored");
         ApiError::NotStored { modality, source }
@@ -323,8 +323,10 @@ async fn accept(
 }
 
 /// What admission decides from, all of it held in memory: the queue's counts, the last
-/// hour's finished tasks, the breakers, and the latency of the first provider able to serve.
-fn admission_inputs(state: &ApiState, modality: Modality) -> crate::admission::Inputs {
+/// hour's finished tasks, the breakers, the latency of the first provider able to serve, and
+/// the spend against the budget with what this task's plan (and each queued one) would add.
+fn admission_inputs(state: &ApiState, task: &TaskRecord) -> crate::admission::Inputs {
+    let modality = task.modality;
     let names = state.pipeline.chain_names(modality);
     let health = state.pipeline.health();
     let providers_able: Vec<bool> = names.iter().map(|n| health.able(n)).collect();
@@ -341,6 +343,19 @@ fn admission_inputs(state: &ApiState, modality: Modality) -> crate::admission::I
     .iter()
     .filter_map(|s| counts.get(&(*s, modality)))
     .sum();
+    let budget = state.pipeline.budget();
+    let over_budget = budget
+        .limits(modality)
+        .then(|| {
+            budget.check_admission(
+                modality,
+                &state.store.spent_last_day(now_ms()),
+                ahead,
+                state.pipeline.expected_cost(task),
+            )
+        })
+        .and_then(Result::err)
+        .map(|over| over.to_string());
     crate::admission::Inputs {
         modality,
         providers_able,
@@ -350,6 +365,7 @@ fn admission_inputs(state: &ApiState, modality: Modality) -> crate::admission::I
             .and_then(|n| state.store.provider_latency_ms(n, 0.95))
             .map(Duration::from_millis),
         max_wait: state.admission_max_wait,
+        over_budget,
     }
 }
 

@@ -24,6 +24,7 @@ pub mod testing;
 pub(crate) mod admin;
 pub(crate) mod admission;
 pub(crate) mod api;
+pub(crate) mod budget;
 pub(crate) mod daemon;
 pub(crate) mod logs;
 pub(crate) mod metrics;

@@ -219,11 +219,37 @@ pub(crate) fn render(s: &Status, running: usize, standing: &StandingView) -> Str
     push(
         "gas_challenges_refused_by_reason_total",
         "counter",
-        "Challenges we refused with a 503 before the 201, by reason (no_service, no_provider, wait), since the database was made.",
+        "Challenges we refused with a 503 before the 201, by reason (no_service, no_provider, budget, wait), since the database was made.",
         s.refusals
             .total
             .iter()
             .map(|(r, n)| (format!("reason=\"{}\"", label(r)), n.to_string()))
+            .collect(),
+    );
+    push(
+        "gas_spend_usd_24h",
+        "gauge",
+        "Estimated provider spend over the last 24 hours (price table's list prices), by scope: all, image, video.",
+        s.budget
+            .iter()
+            .map(|b| {
+                (
+                    format!("scope=\"{}\"", label(&b.scope)),
+                    b.spent_usd.to_string(),
+                )
+            })
+            .collect(),
+    );
+    push(
+        "gas_budget_usd_24h",
+        "gauge",
+        "The spend budget per rolling 24 hours, by scope (only those set: MINER_BUDGET_USD_PER_DAY[_IMAGE|_VIDEO]).",
+        s.budget
+            .iter()
+            .filter_map(|b| {
+                b.limit_usd
+                    .map(|l| (format!("scope=\"{}\"", label(&b.scope)), l.to_string()))
+            })
             .collect(),
     );
     push(

@@ -6,14 +6,16 @@
 //!
 //! (Over 600 lines only with its unit tests, which stay beside the queue they test.)
 
+use crate::budget::Budget;
 use crate::clock::now_ms;
 use crate::preflight::{self, Preflight};
+use crate::providers::delivered::{Delivered, DeliveryView};
 use crate::providers::health::{Health, Permit, Signal};
 use crate::providers::registry::Chains;
 use crate::providers::{Job, Journal, JournalError, Plan, Provider, ProviderError};
 use crate::store::{OutboxChange, Store};
 use crate::task::{CallRecord, Checkpoint, MediaInfo, Outcome, TaskRecord};
-use gas_shared::{Modality, TaskState};
+use gas_shared::{Modality, TaskState, Tier};
 use sha2::{Digest, Sha256};
 use std::io::Read;
 use std::path::{Path, PathBuf};
@@ -31,6 +33,13 @@ pub(crate) struct Pipeline {
     stats: Arc<crate::stats::Stats>,
     /// Each provider and model's breaker: open ones are skipped.
     health: Arc<Health>,
+    /// The spend limits: a paid call that would pass one is not made.
+    budget: Arc<Budget>,
+    /// What each provider's plans really reached, learned from their results.
+    delivered: Delivered,
+    /// `MINER_TIER_RETRY`: a result short of its tier is made once more by a provider that
+    /// reaches it.
+    tier_retry: bool,
     slots: Arc<Semaphore>,
     /// How long one provider may take for one task: images, videos.
     timeouts: (Duration, Duration),
@@ -63,6 +72,8 @@ impl Pipeline {
         preflight: Arc<Preflight>,
         stats: Arc<crate::stats::Stats>,
         health: Arc<Health>,
+        budget: Arc<Budget>,
+        tier_retry: bool,
         slots: usize,
         timeouts: (Duration, Duration),
         outbox_wake: Arc<Notify>,
@@ -74,6 +85,9 @@ impl Pipeline {
             preflight,
             stats,
             health,
+            budget,
+            delivered: Delivered::default(),
+            tier_retry,
             slots: Arc::new(Semaphore::new(slots)),
             timeouts,
             outbox_wake,
@@ -195,6 +209,25 @@ impl Pipeline {
         &self.health
     }
 
+    /// The spend limits.
+    pub(crate) fn budget(&self) -> &Budget {
+        &self.budget
+    }
+
+    /// What `task` is expected to cost: the price of the plan of the first provider that
+    /// would be asked (0 with no chain).
+    pub(crate) fn expected_cost(&self, task: &TaskRecord) -> f64 {
+        self.attempt_order(task, &[])
+            .into_iter()
+            .find(|(p, _)| self.health.able(p.name()))
+            .map_or(0.0, |(_, plan)| plan.cost_usd)
+    }
+
+    /// What each provider's plans reached, per model and planned tier.
+    pub(crate) fn deliveries(&self) -> Vec<DeliveryView> {
+        self.delivered.views(now_ms())
+    }
+
     /// Generations in progress.
     pub(crate) fn running(&self) -> usize {
         self.running.load(Ordering::SeqCst)
@@ -253,13 +286,31 @@ impl Pipeline {
         self.store.commit().await?;
         let checkpoints = self.store.checkpoints(task_id)?;
         let mut errors = Vec::new();
-        for (provider, plan) in self.attempt_order(&task, &checkpoints) {
+        // With MINER_TIER_RETRY, a result short of the tier waits here while a provider that
+        // reaches it is asked; the better of the two is delivered.
+        let mut held: Option<(MediaInfo, Tier)> = None;
+        let order = self.attempt_order(&task, &checkpoints);
+        for (at, (provider, plan)) in order.iter().enumerate() {
+            if held.is_some() && !self.reaches(provider.as_ref(), plan, task.tier) {
+                continue;
+            }
             let mut resume = checkpoints
                 .iter()
                 .find(|c| c.provider == provider.name())
                 .cloned();
             // A near-duplicate of a recent delivery is made again once before moving on.
             for attempt in 0..2 {
+                // A resumed job is paid for already; anything else is checked against the
+                // budget first (before the breaker, so a probe is never taken and unused).
+                if resume.is_none() {
+                    let spent = self.store.spent_last_day(now_ms());
+                    if let Err(over) = self.budget.check_call(task.modality, &spent, plan.cost_usd)
+                    {
+                        tracing::warn!(task_id, provider = provider.name(), model = %plan.model, reason = %over, "provider not asked: over budget");
+                        errors.push(format!("{}: not asked ({over})", provider.name()));
+                        break;
+                    }
+                }
                 let permit = match self
                     .health
                     .admit(provider.name(), &plan.model, resume.is_some())
@@ -272,18 +323,33 @@ impl Pipeline {
                     }
                 };
                 tracing::info!(task_id, provider = provider.name(), model = %plan.model, requested = %task.tier, delivers = %plan.delivers, cost_usd = plan.cost_usd, resume = resume.is_some(), attempt = attempt + 1, probe = permit.probe(), "asking provider");
-                match self
-                    .try_provider(provider.as_ref(), &task, &plan, resume.take(), permit)
-                    .await
-                {
-                    Ok(media) => {
+                let result = self
+                    .try_provider(provider.as_ref(), &task, plan, resume.take(), permit)
+                    .await;
+                for warning in self.budget.crossings(&self.store.spent_last_day(now_ms())) {
+                    tracing::warn!(warning = %warning, "spend budget");
+                }
+                match result {
+                    Ok((media, measured)) => {
                         tracing::info!(task_id, provider = provider.name(), bytes = media.bytes, content_type = %media.content_type, "media ready and passed pre-flight");
-                        self.store.update(task_id, OutboxChange::None, |t| {
-                            t.state = TaskState::Preflight;
-                            t.media = Some(media.clone());
-                        })?;
-                        self.hand_to_outbox(task_id, Outcome::Success).await?;
-                        return Ok(());
+                        let retried = held.is_some();
+                        let (media, measured) = match held.take() {
+                            Some(first) => self.better_of(task_id, first, (media, measured)).await,
+                            None => (media, measured),
+                        };
+                        let retry_with = order[at + 1..]
+                            .iter()
+                            .find(|(p, plan)| self.reaches(p.as_ref(), plan, task.tier));
+                        if self.tier_retry
+                            && measured < task.tier
+                            && !retried
+                            && let Some((next, _)) = retry_with
+                        {
+                            tracing::info!(task_id, provider = provider.name(), measured = %measured, requested = %task.tier, next = next.name(), "result short of the tier; MINER_TIER_RETRY asks a provider that reaches it");
+                            held = Some((self.hold(&media).await, measured));
+                            break;
+                        }
+                        return self.deliver(task_id, media).await;
                     }
                     Err(Attempt { error, duplicate }) => {
                         tracing::warn!(task_id, provider = provider.name(), error = %error.message, "no usable result; trying again or the next provider");
@@ -297,6 +363,10 @@ impl Pipeline {
                     }
                 }
             }
+        }
+        if let Some((media, _)) = held {
+            let media = self.unhold(media).await;
+            return self.deliver(task_id, media).await;
         }
         let message = if errors.is_empty() {
             format!("No service available for modality={}", task.modality)
@@ -370,6 +440,61 @@ impl Pipeline {
         }
     }
 
+    /// Whether `provider`'s plan is taken to reach `tier`, by what its results measured.
+    fn reaches(&self, provider: &dyn Provider, plan: &Plan, tier: Tier) -> bool {
+        self.delivered
+            .reaches(provider.name(), &plan.model, plan.delivers, now_ms())
+            >= tier
+    }
+
+    /// Puts a kept result aside (`.held.<file>`) while a better one is tried.
+    async fn hold(&self, media: &MediaInfo) -> MediaInfo {
+        let dir = self.store.media_dir();
+        let aside = format!(".held.{}", media.file);
+        if let Err(e) = tokio::fs::rename(dir.join(&media.file), dir.join(&aside)).await {
+            tracing::warn!(file = %media.file, error = %e, "could not put a short result aside; it is delivered if nothing better comes");
+            return media.clone();
+        }
+        MediaInfo {
+            file: aside,
+            ..media.clone()
+        }
+    }
+
+    /// Brings a result put aside back under its own name.
+    async fn unhold(&self, media: MediaInfo) -> MediaInfo {
+        let Some(name) = media.file.strip_prefix(".held.") else {
+            return media;
+        };
+        let dir = self.store.media_dir();
+        if let Err(e) = tokio::fs::rename(dir.join(&media.file), dir.join(name)).await {
+            tracing::error!(file = %media.file, error = %e, "could not bring a held result back");
+        }
+        MediaInfo {
+            file: name.to_string(),
+            ..media
+        }
+    }
+
+    /// The higher-tier of a held result and a new one (the held one on a tie); the other's
+    /// file is removed.
+    async fn better_of(
+        &self,
+        task_id: &str,
+        held: (MediaInfo, Tier),
+        new: (MediaInfo, Tier),
+    ) -> (MediaInfo, Tier) {
+        let dir = self.store.media_dir();
+        if new.1 > held.1 {
+            tracing::info!(task_id, kept = %new.0.provider, tier = %new.1, dropped = %held.0.provider, "the retry reached a higher tier; delivering it");
+            let _ = tokio::fs::remove_file(dir.join(&held.0.file)).await;
+            return new;
+        }
+        tracing::info!(task_id, kept = %held.0.provider, tier = %held.1, dropped = %new.0.provider, "the retry was no better; delivering the first result");
+        let _ = tokio::fs::remove_file(dir.join(&new.0.file)).await;
+        (self.unhold(held.0).await, held.1)
+    }
+
     /// The chain in the order to try it: a provider whose job survived a restart first (it is
     /// already paid for), then those whose plan reaches the requested tier, then the rest,
     /// each group in the operator's order. A provider whose breaker is open is skipped when its
@@ -389,7 +514,7 @@ impl Pipeline {
             .collect();
         planned.sort_by_key(|(p, plan)| {
             let resumed = checkpoints.iter().any(|c| c.provider == p.name());
-            (!resumed, !plan.reaches(task.tier))
+            (!resumed, !self.reaches(p.as_ref(), plan, task.tier))
         });
         planned
     }
@@ -401,7 +526,7 @@ impl Pipeline {
         plan: &Plan,
         resume: Option<Checkpoint>,
         permit: Permit,
-    ) -> Result<MediaInfo, Attempt> {
+    ) -> Result<(MediaInfo, Tier), Attempt> {
         let dir = self.store.media_dir();
         let tmp = dir.join(format!(".{}.{}.part", task.task_id, provider.name()));
         let job = Job {
@@ -464,19 +589,38 @@ impl Pipeline {
                 self.remember(task, v);
             }
         }
+        let measured = verdict.as_ref().and_then(|v| v.media.measured_tier);
+        if let Some(m) = measured {
+            self.delivered
+                .record(provider.name(), &plan.model, plan.delivers, m, now_ms());
+        }
         let duplicate = verdict
             .as_ref()
             .is_some_and(|v| v.duplicate.is_some() && v.reasons.len() == 1);
         outcome
-            .map(|(file, content_type, bytes, sha256)| MediaInfo {
-                file,
-                content_type: content_type.to_string(),
-                bytes,
-                sha256,
-                provider: provider.name().to_string(),
-                model: generated.model,
+            .map(|(file, content_type, bytes, sha256)| {
+                (
+                    MediaInfo {
+                        file,
+                        content_type: content_type.to_string(),
+                        bytes,
+                        sha256,
+                        provider: provider.name().to_string(),
+                        model: generated.model,
+                    },
+                    measured.unwrap_or(plan.delivers),
+                )
             })
             .map_err(|error| Attempt { error, duplicate })
+    }
+
+    /// Keeps passing media with the task and schedules its webhook.
+    async fn deliver(&self, task_id: &str, media: MediaInfo) -> Result<(), PipelineError> {
+        self.store.update(task_id, OutboxChange::None, |t| {
+            t.state = TaskState::Preflight;
+            t.media = Some(media.clone());
+        })?;
+        self.hand_to_outbox(task_id, Outcome::Success).await
     }
 
     /// Moves the task to `delivering` and schedules its webhook, atomically and durably.
@@ -672,6 +816,8 @@ mod tests {
             Arc::new(Preflight::new(&anchors).expect("preflight")),
             Arc::new(crate::stats::Stats::load(store.clone())),
             Health::new(Duration::from_secs(30)),
+            Arc::new(Budget::new(crate::budget::Limits::default())),
+            false,
             4,
             (Duration::from_secs(5), Duration::from_secs(5)),
             Arc::default(),

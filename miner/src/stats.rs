@@ -66,6 +66,8 @@ struct RefusedCounts {
     no_provider: u64,
     #[serde(default)]
     wait: u64,
+    #[serde(default)]
+    budget: u64,
 }
 
 impl RefusedCounts {
@@ -73,6 +75,7 @@ impl RefusedCounts {
         match reason {
             crate::admission::NO_PROVIDER => &mut self.no_provider,
             crate::admission::WAIT => &mut self.wait,
+            crate::admission::BUDGET => &mut self.budget,
             _ => &mut self.no_service,
         }
     }
@@ -81,6 +84,7 @@ impl RefusedCounts {
         self.no_service += o.no_service;
         self.no_provider += o.no_provider;
         self.wait += o.wait;
+        self.budget += o.budget;
     }
 
     fn named(&self) -> Vec<(String, u64)> {
@@ -88,6 +92,7 @@ impl RefusedCounts {
             (crate::admission::NO_SERVICE, self.no_service),
             (crate::admission::NO_PROVIDER, self.no_provider),
             (crate::admission::WAIT, self.wait),
+            (crate::admission::BUDGET, self.budget),
         ]
         .into_iter()
         .filter(|(_, n)| *n > 0)

@@ -145,6 +145,10 @@ pub struct CallRecord {
     #[serde(default)]
     pub cost_usd: Option<f64>,
     pub at_ms: i64,
+    /// The task's modality, for spend per modality (set by the `Job` that records it; absent
+    /// in records of builds before spend budgets).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub modality: Option<Modality>,
 }
 
 /// A provider's job accepted for a task: kept from the moment the provider answers until the

@@ -42,6 +42,47 @@ pub struct Status {
     /// Challenges refused (503) before the 201, by reason, and per modality over the day.
     #[serde(default)]
     pub refusals: Refusals,
+    /// Estimated spend over the last 24 hours against each budget: `all`, `image`, `video`.
+    #[serde(default)]
+    pub budget: Vec<BudgetLine>,
+}
+
+/// Spend against one budget (`MINER_BUDGET_USD_PER_DAY[_IMAGE|_VIDEO]`), over a rolling
+/// 24 hours, at the price table's estimated list prices.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct BudgetLine {
+    /// `all`, `image` or `video`.
+    pub scope: String,
+    /// The setting that limits it.
+    pub var: String,
+    /// None: no limit set.
+    pub limit_usd: Option<f64>,
+    pub spent_usd: f64,
+}
+
+impl BudgetLine {
+    /// Spent ÷ limit, when there is a limit (0 for a zero limit with nothing spent).
+    pub fn fraction(&self) -> Option<f64> {
+        self.limit_usd.map(|l| {
+            if l > 0.0 {
+                self.spent_usd / l
+            } else if self.spent_usd > 0.0 {
+                f64::INFINITY
+            } else {
+                1.0
+            }
+        })
+    }
+
+    /// At or past the 80 % warning.
+    pub fn warns(&self) -> bool {
+        self.fraction().is_some_and(|f| f >= 0.8)
+    }
+
+    /// At the limit: the modality (or all of them) is refused.
+    pub fn reached(&self) -> bool {
+        self.limit_usd.is_some_and(|l| self.spent_usd >= l - 1e-9)
+    }
 }
 
 /// Challenges refused before the 201 (v5 validators record each as `no_answer`).
@@ -171,6 +212,23 @@ pub struct ProviderStats {
     /// The breaker of each model it was asked for.
     #[serde(default)]
     pub models: Vec<ModelHealth>,
+    /// What its plans really delivered, per model and planned tier (recent results).
+    #[serde(default)]
+    pub tiers: Vec<TierDelivery>,
+}
+
+/// What one model's plans at one tier measured at, over its recent results (up to 10, the
+/// last day): once most fell short, the plan is taken as reaching only `reaches`, and the
+/// chain asks a provider that does reach the tier first.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct TierDelivery {
+    pub model: String,
+    pub planned: crate::Tier,
+    pub seen: u32,
+    /// Results that measured below `planned`.
+    pub short: u32,
+    /// What the plan is taken to reach now.
+    pub reaches: crate::Tier,
 }
 
 /// One provider model's circuit breaker.

@@ -136,7 +136,12 @@ pub fn draw(f: &mut Frame, area: Rect, app: &App) {
                 Cell::from(p.p50_ms.map_or("–".into(), |v| format!("{v}ms"))),
                 Cell::from(p.p95_ms.map_or("–".into(), |v| format!("{v}ms"))),
                 Cell::from(format!("${:.2}", p.spend_usd)),
-                Cell::from(p.health_reason.clone().unwrap_or_default()),
+                Cell::from(
+                    p.health_reason
+                        .clone()
+                        .or_else(|| short_tier(p))
+                        .unwrap_or_default(),
+                ),
             ])
         })
         .collect();
@@ -150,7 +155,8 @@ pub fn draw(f: &mut Frame, area: Rect, app: &App) {
         ("spend", Length(9)),
         ("why not ok", Min(10)),
     ];
-    f.render_widget(table("Providers", columns, prows), prov);
+    let title = format!("Providers · {}", spend_title(&s.budget));
+    f.render_widget(table(&title, columns, prows), prov);
     let vrows: Vec<Row> = s
         .validators
         .iter()
@@ -164,6 +170,34 @@ pub fn draw(f: &mut Frame, area: Rect, app: &App) {
         .into_iter()
         .chain([("last rejection", Min(10))]);
     f.render_widget(table("Validators", columns, vrows), vals);
+}
+
+/// Spend over the last 24 hours against each budget set (all first), in the Providers box's
+/// title: `spent 24h (est.) $3.20/$10 all · $1.10/$2 image`; a scope without a limit shows
+/// its spend alone.
+fn spend_title(budget: &[gas_shared::admin::BudgetLine]) -> String {
+    let parts: Vec<String> = budget
+        .iter()
+        .filter(|b| b.limit_usd.is_some() || b.scope == "all")
+        .map(|b| match b.limit_usd {
+            Some(l) => format!("${:.2}/${l:.2} {}", b.spent_usd, b.scope),
+            None => format!("${:.2} {} (no budget)", b.spent_usd, b.scope),
+        })
+        .collect();
+    if parts.is_empty() {
+        return "spend 24h: not reported by this miner".into();
+    }
+    format!("spent 24h (est.) {}", parts.join(" · "))
+}
+
+/// A plan whose recent results fell short of its tier: `veo-3.1-lite 1080p→720p (3/3 short)`.
+fn short_tier(p: &gas_shared::admin::ProviderStats) -> Option<String> {
+    let t = p.tiers.iter().find(|t| t.reaches < t.planned)?;
+    let model = t.model.rsplit('/').next().unwrap_or(&t.model);
+    Some(format!(
+        "{model} {}→{} ({}/{} short)",
+        t.planned, t.reaches, t.short, t.seen
+    ))
 }
 
 /// A provider's circuit breaker: ok, OPEN (the fallback chains skip it) or half-open (one

@@ -138,7 +138,7 @@ fn footer(f: &mut Frame, area: Rect, app: &App) {
 
 /// The line above the key hints: what is being typed, else the last message, else that the
 /// subnet's API is being asked, else why the miner is unreachable, else the refusals (an
-/// unanswered modality first), else the socket.
+/// unanswered modality, then a budget near its limit, first), else the socket.
 fn message(f: &mut Frame, area: Rect, app: &App) {
     let line = if let Some(text) = &app.search_input {
         Line::from(vec![
@@ -168,7 +168,7 @@ fn message(f: &mut Frame, area: Rect, app: &App) {
         ))
     } else if let Conn::Down { error, .. } = &app.conn {
         Line::from(Span::styled(format!(" {error}; retrying…"), BAD))
-    } else if let Some(line) = app.status.as_ref().and_then(refusal_alert) {
+    } else if let Some(line) = app.status.as_ref().and_then(alert) {
         line
     } else {
         Line::from(Span::styled(format!(" socket {}", app.socket), DIM))
@@ -176,21 +176,60 @@ fn message(f: &mut Frame, area: Rect, app: &App) {
     f.render_widget(Paragraph::new(line), area);
 }
 
-/// A modality whose every challenge of the last day was refused (v5 validators mark the
-/// miner unresponsive for it), else the day's refusals by reason, else nothing.
+/// What the operator must know first: a modality unanswered for a day, else a budget near or
+/// at its limit, else the day's refusals.
+fn alert(s: &Status) -> Option<Line<'static>> {
+    unanswered_alert(s)
+        .or_else(|| budget_alert(s))
+        .or_else(|| refusal_alert(s))
+}
+
+/// A budget at or past 80 % of its limit (the fullest first): reached, its challenges are
+/// refused and no paid call is made.
+fn budget_alert(s: &Status) -> Option<Line<'static>> {
+    let b = s.budget.iter().filter(|b| b.warns()).max_by(|a, b| {
+        a.fraction()
+            .unwrap_or(0.0)
+            .total_cmp(&b.fraction().unwrap_or(0.0))
+    })?;
+    let (what, style) = if b.reached() {
+        ("reached: challenges get 503, no paid call", BAD)
+    } else {
+        ("503 once the next would pass it", WARN)
+    };
+    Some(Line::from(Span::styled(
+        format!(
+            " {} budget {:.0}%: ${:.2} of ${:.2} in 24h (est.); {what} ({})",
+            b.scope,
+            b.fraction().unwrap_or(0.0).min(9.99) * 100.0,
+            b.spent_usd,
+            b.limit_usd.unwrap_or(0.0),
+            b.var,
+        ),
+        style,
+    )))
+}
+
+/// A modality whose every challenge of the last day was refused: v5 validators mark the
+/// miner unresponsive for it.
+fn unanswered_alert(s: &Status) -> Option<Line<'static>> {
+    let unanswered = s.refusals.unanswered();
+    if unanswered.is_empty() {
+        return None;
+    }
+    let names: Vec<&str> = unanswered.iter().map(|m| m.as_str()).collect();
+    Some(Line::from(Span::styled(
+        format!(
+            " {}: every challenge refused for 24 h; v5 marks the miner unresponsive",
+            names.join(", ")
+        ),
+        BAD,
+    )))
+}
+
+/// The day's refusals by reason, if any.
 fn refusal_alert(s: &Status) -> Option<Line<'static>> {
     let r = &s.refusals;
-    let unanswered = r.unanswered();
-    if !unanswered.is_empty() {
-        let names: Vec<&str> = unanswered.iter().map(|m| m.as_str()).collect();
-        return Some(Line::from(Span::styled(
-            format!(
-                " {}: every challenge refused for 24 h; v5 marks the miner unresponsive",
-                names.join(", ")
-            ),
-            BAD,
-        )));
-    }
     if r.day_total() == 0 {
         return None;
     }

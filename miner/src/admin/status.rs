@@ -59,6 +59,24 @@ impl Admin {
             })
             .collect();
         add_health(&mut providers, self.pipeline.health().views());
+        for d in self.pipeline.deliveries() {
+            let tier = TierDelivery {
+                model: d.model,
+                planned: d.planned,
+                seen: d.seen as u32,
+                short: d.short as u32,
+                reaches: d.reaches,
+            };
+            match providers.iter_mut().find(|p| p.name == d.provider) {
+                Some(p) => p.tiers.push(tier),
+                None => providers.push(ProviderStats {
+                    name: d.provider,
+                    health: "ok".to_string(),
+                    tiers: vec![tier],
+                    ..ProviderStats::default()
+                }),
+            }
+        }
         providers.sort_by(|a, b| a.name.cmp(&b.name));
         Status {
             version: env!("CARGO_PKG_VERSION").to_string(),
@@ -89,6 +107,10 @@ impl Admin {
             pid: std::process::id(),
             standing: self.standing.summary(),
             refusals: self.stats.refusals(now),
+            budget: self
+                .pipeline
+                .budget()
+                .lines(&self.store.spent_last_day(now)),
         }
     }
 }

@@ -117,6 +117,38 @@ fn unanswered_warnings(r: &gas_shared::admin::Refusals) -> Vec<String> {
         .collect()
 }
 
+/// Estimated spend over the last 24 hours against each budget.
+fn budget_line(lines: &[gas_shared::admin::BudgetLine]) -> String {
+    let parts: Vec<String> = lines
+        .iter()
+        .map(|b| match b.limit_usd {
+            Some(l) => format!("{} {:.2} of {l:.2} US$", b.scope, b.spent_usd),
+            None => format!("{} {:.2} US$ (no limit)", b.scope, b.spent_usd),
+        })
+        .collect();
+    format!(
+        "last 24 h, estimated at list prices: {}",
+        parts.join("  ·  ")
+    )
+}
+
+/// What one model's plans at one tier delivered.
+fn tier_line(t: &gas_shared::admin::TierDelivery) -> String {
+    let learned = if t.reaches < t.planned {
+        format!(": planned as {} now", t.reaches)
+    } else {
+        String::new()
+    };
+    format!(
+        "{} asked {}: {} of {} recent results short{learned}",
+        t.model, t.planned, t.short, t.seen
+    )
+}
+
+fn percent(x: f64) -> String {
+    format!("{:.0}%", x * 100.0)
+}
+
 fn provider_health(p: &gas_shared::admin::ProviderStats, now_ms: i64) -> String {
     let calls = format!("{} calls, {} failed", p.calls, p.errors);
     if !p.unhealthy() {
@@ -241,8 +273,25 @@ pub fn status(place: &Place) -> Result<(), CliError> {
         "  standing  {}",
         standing_line(s.standing.as_ref(), s.now_ms)
     );
+    println!("  spend     {}", budget_line(&s.budget));
+    for b in s.budget.iter().filter(|b| b.warns()) {
+        println!(
+            "  WARNING   {} spend is {} of {} ({})",
+            b.scope,
+            percent(b.fraction().unwrap_or(0.0)),
+            b.var,
+            if b.reached() {
+                "reached: its challenges are refused and no paid call is made"
+            } else {
+                "at the limit its challenges are refused"
+            }
+        );
+    }
     for p in &s.providers {
         println!("  provider  {}", provider_health(p, s.now_ms));
+        for t in &p.tiers {
+            println!("            {}", tier_line(t));
+        }
     }
     println!(
         "  trust anchors {}  ·  admin socket {}",
@@ -482,6 +531,31 @@ pub fn info(settings: &Settings, env_file: &Path) -> Result<(), CliError> {
             .unwrap_or_else(|| "on the socket (GET /metrics)".into())
     );
     println!("webhooks   {}", config.webhook_guard);
+    let limit = |l: Option<f64>| l.map_or("no limit".to_string(), |l| format!("{l:.2} US$"));
+    println!(
+        "budget     per rolling 24 h: all {}  ·  image {}  ·  video {}  (MINER_BUDGET_USD_PER_DAY[_IMAGE|_VIDEO])",
+        limit(config.budget.all),
+        limit(config.budget.image),
+        limit(config.budget.video)
+    );
+    println!(
+        "tiers      a result below the asked tier is {}",
+        if config.tier_retry {
+            "made once more by the next provider that reaches it (MINER_TIER_RETRY=1)"
+        } else {
+            "delivered as it is (MINER_TIER_RETRY=0)"
+        }
+    );
+    println!(
+        "prices     estimated list prices, US$; {}:",
+        match &config.prices_file {
+            Some(f) => format!("built-in rows overridden by {}", f.display()),
+            None => "built-in (override rows with MINER_PRICES_FILE)".into(),
+        }
+    );
+    for line in config.prices.render().lines() {
+        println!("           {line}");
+    }
     let place = Place::new(
         Some(&config.state_dir.display().to_string()),
         Some(&config.admin_socket.display().to_string()),
@@ -507,6 +581,9 @@ pub fn info(settings: &Settings, env_file: &Path) -> Result<(), CliError> {
             }
         ),
         Err(_) => println!("running    no"),
+    }
+    if let Ok(s) = place.status() {
+        println!("spent      {}", budget_line(&s.budget));
     }
     if failed {
         Err(CliError::ChecksFailed)

@@ -66,6 +66,13 @@ pub struct Config {
     pub gas_api_url: String,
     /// How often the standing is read from it; None: only when asked.
     pub standing_poll: Option<Duration>,
+    /// Spend limits per rolling 24 hours (`MINER_BUDGET_USD_PER_DAY[_IMAGE|_VIDEO]`).
+    pub budget: crate::budget::Limits,
+    /// The prices in force: built-in, overridden by `MINER_PRICES_FILE`.
+    pub prices: std::sync::Arc<crate::providers::prices::PriceTable>,
+    pub prices_file: Option<PathBuf>,
+    /// `MINER_TIER_RETRY`: a tier shortfall is made once more by a provider that reaches it.
+    pub tier_retry: bool,
 }
 
 impl Config {
@@ -81,6 +88,7 @@ impl Config {
         Tuning {
             call_timeout: self.provider_timeout,
             poll_interval: self.video_poll_interval,
+            prices: self.prices.clone(),
         }
     }
 

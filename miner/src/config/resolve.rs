@@ -4,6 +4,7 @@
 
 use super::paths::{anchors_dir, expand_home, home, socket_path, state_dir};
 use super::{Config, Settings};
+use crate::providers::prices::PriceTable;
 use crate::providers::registry::{KeyedService, Service, select_chain};
 use crate::secret::Secret;
 use gas_shared::Modality;
@@ -49,6 +50,20 @@ impl Problems {
                     "{var}={text}: not {what}; set a whole number of at least {min} (default {default})"
                 ));
                 default
+            }
+        }
+    }
+
+    /// A US$ amount (0 or more); unset or empty: `None`.
+    fn dollars(&mut self, var: &str, value: &Option<String>) -> Option<f64> {
+        let text = non_empty(value)?;
+        match text.trim_start_matches('$').parse::<f64>() {
+            Ok(n) if n.is_finite() && n >= 0.0 => Some(n),
+            _ => {
+                self.0.push(format!(
+                    "{var}={text}: not an amount of US dollars; set a number of 0 or more (e.g. 25 or 7.50), or unset it for no limit"
+                ));
+                None
             }
         }
     }
@@ -318,6 +333,42 @@ impl Settings {
             0,
             "a number of seconds",
         );
+        let budget = crate::budget::Limits {
+            all: p.dollars("MINER_BUDGET_USD_PER_DAY", &self.budget_usd_per_day),
+            image: p.dollars(
+                "MINER_BUDGET_USD_PER_DAY_IMAGE",
+                &self.budget_usd_per_day_image,
+            ),
+            video: p.dollars(
+                "MINER_BUDGET_USD_PER_DAY_VIDEO",
+                &self.budget_usd_per_day_video,
+            ),
+        };
+        let prices_file = non_empty(&self.prices_file).map(expand_home);
+        let prices = match &prices_file {
+            None => PriceTable::builtin(),
+            Some(path) => match std::fs::read_to_string(path) {
+                Ok(text) => match PriceTable::parse(&text, &path.display().to_string()) {
+                    Ok(file) => PriceTable::builtin().overridden_by(file),
+                    Err(problems) => {
+                        p.0.extend(
+                            problems
+                                .into_iter()
+                                .map(|line| format!("MINER_PRICES_FILE: {line}")),
+                        );
+                        PriceTable::builtin()
+                    }
+                },
+                Err(e) => {
+                    p.0.push(format!(
+                        "MINER_PRICES_FILE={}: cannot be read ({e}); give a readable file or unset it to use the built-in prices",
+                        path.display()
+                    ));
+                    PriceTable::builtin()
+                }
+            },
+        };
+        let tier_retry = p.flag("MINER_TIER_RETRY", &self.tier_retry);
         if image_chain.is_empty() && video_chain.is_empty() && p.0.is_empty() && !self.demo {
             p.0.push("no generation service is configured: set IMAGE_SERVICE and VIDEO_SERVICE (e.g. openrouter) and the service's API key (e.g. OPEN_ROUTER_API_KEY) in .env.gen_miner".into());
         }
@@ -371,6 +422,10 @@ impl Settings {
             webhook_guard: crate::netguard::WebhookGuard::new(webhook_allow),
             gas_api_url,
             standing_poll: (standing_poll > 0).then(|| Duration::from_secs(standing_poll)),
+            budget,
+            prices: std::sync::Arc::new(prices),
+            prices_file,
+            tier_retry,
         })
     }
 }

@@ -109,6 +109,21 @@ pub struct Settings {
     /// Seconds: refuse (503) a challenge whose expected wait (queue ahead ÷ last hour's throughput + provider p95) is longer; 0 turns the check off (default 1800)
     #[arg(long, env = "MINER_ADMISSION_MAX_WAIT")]
     pub admission_max_wait: Option<String>,
+    /// US$ the miner may spend on provider calls over any 24 hours, all modalities (estimated list prices; default no limit)
+    #[arg(long, env = "MINER_BUDGET_USD_PER_DAY")]
+    pub budget_usd_per_day: Option<String>,
+    /// US$ per rolling 24 hours for image calls (default no limit)
+    #[arg(long, env = "MINER_BUDGET_USD_PER_DAY_IMAGE")]
+    pub budget_usd_per_day_image: Option<String>,
+    /// US$ per rolling 24 hours for video calls (default no limit)
+    #[arg(long, env = "MINER_BUDGET_USD_PER_DAY_VIDEO")]
+    pub budget_usd_per_day_video: Option<String>,
+    /// A price table overriding the built-in list prices, row by row (format: .env.gen_miner.example; `gas-miner info` prints the table in force)
+    #[arg(long, env = "MINER_PRICES_FILE")]
+    pub prices_file: Option<String>,
+    /// Yes: a result that measured below the asked tier is made once more by the next provider whose plan reaches it, and the better one delivered (default no)
+    #[arg(long, env = "MINER_TIER_RETRY")]
+    pub tier_retry: Option<String>,
     /// Where MINER_SAVE_LOCALLY copies media (default ./miner_generated_content)
     #[arg(long, env = "MINER_OUTPUT_DIR")]
     pub output_dir: Option<String>,

@@ -260,6 +260,8 @@ pub(crate) fn assemble(
         preflight.clone(),
         stats.clone(),
         crate::providers::health::Health::new(config.breaker_pause),
+        Arc::new(crate::budget::Budget::new(config.budget)),
+        config.tier_retry,
         config.max_concurrent_tasks,
         (config.task_timeout, config.video_timeout),
         outbox.wake.clone(),

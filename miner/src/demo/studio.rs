@@ -97,6 +97,7 @@ impl Provider for Studio {
             bytes: 0,
             cost_usd: Some(0.0),
             at_ms: now_ms(),
+            modality: Some(task.modality),
         };
         let f = self.flaws;
         if roll < f.outage {

@@ -214,6 +214,7 @@ impl Call<'_> {
                 bytes: 0,
                 cost_usd: None,
                 at_ms: crate::clock::now_ms(),
+                modality: None,
             };
             match outcome {
                 Ok((status, (value, bytes))) => {

@@ -4,11 +4,13 @@
 //! retry on other 4xx (content-policy refusals among them); every HTTP call recorded as it
 //! happens; downloads streamed to disk; API keys never in an error text.
 
+pub(crate) mod delivered;
 pub(crate) mod health;
 mod http;
 pub mod openai;
 pub mod openrouter;
 pub mod params;
+pub(crate) mod prices;
 pub(crate) mod registry;
 pub mod runway;
 pub mod stability;
@@ -40,13 +42,16 @@ impl Plan {
     }
 }
 
-/// Timeouts and pacing shared by every provider client.
+/// What every provider client is given: timeouts, pacing, and the price table its plans are
+/// priced from.
 #[derive(Debug, Clone)]
 pub struct Tuning {
     /// Total time one API request may take (a generation call, one poll).
     pub call_timeout: Duration,
     /// Polling interval for video jobs; `None` uses each provider's recommended pace.
     pub poll_interval: Option<Duration>,
+    /// The prices in force (built-in list prices, overridden by `MINER_PRICES_FILE`).
+    pub prices: std::sync::Arc<prices::PriceTable>,
 }
 
 impl Default for Tuning {
@@ -54,6 +59,7 @@ impl Default for Tuning {
         Tuning {
             call_timeout: Duration::from_secs(180),
             poll_interval: None,
+            prices: std::sync::Arc::new(prices::PriceTable::builtin()),
         }
     }
 }
@@ -76,7 +82,8 @@ pub struct Job<'a> {
 
 impl Job<'_> {
     /// Stores a call record at once, so spend is known even if the process dies mid-job.
-    pub fn record(&self, call: CallRecord) {
+    pub fn record(&self, mut call: CallRecord) {
+        call.modality = Some(self.task.modality);
         tracing::debug!(task_id = %call.task_id, provider = %call.provider, model = %call.model, status = ?call.status, latency_ms = call.latency_ms, bytes = call.bytes, cost_usd = ?call.cost_usd, error = ?call.error, "provider call");
         if let Err(e) = self.journal.record_call(&call) {
             tracing::error!(task_id = %call.task_id, error = %e, "provider call could not be recorded");

@@ -4,6 +4,7 @@
 //! 2026-05-12, so it is not offered. GPT image sizes top out at 1536 px: only the 1K tier.
 
 use super::params::{Params, at_least, nearest_ratio, parse_ratio};
+use super::prices::{Per, Priced};
 use super::video::{self, VideosApi};
 use super::{Generated, Http, Job, Plan, Provider, ProviderError, Tuning, parse_json};
 use crate::text::truncate;
@@ -64,8 +65,20 @@ impl OpenAi {
             .one_of("output_format", &FORMATS)
             .or_else(|| p.one_of("format", &FORMATS))
             .unwrap_or("png");
+        let option = if size == "1024x1024" {
+            quality.to_string()
+        } else {
+            format!("{quality}-wide")
+        };
         Plan {
-            cost_usd: image_cost(&model, quality, size),
+            cost_usd: self.http.tuning.prices.cost(&Priced {
+                provider: "openai",
+                model: &model,
+                tier: Tier::K1,
+                option: Some(&option),
+                per: Per::Image,
+                seconds: 0,
+            }),
             delivers: Tier::K1,
             params: json!({
                 "model": model,
@@ -107,13 +120,15 @@ impl OpenAi {
             .unwrap_or(("1280x720", Tier::P720));
         let want = p.duration().map(|d| d.ceil() as u32).unwrap_or(4);
         let seconds = at_least(&SORA_SECONDS, want);
-        let per_second = match (model.as_str(), delivers) {
-            ("sora-2-pro", Tier::P1080) => 0.50,
-            ("sora-2-pro", _) => 0.30,
-            _ => 0.10,
-        };
         Plan {
-            cost_usd: per_second * f64::from(seconds),
+            cost_usd: self.http.tuning.prices.cost(&Priced {
+                provider: "openai",
+                model: &model,
+                tier: delivers,
+                option: None,
+                per: Per::Second,
+                seconds,
+            }),
             delivers,
             params: json!({
                 "model": model,
@@ -155,22 +170,6 @@ impl OpenAi {
 fn size_tier(size: &str) -> Tier {
     let (w, h) = size.split_once('x').unwrap_or(("0", "0"));
     Tier::of_video(w.parse().unwrap_or(0), h.parse().unwrap_or(0))
-}
-
-/// List prices per image (late 2026, US$), by quality and size; an estimate for records.
-fn image_cost(model: &str, quality: &str, size: &str) -> f64 {
-    let square = size == "1024x1024";
-    let (low, medium, high) = match model {
-        m if m.contains("mini") => (0.005, 0.011, 0.036),
-        "gpt-image-1" => (0.011, 0.042, 0.167),
-        _ => (0.009, 0.034, 0.133),
-    };
-    let price = match quality {
-        "low" => low,
-        "medium" => medium,
-        _ => high,
-    };
-    if square { price } else { price * 1.5 }
 }
 
 #[async_trait]

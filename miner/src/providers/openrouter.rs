@@ -6,6 +6,7 @@
 //! tier (the reference snapped a 1080p request on seedance-2.0-fast down to 480p).
 
 use super::params::{Params, at_least, nearest_ratio, parse_ratio};
+use super::prices::{Per, Priced};
 use super::video::{self, VideosApi};
 use super::{Generated, Http, Job, Plan, Provider, ProviderError, Tuning, parse_json};
 use async_trait::async_trait;
@@ -25,10 +26,8 @@ pub struct VideoModel {
     pub id: &'static str,
     pub durations: &'static [u32],
     pub ratios: &'static [&'static str],
-    /// Ascending; each with its short side in pixels.
+    /// Ascending; each with its short side in pixels. (Prices: `prices`, by the tier.)
     pub resolutions: &'static [(&'static str, u32)],
-    /// Estimated US$ per second without and with audio, per resolution index.
-    pub per_second: &'static [(f64, f64)],
 }
 
 const VEO_RATIOS: &[&str] = &["16:9", "9:16"];
@@ -41,35 +40,30 @@ pub const VIDEO_MODELS: [VideoModel; 5] = [
         durations: &[4, 6, 8],
         ratios: VEO_RATIOS,
         resolutions: &[("720p", 720), ("1080p", 1080)],
-        per_second: &[(0.03, 0.05), (0.05, 0.08)],
     },
     VideoModel {
         id: "google/veo-3.1-fast",
         durations: &[4, 6, 8],
         ratios: VEO_RATIOS,
         resolutions: &[("720p", 720), ("1080p", 1080), ("4K", 2160)],
-        per_second: &[(0.08, 0.10), (0.10, 0.12), (0.25, 0.30)],
     },
     VideoModel {
         id: "google/veo-3.1",
         durations: &[4, 6, 8],
         ratios: VEO_RATIOS,
         resolutions: &[("720p", 720), ("1080p", 1080), ("4K", 2160)],
-        per_second: &[(0.20, 0.40), (0.20, 0.40), (0.40, 0.60)],
     },
     VideoModel {
         id: "bytedance/seedance-2.0",
         durations: SEEDANCE_SECONDS,
         ratios: SEEDANCE_RATIOS,
         resolutions: &[("480p", 480), ("720p", 720), ("1080p", 1080)],
-        per_second: &[(0.10, 0.10), (0.40, 0.40), (0.48, 0.48)],
     },
     VideoModel {
         id: "bytedance/seedance-2.0-fast",
         durations: SEEDANCE_SECONDS,
         ratios: SEEDANCE_RATIOS,
         resolutions: &[("480p", 480), ("720p", 720)],
-        per_second: &[(0.07, 0.07), (0.152, 0.152)],
     },
 ];
 
@@ -141,11 +135,14 @@ impl OpenRouter {
         } else {
             Tier::K1
         };
-        let cost_usd = match (sized, size) {
-            (true, "4K") => 0.24,
-            (true, _) => 0.134,
-            _ => 0.04,
-        };
+        let cost_usd = self.http.tuning.prices.cost(&Priced {
+            provider: "openrouter",
+            model: &model,
+            tier: delivers,
+            option: None,
+            per: Per::Image,
+            seconds: 0,
+        });
         Plan {
             params: json!({
                 "model": model,
@@ -178,7 +175,6 @@ impl OpenRouter {
         let want = p.duration().map(|d| d.ceil() as u32).unwrap_or(0);
         let duration = at_least(model.durations, want);
         let audio = p.flag("generate_audio").unwrap_or(false);
-        let (quiet, loud) = model.per_second[index];
         let mut params = json!({
             "model": model.id,
             "prompt": prompt,
@@ -193,7 +189,14 @@ impl OpenRouter {
         Plan {
             model: model.id.to_string(),
             delivers: tiers[index],
-            cost_usd: f64::from(duration) * if audio { loud } else { quiet },
+            cost_usd: self.http.tuning.prices.cost(&Priced {
+                provider: "openrouter",
+                model: model.id,
+                tier: tiers[index],
+                option: audio.then_some("audio"),
+                per: Per::Second,
+                seconds: duration,
+            }),
             params,
         }
     }

@@ -4,6 +4,7 @@
 //! `gen4.5` is not offered: its C2PA claim signature fails validation.
 
 use super::params::{Params, at_least, parse_ratio};
+use super::prices::{Per, Priced};
 use super::video::{self, JobStatus, VideoApi};
 use super::{Generated, Http, Job, Plan, Provider, ProviderError, Tuning, parse_json};
 use crate::text::truncate;
@@ -24,8 +25,6 @@ pub struct RunwayModel {
     pub audio: bool,
     pub seed: bool,
     pub prompt_chars: usize,
-    /// Credits (US$0.01) per second without and with audio.
-    pub credits_per_second: (f64, f64),
 }
 
 const SEEDANCE_SECONDS: &[u32] = &[4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15];
@@ -38,7 +37,6 @@ pub const MODELS: [RunwayModel; 5] = [
         audio: true,
         seed: false,
         prompt_chars: 1000,
-        credits_per_second: (10.0, 15.0),
     },
     RunwayModel {
         id: "veo3.1",
@@ -47,7 +45,6 @@ pub const MODELS: [RunwayModel; 5] = [
         audio: true,
         seed: false,
         prompt_chars: 1000,
-        credits_per_second: (20.0, 40.0),
     },
     RunwayModel {
         id: "veo3",
@@ -56,7 +53,6 @@ pub const MODELS: [RunwayModel; 5] = [
         audio: false,
         seed: false,
         prompt_chars: 1000,
-        credits_per_second: (40.0, 40.0),
     },
     RunwayModel {
         id: "seedance2",
@@ -71,7 +67,6 @@ pub const MODELS: [RunwayModel; 5] = [
         audio: true,
         seed: true,
         prompt_chars: 3500,
-        credits_per_second: (36.0, 36.0),
     },
     RunwayModel {
         // Capped at 720p.
@@ -81,7 +76,6 @@ pub const MODELS: [RunwayModel; 5] = [
         audio: true,
         seed: true,
         prompt_chars: 3500,
-        credits_per_second: (18.0, 18.0),
     },
 ];
 
@@ -156,15 +150,17 @@ impl Runway {
         {
             params["seed"] = json!(seed);
         }
-        let credits = if audio {
-            m.credits_per_second.1
-        } else {
-            m.credits_per_second.0
-        };
         Plan {
             model: m.id.to_string(),
             delivers: ratio_tier(ratio),
-            cost_usd: credits * f64::from(duration) / 100.0,
+            cost_usd: self.http.tuning.prices.cost(&Priced {
+                provider: "runway",
+                model: m.id,
+                tier: ratio_tier(ratio),
+                option: audio.then_some("audio"),
+                per: Per::Second,
+                seconds: duration,
+            }),
             params,
         }
     }

@@ -4,6 +4,7 @@
 //! never delivered.
 
 use super::params::{Params, nearest_ratio};
+use super::prices::{Per, Priced};
 use super::{Call, Generated, Http, Job, Plan, Provider, ProviderError, Tuning, summary};
 use async_trait::async_trait;
 use gas_shared::{Modality, Tier};
@@ -15,19 +16,19 @@ const ASPECT_RATIOS: [&str; 9] = [
 ];
 const FORMATS: [&str; 3] = ["png", "jpeg", "webp"];
 
-/// Models this client can ask for: (name, endpoint, US$ per image at list price).
-pub const MODELS: [(&str, &str, f64); 7] = [
-    ("sd3.5-large", "sd3", 0.065),
-    ("sd3.5-large-turbo", "sd3", 0.04),
-    ("sd3.5-medium", "sd3", 0.035),
-    ("sd3.5-flash", "sd3", 0.025),
-    ("ultra", "ultra", 0.08),
-    ("core", "core", 0.03),
-    ("sd3", "sd3", 0.065),
+/// Models this client can ask for: (name, endpoint). Their prices are in `prices`.
+pub const MODELS: [(&str, &str); 7] = [
+    ("sd3.5-large", "sd3"),
+    ("sd3.5-large-turbo", "sd3"),
+    ("sd3.5-medium", "sd3"),
+    ("sd3.5-flash", "sd3"),
+    ("ultra", "ultra"),
+    ("core", "core"),
+    ("sd3", "sd3"),
 ];
 
 pub fn known_model(name: &str) -> bool {
-    MODELS.iter().any(|(m, _, _)| m.eq_ignore_ascii_case(name))
+    MODELS.iter().any(|(m, _)| m.eq_ignore_ascii_case(name))
 }
 
 pub struct Stability {
@@ -50,9 +51,9 @@ impl Stability {
         let model = named
             .filter(|m| known_model(m))
             .unwrap_or_else(|| self.model.clone());
-        let (_, endpoint, cost) = MODELS
+        let (_, endpoint) = MODELS
             .iter()
-            .find(|(m, _, _)| *m == model)
+            .find(|(m, _)| *m == model)
             .copied()
             .unwrap_or(MODELS[2]);
         let mut params = json!({
@@ -72,11 +73,19 @@ impl Stability {
         if let Some(seed) = p.seed() {
             params["seed"] = json!(seed.to_string());
         }
+        let cost_usd = self.http.tuning.prices.cost(&Priced {
+            provider: "stabilityai",
+            model: &model,
+            tier: Tier::K1,
+            option: None,
+            per: Per::Image,
+            seconds: 0,
+        });
         Plan {
             model,
             delivers: Tier::K1,
             params,
-            cost_usd: cost,
+            cost_usd,
         }
     }
 

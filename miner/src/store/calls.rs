@@ -57,6 +57,9 @@ impl Store {
             format!("provider/{}", call.provider).as_bytes(),
             serde_json::to_vec(u).unwrap_or_default(),
         )?;
+        if let (Some(cost), Some(modality)) = (call.cost_usd.filter(|c| *c > 0.0), call.modality) {
+            self.add_spend(modality, call.at_ms, cost)?;
+        }
         if let Some(cost) = call.cost_usd.filter(|c| *c > 0.0) {
             let key = spend_day_key(call.at_ms.div_euclid(DAY_MS) * DAY_MS);
             let before = self

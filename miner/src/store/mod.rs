@@ -4,7 +4,7 @@
 //! job checkpoints (`calls`), pre-flight verdicts and image hashes (`verdicts`), validators'
 //! replies and statistics counters (`feedback`), live settings and the saved metagraph
 //! (`settings`), snapshots of our standing from the subnet's API and the chain (`standing`),
-//! and retention (`prune`). This file opens the database and commits.
+//! spend per modality over the last day for the budgets (`spend`), and retention (`prune`). This file opens the database and commits.
 //! Writes that must survive a crash wait for [`Store::commit`], which batches concurrent
 //! callers into one fsync (group commit) so accepting stays fast under load.
 
@@ -13,6 +13,7 @@ mod feedback;
 mod outbox;
 mod prune;
 mod settings;
+mod spend;
 mod standing;
 mod tasks;
 #[cfg(test)]
@@ -84,6 +85,7 @@ pub struct Store {
     /// The ids of tasks as they reach a final state (for the standing's window).
     finals: tokio::sync::broadcast::Sender<String>,
     usage: Arc<Mutex<HashMap<String, Usage>>>,
+    spend: Arc<Mutex<spend::SpendWindow>>,
     counters: sled::Tree,
     standing: sled::Tree,
     committer: mpsc::UnboundedSender<Waiter>,
@@ -141,6 +143,7 @@ impl Store {
             events: tokio::sync::broadcast::channel(4096).0,
             finals: tokio::sync::broadcast::channel(4096).0,
             usage: Arc::default(),
+            spend: Arc::default(),
             counters: db.open_tree("counters")?,
             standing: db.open_tree("standing")?,
             committer,
@@ -152,6 +155,7 @@ impl Store {
         store.meta.insert("schema", &SCHEMA_VERSION.to_be_bytes())?;
         store.recount()?;
         store.load_usage()?;
+        store.load_spend(crate::clock::now_ms())?;
         tokio::spawn(group_commit(store.db.clone(), rx));
         Ok(store)
     }

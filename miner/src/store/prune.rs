@@ -15,6 +15,7 @@ impl Store {
     /// deliveries, checkpoints and media files, and validators' replies older than that.
     /// Counters (provider usage, statistics) are kept. Returns how many tasks went.
     pub fn prune(&self, cutoff_ms: i64) -> Result<usize, StoreError> {
+        self.prune_spend(crate::clock::now_ms())?;
         let end = (cutoff_ms.max(0) as u64).to_be_bytes();
         let mut pruned = 0;
         let old: Vec<sled::IVec> = self

@@ -34,6 +34,7 @@ fn call(provider: &str, latency_ms: u64, cost: Option<f64>, error: bool) -> Call
         bytes: 10,
         cost_usd: cost,
         at_ms: 1,
+        modality: None,
     }
 }
 

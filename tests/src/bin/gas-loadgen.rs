@@ -31,6 +31,10 @@ struct Args {
     /// (default: not at all), to see that it costs the accept path nothing
     #[arg(long)]
     standing_poll: Option<u64>,
+    /// Also set an image spend budget of this many US$ per day (high enough never to refuse),
+    /// so that every challenge is priced and checked against it before the 201
+    #[arg(long)]
+    budget: Option<u64>,
 }
 
 type Signed = (Vec<u8>, Vec<(String, String)>);
@@ -86,6 +90,10 @@ async fn main() -> anyhow::Result<()> {
         println!("standing read from a fake subnet API every {every} s");
         api
     });
+    if let Some(usd) = args.budget {
+        fixture.set("MINER_BUDGET_USD_PER_DAY_IMAGE", &usd.to_string());
+        println!("image budget {usd} US$ per day: every challenge priced and checked");
+    }
     let mut miner = fixture.start();
     let v = Arc::new(Challenger::new(&fixture.base(), VALIDATOR_PHRASE));
     let url = format!("{}/gen_image", fixture.base());

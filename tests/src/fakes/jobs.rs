@@ -34,11 +34,12 @@ async fn new_job(
     defect: Option<Defect>,
 ) -> String {
     let id = format!("{prefix}{}", uuid::Uuid::new_v4().simple());
-    let (studio, payload) = {
+    let (studio, payload, size) = {
         let s = lock(state);
-        (s.studio.clone(), s.video_bytes)
+        let size = s.video_size.get(&api).copied().unwrap_or((1920, 1080));
+        (s.studio.clone(), s.video_bytes, size)
     };
-    let media = tokio::task::spawn_blocking(move || make_video(&studio, payload, defect))
+    let media = tokio::task::spawn_blocking(move || make_video(&studio, payload, size, defect))
         .await
         .expect("video made");
     let sha256 = hex::encode(Sha256::digest(&media));

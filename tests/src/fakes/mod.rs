@@ -158,6 +158,9 @@ pub struct FakeState {
     clock_skew: Duration,
     /// Model ids the model lists no longer offer.
     retired: Vec<String>,
+    /// Per API, the frame size of its videos when not 1920×1080 (a route that ignores the
+    /// resolution it is sent).
+    video_size: HashMap<Api, (u16, u16)>,
 }
 
 #[derive(Clone)]
@@ -191,6 +194,7 @@ impl FakeProviders {
             downloads_script: VecDeque::new(),
             clock_skew: Duration::ZERO,
             retired: Vec::new(),
+            video_size: HashMap::new(),
         }));
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
             .await
@@ -267,6 +271,11 @@ impl FakeProviders {
 
     pub fn set_video_bytes(&self, bytes: usize) {
         self.lock().video_bytes = bytes;
+    }
+
+    /// Makes every video of `api` this size, whatever resolution was asked.
+    pub fn set_video_size(&self, api: Api, width: u16, height: u16) {
+        self.lock().video_size.insert(api, (width, height));
     }
 
     pub fn set_chunk_pause(&self, pause: Duration) {

@@ -120,8 +120,13 @@ pub(super) fn make_png(state: &Shared, api: Api, defect: Option<Defect>) -> Vec<
     bytes
 }
 
-/// A signed 1920×1080 video of about `payload` bytes (or a flawed one).
-pub(super) fn make_video(studio: &Studio, payload: usize, defect: Option<Defect>) -> Bytes {
-    let mp4 = gas_miner::preflight::media::synthetic_mp4(1920, 1080, 96, &vec![0x5a; payload]);
+/// A signed video of `(width, height)` and about `payload` bytes (or a flawed one).
+pub(super) fn make_video(
+    studio: &Studio,
+    payload: usize,
+    (width, height): (u16, u16),
+    defect: Option<Defect>,
+) -> Bytes {
+    let mp4 = gas_miner::preflight::media::synthetic_mp4(width, height, 96, &vec![0x5a; payload]);
     Bytes::from(studio.sign(&mp4, "video/mp4", defect.as_ref()))
 }
