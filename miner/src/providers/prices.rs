@@ -178,10 +178,14 @@ runway       seedance2_fast                     *      *            second  0.18
 impl PriceTable {
     /// The list prices the miner ships with.
     pub fn builtin() -> PriceTable {
-        PriceTable::parse(BUILTIN, "built-in").unwrap_or_else(|problems| {
+        let mut table = PriceTable::parse(BUILTIN, "built-in").unwrap_or_else(|problems| {
             // The built-in text is checked by a unit test; this cannot happen in a release.
             panic!("built-in price table: {}", problems.join("; "))
-        })
+        });
+        for row in &mut table.rows {
+            row.source = "built-in".into();
+        }
+        table
     }
 
     /// Reads rows in the table format; `Err` holds one line per bad row, naming
