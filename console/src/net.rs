@@ -125,6 +125,14 @@ pub async fn serve_commands(
     tx: mpsc::UnboundedSender<NetEvent>,
 ) {
     while let Some(cmd) = rx.recv().await {
+        let what = match &cmd {
+            Command::LoadTasks(_) => "the task list could not be loaded",
+            Command::LoadDetail(_) => "the task could not be loaded",
+            Command::Verify(_) => "the task could not be verified again",
+            Command::SetServices(_) => "the service change was not made",
+            Command::ReloadTrust => "the trust anchors were not reloaded",
+            Command::LoadStanding | Command::RefreshStanding => "",
+        };
         let event = match cmd {
             Command::LoadStanding => {
                 let (socket, tx) = (socket.clone(), tx.clone());
@@ -166,8 +174,22 @@ pub async fn serve_commands(
                 .await
                 .map(|r| NetEvent::TrustReloaded(r.anchors)),
         };
-        let _ = tx.send(event.unwrap_or_else(NetEvent::Failed));
+        let _ = tx.send(event.unwrap_or_else(|e| NetEvent::Failed(plain(what, &e))));
     }
+}
+
+/// An error for the operator: what did not happen, then the miner's words without the
+/// request line (`PUT /services: `) they came with.
+fn plain(what: &str, error: &str) -> String {
+    let words = error
+        .split_once(": ")
+        .filter(|(request, _)| {
+            ["GET ", "POST ", "PUT ", "DELETE "]
+                .iter()
+                .any(|m| request.starts_with(m))
+        })
+        .map_or(error, |(_, rest)| rest);
+    format!("{what}: {words}")
 }
 
 #[cfg(test)]

@@ -129,6 +129,8 @@ fn status() -> Status {
                 failures: 40,
             },
         },
+        phase: "live".into(),
+        disk_free_bytes: Some(120 * (1 << 30)),
         budget: vec![
             BudgetLine {
                 scope: "all".into(),
@@ -219,27 +221,33 @@ fn status() -> Status {
                     image: true,
                     video: true,
                     key_set: false,
+                    local: false,
                 },
                 ServiceInfo {
                     name: "openrouter".into(),
                     image: true,
                     video: true,
                     key_set: true,
+                    local: false,
                 },
                 ServiceInfo {
                     name: "stabilityai".into(),
                     image: true,
                     video: false,
                     key_set: true,
+                    local: false,
                 },
                 ServiceInfo {
                     name: "runway".into(),
                     image: false,
                     video: true,
                     key_set: true,
+                    local: false,
                 },
             ],
             overridden: false,
+            started_image: vec!["openrouter".into(), "stabilityai".into()],
+            started_video: vec!["runway".into()],
         },
         trust_anchors: 9,
         admin_socket: "/root/.local/share/gas-miner/admin.sock".into(),
@@ -376,18 +384,36 @@ fn refusals_show_on_the_message_line_and_an_unanswered_modality_is_an_alert() {
     );
 }
 
+/// The alert line (the row above the key hints) of a 160-column screen.
+fn alert_line(a: &App) -> String {
+    let screen = draw(a, 160, 48);
+    screen.lines().rev().nth(1).unwrap_or_default().to_string()
+}
+
 #[test]
-fn a_budget_near_or_at_its_limit_comes_before_the_refusals_and_after_an_unanswered_modality() {
+fn the_alert_line_puts_the_most_serious_first_with_its_key_and_how_many_more() {
     let mut a = app();
     if let Some(s) = a.status.as_mut() {
         s.refusals.day = vec![("budget".into(), 3)];
         s.refusals.hour = vec![("budget".into(), 3)];
     }
-    let screen = draw(&a, 120, 36);
+    // A provider failing, a budget near its limit, a tier short, the refusals: four.
+    let line = alert_line(&a);
     assert!(
-        screen.contains(" video budget 86%: $42.80 of $50.00 in 24h (est.); 503 once the next would pass it (MINER_BUDGET_USD_PER_DAY_VIDEO)"),
-        "{screen}"
+        line.contains(
+            "runway is failing: the API key was refused (HTTP 401): check RUNWAYML_API_KEY"
+        ) && line.contains("→ 1 Dashboard (+3 more: !)"),
+        "{line}"
     );
+    if let Some(s) = a.status.as_mut() {
+        s.providers[1].health = "ok".into();
+    }
+    let line = alert_line(&a);
+    assert!(
+        line.contains(" video budget 86%: $42.80 of $50.00 in 24h (est.); 503 once the next would pass it (MINER_BUDGET_USD_PER_DAY_VIDEO)"),
+        "{line}"
+    );
+    let screen = draw(&a, 120, 36);
     assert!(
         screen.contains("Providers · spent 24h (est.) $61.30/$500.00 all · $42.80/$50.00 video"),
         "{screen}"
@@ -395,29 +421,56 @@ fn a_budget_near_or_at_its_limit_comes_before_the_refusals_and_after_an_unanswer
     if let Some(s) = a.status.as_mut() {
         s.budget[2].spent_usd = 50.02;
     }
-    let screen = draw(&a, 120, 36);
     assert!(
-        screen.contains(" video budget 100%: $50.02 of $50.00 in 24h (est.); reached: challenges get 503, no paid call"),
-        "{screen}"
+        alert_line(&a).contains(" video budget 100%: $50.02 of $50.00 in 24h (est.); reached: challenges get 503, no paid call"),
+        "{}",
+        alert_line(&a)
     );
     if let Some(s) = a.status.as_mut() {
         s.refusals.day_by_modality = vec![(Modality::Video, 0, 9)];
     }
-    let screen = draw(&a, 120, 36);
     assert!(
-        screen.contains("video: every challenge refused for 24 h"),
-        "{screen}"
+        alert_line(&a).contains("video: every challenge refused for 24 h"),
+        "{}",
+        alert_line(&a)
     );
-    // Under its limits, the line is the refusals'.
+    // Under its limits and with the tier trusted again, the line is the refusals'.
     if let Some(s) = a.status.as_mut() {
         s.refusals.day_by_modality.clear();
         s.budget[2].spent_usd = 10.0;
+        s.providers[0].tiers.clear();
     }
-    let screen = draw(&a, 120, 36);
     assert!(
-        screen.contains("refused with 503: 3 in 1h, 3 in 24h (3 budget)"),
-        "{screen}"
+        alert_line(&a).contains("refused with 503: 3 in 1h, 3 in 24h (3 budget)"),
+        "{}",
+        alert_line(&a)
     );
+}
+
+#[test]
+fn every_alert_is_listed_with_its_key() {
+    let mut a = app();
+    if let Some(s) = a.status.as_mut() {
+        s.services.video.clear();
+        s.trust_anchors = 0;
+        s.disk_free_bytes = Some(1 << 29);
+        s.metagraph.stale = true;
+    }
+    a.key(key(KeyCode::Char('!')));
+    insta::assert_snapshot!("alerts", draw(&a, 80, 24));
+    let screen = draw(&a, 160, 48);
+    for needle in [
+        "videos have no service: their challenges get 503",
+        "→ 3 Services",
+        "no trust anchors: every result fails the C2PA check",
+        "0.5 GiB free in the state directory",
+        "the metagraph is stale",
+        "openrouter google/gemini-3-pro-image-preview delivers 1K when asked 4K (4 of 5 short)",
+    ] {
+        assert!(screen.contains(needle), "{needle}\n{screen}");
+    }
+    a.key(key(KeyCode::Char('x')));
+    assert!(!draw(&a, 160, 48).contains("Alerts, most serious first"));
 }
 
 #[test]

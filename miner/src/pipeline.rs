@@ -29,6 +29,8 @@ pub(crate) struct Pipeline {
     /// The provider chain per modality; swapped whole when the operator changes the selection
     /// (tasks already running keep the chain they started with).
     chains: std::sync::RwLock<Chains>,
+    /// The chains it started with, which a reset of the selection restores.
+    started: Chains,
     preflight: Arc<Preflight>,
     stats: Arc<crate::stats::Stats>,
     /// Each provider and model's breaker: open ones are skipped.
@@ -81,6 +83,7 @@ impl Pipeline {
     ) -> Arc<Pipeline> {
         Arc::new(Pipeline {
             store,
+            started: chains.clone(),
             chains: std::sync::RwLock::new(chains),
             preflight,
             stats,
@@ -114,6 +117,11 @@ impl Pipeline {
             .unwrap_or_else(|p| p.into_inner())
             .get(&modality)
             .cloned()
+    }
+
+    /// The chain `modality` started with (before any change from the console).
+    pub(crate) fn started_chain(&self, modality: Modality) -> Vec<Arc<dyn Provider>> {
+        self.started.get(&modality).cloned().unwrap_or_default()
     }
 
     /// Uses `chain` for new tasks of `modality` from now on.
@@ -207,6 +215,11 @@ impl Pipeline {
     /// The providers' breakers.
     pub(crate) fn health(&self) -> &Health {
         &self.health
+    }
+
+    /// Whether it was asked to stop (it finishes what runs and starts nothing new).
+    pub(crate) fn draining(&self) -> bool {
+        self.draining.load(Ordering::SeqCst)
     }
 
     /// The spend limits.

@@ -131,9 +131,45 @@ fn is_zero(n: &u64) -> bool {
     *n == 0
 }
 
+/// Accepted and finished tasks per second over the last 60 seconds, so that "per minute"
+/// is the last 60 seconds, not the clock's current minute (which starts again at zero).
+struct LastMinute {
+    /// Per slot (second % 60): the second it counts, then accepted and finished.
+    slots: [(i64, u64, u64); 60],
+}
+
+impl Default for LastMinute {
+    fn default() -> LastMinute {
+        LastMinute {
+            slots: [(i64::MIN, 0, 0); 60],
+        }
+    }
+}
+
+impl LastMinute {
+    fn slot(&mut self, at_ms: i64) -> &mut (i64, u64, u64) {
+        let second = at_ms.div_euclid(1000);
+        let slot = &mut self.slots[second.rem_euclid(60) as usize];
+        if slot.0 != second {
+            *slot = (second, 0, 0);
+        }
+        slot
+    }
+
+    /// (accepted, finished) in the 60 seconds up to `now_ms`.
+    fn sum(&self, now_ms: i64) -> (u64, u64) {
+        let now = now_ms.div_euclid(1000);
+        self.slots
+            .iter()
+            .filter(|(second, _, _)| *second > now - 60 && *second <= now)
+            .fold((0, 0), |(a, f), (_, x, y)| (a + x, f + y))
+    }
+}
+
 #[derive(Default)]
 struct Inner {
     minutes: BTreeMap<i64, Bucket>,
+    last_minute: LastMinute,
     validators: HashMap<String, PerValidator>,
     /// The minute each refusal reason was last logged: one line per reason per minute.
     logged: HashMap<&'static str, i64>,
@@ -222,6 +258,12 @@ impl Stats {
             b.accepted += 1;
             b.of(modality).accepted += 1;
         });
+        self.inner
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .last_minute
+            .slot(at_ms)
+            .1 += 1;
         self.with_validator(validator, |v| v.challenges += 1);
     }
 
@@ -231,6 +273,12 @@ impl Stats {
             b.finished += 1;
             b.of(modality).finished += 1;
         });
+        self.inner
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .last_minute
+            .slot(at_ms)
+            .2 += 1;
     }
 
     /// Tasks of `modality` that reached a final state in the last hour: the queue's
@@ -345,11 +393,12 @@ impl Stats {
             }
             t
         };
-        let (m, h, d) = (sum(1), sum(60), sum(DAY_MINUTES));
+        let (h, d) = (sum(60), sum(DAY_MINUTES));
+        let (accepted_last_minute, finished_last_minute) = inner.last_minute.sum(now_ms);
         let throughput = Throughput {
-            accepted_last_minute: m.accepted,
+            accepted_last_minute,
             accepted_last_hour: h.accepted,
-            finished_last_minute: m.finished,
+            finished_last_minute,
             finished_last_hour: h.finished,
         };
         let rate = |p, t| Rate {
@@ -523,5 +572,27 @@ mod tests {
         stats.finished(Modality::Image, now);
         assert_eq!(stats.finished_last_hour(Modality::Image, now), 1);
         assert_eq!(stats.finished_last_hour(Modality::Video, now), 0);
+    }
+
+    #[test]
+    fn per_minute_counts_are_the_last_sixty_seconds_not_the_clock_minute() {
+        let mut m = LastMinute::default();
+        // Three at 12:00:50, two at 12:01:05: at 12:01:10 all five are in the last minute,
+        // although the clock's minute has only two.
+        let base = 1_800_000_000_000i64 - 1_800_000_000_000i64.rem_euclid(60_000);
+        for _ in 0..3 {
+            m.slot(base + 50_000).1 += 1;
+        }
+        for _ in 0..2 {
+            m.slot(base + 65_000).1 += 1;
+        }
+        m.slot(base + 65_000).2 += 1;
+        assert_eq!(m.sum(base + 70_000), (5, 1));
+        assert_eq!(
+            m.sum(base + 111_000),
+            (2, 1),
+            "the first three are over 60 s old"
+        );
+        assert_eq!(m.sum(base + 200_000), (0, 0));
     }
 }

@@ -45,6 +45,13 @@ pub struct Status {
     /// Estimated spend over the last 24 hours against each budget: `all`, `image`, `video`.
     #[serde(default)]
     pub budget: Vec<BudgetLine>,
+    /// `live`, or `draining` once asked to stop (finishing the work in flight, accepting
+    /// nothing new). Empty from an older miner: read as `live`.
+    #[serde(default)]
+    pub phase: String,
+    /// Free space where the state directory is, in bytes (None: unknown).
+    #[serde(default)]
+    pub disk_free_bytes: Option<u64>,
 }
 
 /// Spend against one budget (`MINER_BUDGET_USD_PER_DAY[_IMAGE|_VIDEO]`), over a rolling
@@ -271,6 +278,12 @@ pub struct Services {
     pub known: Vec<ServiceInfo>,
     /// The selection came from the console (saved), not from the environment.
     pub overridden: bool,
+    /// What the miner started with (the environment's chains, or the demo's studios): what
+    /// a reset restores.
+    #[serde(default)]
+    pub started_image: Vec<String>,
+    #[serde(default)]
+    pub started_video: Vec<String>,
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
@@ -280,6 +293,9 @@ pub struct ServiceInfo {
     pub video: bool,
     /// Whether its API key is configured (never the key).
     pub key_set: bool,
+    /// A provider the miner brought itself (the demo's studios): no key, nothing paid.
+    #[serde(default)]
+    pub local: bool,
 }
 
 /// `PUT /services`: comma lists like the env variables (`openrouter,stabilityai`, `none`);

@@ -3,6 +3,7 @@
 //! draws from this.
 
 mod keys;
+pub mod log_lines;
 
 use crate::net::{Command, NetEvent};
 use gas_shared::admin::{Event, Status, TaskDetail, TaskQuery, TaskSummary};
@@ -64,9 +65,37 @@ impl Screen {
 #[derive(Debug, Clone, PartialEq)]
 pub enum Conn {
     Connecting,
-    Up { since_ms: i64, reconnected: bool },
-    Down { since_ms: i64, error: String },
+    Up {
+        since_ms: i64,
+        reconnected: bool,
+    },
+    /// The socket does not answer. `stopped`: the miner was draining when it went, so it
+    /// stopped as asked (not a crash).
+    Down {
+        since_ms: i64,
+        error: String,
+        stopped: bool,
+    },
 }
+
+/// The miner's state as the header says it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Phase {
+    /// Not heard from yet.
+    Starting,
+    Live,
+    /// Finishing the work in flight before it stops; accepts nothing new.
+    Draining,
+    /// Connected, but no status for this many seconds (a hung or overloaded miner).
+    Silent(i64),
+    /// Gone after draining: stopped as asked.
+    Stopped,
+    /// Gone without saying so.
+    Unreachable,
+}
+
+/// Seconds without a status (the miner sends one every second) before the console says so.
+pub const SILENT_AFTER_S: i64 = 5;
 
 /// How a message should look.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -81,6 +110,20 @@ pub struct Message {
     pub text: String,
     pub tone: Tone,
     pub at_ms: i64,
+}
+
+/// A task state in the console's one short word, the same in the queue's columns, the task
+/// list and its filter (the help lists them with the miner's names).
+pub fn state_word(state: TaskState) -> &'static str {
+    match state {
+        TaskState::Queued => "wait",
+        TaskState::Generating => "gen",
+        TaskState::Preflight => "chk",
+        TaskState::Delivering => "send",
+        TaskState::Delivered => "done",
+        TaskState::Failed => "fail",
+        TaskState::Expired => "exp",
+    }
 }
 
 /// The task list's filters.
@@ -123,7 +166,7 @@ impl Filter {
     pub fn describe(&self) -> String {
         let mut parts = Vec::new();
         if let Some(s) = self.state {
-            parts.push(format!("state={s}"));
+            parts.push(format!("state={}", state_word(s)));
         }
         if let Some(m) = self.modality {
             parts.push(format!("modality={m}"));
@@ -142,13 +185,90 @@ impl Filter {
     }
 }
 
+/// A log line's level, most serious first (a filter shows a level and those before it).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Default)]
+pub enum LogLevel {
+    Error,
+    Warn,
+    Info,
+    #[default]
+    Debug,
+}
+
+impl LogLevel {
+    pub fn word(self) -> &'static str {
+        match self {
+            LogLevel::Error => "ERROR",
+            LogLevel::Warn => "WARN",
+            LogLevel::Info => "INFO",
+            LogLevel::Debug => "DEBUG",
+        }
+    }
+
+    pub fn letter(self) -> &'static str {
+        &self.word()[..1]
+    }
+
+    /// The next filter of `l`: everything, INFO and worse, WARN and worse, ERROR only.
+    pub fn next_filter(self) -> LogLevel {
+        match self {
+            LogLevel::Debug => LogLevel::Info,
+            LogLevel::Info => LogLevel::Warn,
+            LogLevel::Warn => LogLevel::Error,
+            LogLevel::Error => LogLevel::Debug,
+        }
+    }
+}
+
+/// What the log shows: a level and worse, lines containing a text.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct LogFilter {
+    pub level: LogLevel,
+    pub query: String,
+}
+
+/// A line being typed, with its cursor (a character index).
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Input {
+    pub text: String,
+    pub cursor: usize,
+}
+
+impl Input {
+    /// Starts with `text`, the cursor at its end.
+    pub fn new(text: &str) -> Input {
+        Input {
+            text: text.to_string(),
+            cursor: text.chars().count(),
+        }
+    }
+
+    /// The byte offset of character `i`.
+    fn at(&self, i: usize) -> usize {
+        self.text
+            .char_indices()
+            .nth(i)
+            .map_or(self.text.len(), |(b, _)| b)
+    }
+
+    /// The text before and after the cursor.
+    pub fn split(&self) -> (&str, &str) {
+        self.text.split_at(self.at(self.cursor))
+    }
+}
+
 /// The service editor: which modality is picked and the text being typed.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct ServiceEdit {
     pub video: bool,
     /// Some while typing a new chain.
-    pub typing: Option<String>,
+    pub typing: Option<Input>,
+    /// When `r` was pressed once: a second `r` soon after resets the selection.
+    pub reset_asked_ms: Option<i64>,
 }
+
+/// How long a first `r` waits for the second that confirms a reset.
+pub const RESET_CONFIRM_MS: i64 = 5_000;
 
 /// The Standing screen: the miner's last `GET /standing` answer and the requests in flight.
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -196,23 +316,34 @@ pub struct App {
     pub socket: String,
     pub screen: Screen,
     pub help: bool,
+    /// How far the help is scrolled.
+    pub help_scroll: u16,
+    /// The list of every alert is open (`!`).
+    pub alerts_open: bool,
     pub conn: Conn,
     pub now_ms: i64,
     pub status: Option<Status>,
     pub tasks: Vec<TaskSummary>,
     pub filter: Filter,
-    /// Some while typing a search.
-    pub search_input: Option<String>,
+    /// Some while typing a search (applied as it is typed); the search before it, for Esc.
+    pub search_input: Option<(Input, String)>,
     pub selected: usize,
     pub detail: Option<TaskDetail>,
     pub detail_scroll: u16,
+    /// The furthest the detail can scroll, as last drawn (the drawing knows the size).
+    pub detail_max_scroll: std::cell::Cell<u16>,
     pub replayed: Option<Verdict>,
     pub services: ServiceEdit,
     pub logs: VecDeque<String>,
-    /// Lines scrolled up from the newest (0: following).
+    /// Lines (of those shown) scrolled up from the newest (0: following).
     pub log_scroll: usize,
+    pub log_filter: LogFilter,
+    /// Some while typing a log search (applied as typed); the one before, for Esc.
+    pub log_search: Option<(Input, String)>,
     pub standing: Standing,
     pub message: Option<Message>,
+    /// When the last status arrived (the console's clock).
+    pub status_at_ms: Option<i64>,
     /// The media path last asked for ("open"), printed when the console quits.
     pub opened: Option<String>,
     pub quit: bool,
@@ -224,6 +355,8 @@ impl App {
             socket: socket.to_string(),
             screen: Screen::Dashboard,
             help: false,
+            alerts_open: false,
+            help_scroll: 0,
             conn: Conn::Connecting,
             now_ms,
             status: None,
@@ -233,18 +366,22 @@ impl App {
             selected: 0,
             detail: None,
             detail_scroll: 0,
+            detail_max_scroll: std::cell::Cell::new(u16::MAX),
             replayed: None,
             services: ServiceEdit::default(),
             logs: VecDeque::new(),
             log_scroll: 0,
+            log_filter: LogFilter::default(),
+            log_search: None,
             standing: Standing::default(),
             message: None,
+            status_at_ms: None,
             opened: None,
             quit: false,
         }
     }
 
-    fn say(&mut self, text: impl Into<String>, tone: Tone) {
+    pub(crate) fn say(&mut self, text: impl Into<String>, tone: Tone) {
         self.message = Some(Message {
             text: text.into(),
             tone,
@@ -285,6 +422,10 @@ impl App {
 
     /// Opens a screen; returns what it needs loaded.
     fn open(&mut self, screen: Screen) -> Vec<Command> {
+        // A message was about the screen it was said on.
+        if self.screen != screen {
+            self.message = None;
+        }
         self.screen = screen;
         if screen == Screen::Standing {
             return self.load_standing();
@@ -310,6 +451,49 @@ impl App {
         self.standing.view = Some(view);
         self.standing.received_ms = Some(self.now_ms);
         self.standing.error = None;
+    }
+
+    /// A status arrived: kept with its time; a different hotkey behind the socket is said.
+    fn got_status(&mut self, s: Status) {
+        if let Some(old) = &self.status
+            && old.hotkey != s.hotkey
+        {
+            let text = format!(
+                "a different miner answers on this socket now: hotkey {} (was {}); everything shown is its own",
+                short_key(&s.hotkey),
+                short_key(&old.hotkey)
+            );
+            self.say(text, Tone::Bad);
+            // Its tasks are not the old one's.
+            self.tasks.clear();
+            self.detail = None;
+        }
+        self.status = Some(s);
+        self.status_at_ms = Some(self.now_ms);
+    }
+
+    /// What the miner is doing, as far as the console can tell.
+    pub fn phase(&self) -> Phase {
+        match &self.conn {
+            Conn::Connecting => Phase::Starting,
+            Conn::Down { stopped: true, .. } => Phase::Stopped,
+            Conn::Down { .. } => Phase::Unreachable,
+            Conn::Up { .. } => {
+                let quiet = self
+                    .status_at_ms
+                    .map(|at| (self.now_ms - at) / 1000)
+                    .unwrap_or(0);
+                if quiet >= SILENT_AFTER_S {
+                    Phase::Silent(quiet)
+                } else if self.status.as_ref().is_some_and(|s| s.phase == "draining") {
+                    Phase::Draining
+                } else if self.status.is_none() {
+                    Phase::Starting
+                } else {
+                    Phase::Live
+                }
+            }
+        }
     }
 
     /// The selected task of the list.
@@ -365,22 +549,24 @@ impl App {
             }
             NetEvent::Disconnected(error) => {
                 if !matches!(self.conn, Conn::Down { .. }) {
+                    let stopped = self.status.as_ref().is_some_and(|s| s.phase == "draining");
                     self.conn = Conn::Down {
                         since_ms: self.now_ms,
                         error,
+                        stopped,
                     };
                 } else if let Conn::Down { error: e, .. } = &mut self.conn {
                     *e = error;
                 }
             }
             NetEvent::Event(Event::Snapshot { status, tasks }) => {
-                self.status = Some(*status);
+                self.got_status(*status);
                 if self.filter.is_empty() {
                     self.tasks = tasks;
                     self.selected = self.selected.min(self.tasks.len().saturating_sub(1));
                 }
             }
-            NetEvent::Event(Event::Status(s)) => self.status = Some(*s),
+            NetEvent::Event(Event::Status(s)) => self.got_status(*s),
             NetEvent::Event(Event::Task(t)) => {
                 if self
                     .detail
@@ -480,6 +666,11 @@ impl App {
         }
         Vec::new()
     }
+}
+
+/// A hotkey's first 8 characters and an ellipsis.
+fn short_key(hotkey: &str) -> String {
+    format!("{}…", hotkey.get(..8).unwrap_or(hotkey))
 }
 
 /// The first 8 characters of a task id.

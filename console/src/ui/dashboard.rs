@@ -8,7 +8,7 @@ use super::widgets::{
     BAD, BOLD, DIM, GOOD, VALIDATOR_COLUMNS, WARN, age, bare_table, boxed, compact, flagged,
     gate_style, packed, pct, percent, table, validator_cells, verdicts, waiting,
 };
-use crate::app::App;
+use crate::app::{App, state_word};
 use gas_shared::admin::{Rate, ReplyRates, Status};
 use gas_shared::standing::status_words;
 use gas_shared::{Modality, TaskState};
@@ -30,14 +30,17 @@ pub fn draw(f: &mut Frame, area: Rect, app: &App) {
     let Some(s) = &app.status else {
         return waiting(f, area, app);
     };
-    let rows_v = (s.validators.len() as u16 + 3).clamp(3, 8);
+    // Each table as tall as its rows (the validators' at least 4 lines); what is left stays
+    // empty rather than a box of blank rows.
+    let rows_v = (s.validators.len() as u16 + 3).max(4);
     let rows_p = (s.providers.len() as u16 + 3).clamp(3, 7);
     let standing = standing_lines(s, area.width.saturating_sub(2));
-    let [top, mid, prov, vals] = Layout::vertical([
+    let [top, mid, prov, vals, _] = Layout::vertical([
         Constraint::Length(4 + standing.len() as u16),
         Constraint::Length(6),
         Constraint::Length(rows_p),
-        Constraint::Min(rows_v.min(4)),
+        Constraint::Max(rows_v),
+        Constraint::Min(0),
     ])
     .areas(area);
     let uptime = age(s.now_ms - s.started_ms);
@@ -57,8 +60,11 @@ pub fn draw(f: &mut Frame, area: Rect, app: &App) {
             Span::raw("  "),
             registered,
             Span::raw(format!(
-                "  netuid {}  v{}  up {uptime}  {} anchors",
-                s.netuid, s.version, s.trust_anchors
+                "  netuid {}  v{}  up {uptime}  {} trust anchor{}",
+                s.netuid,
+                s.version,
+                s.trust_anchors,
+                if s.trust_anchors == 1 { "" } else { "s" }
             )),
         ]),
         Line::from(vec![
@@ -87,14 +93,15 @@ pub fn draw(f: &mut Frame, area: Rect, app: &App) {
             .map_or(0, |q| q.count)
     };
     let states = [
-        (TaskState::Queued, "wait"),
-        (TaskState::Generating, "gen"),
-        (TaskState::Preflight, "chk"),
-        (TaskState::Delivering, "send"),
-        (TaskState::Delivered, "done"),
-        (TaskState::Failed, "fail"),
-        (TaskState::Expired, "exp"),
-    ];
+        TaskState::Queued,
+        TaskState::Generating,
+        TaskState::Preflight,
+        TaskState::Delivering,
+        TaskState::Delivered,
+        TaskState::Failed,
+        TaskState::Expired,
+    ]
+    .map(|st| (st, state_word(st)));
     let qrows: Vec<Row> = [Modality::Image, Modality::Video]
         .into_iter()
         .map(|m| {
@@ -157,19 +164,31 @@ pub fn draw(f: &mut Frame, area: Rect, app: &App) {
     ];
     let title = format!("Providers · {}", spend_title(&s.budget));
     f.render_widget(table(&title, columns, prows), prov);
+    // Where they do not all fit, the title says how many are shown and where they all are.
+    let room = usize::from(vals.height.saturating_sub(3));
     let vrows: Vec<Row> = s
         .validators
         .iter()
+        .take(room)
         .map(|v| {
             let mut cells = validator_cells(v.uid, &v.hotkey, v.challenges, v.refused, &v.replies);
             cells.push(Cell::from(v.last_rejection.clone().unwrap_or_default()));
             Row::new(cells)
         })
         .collect();
+    let vtitle = if vrows.len() < s.validators.len() {
+        format!(
+            "Validators · {} of {} shown (all on 5 Standing)",
+            vrows.len(),
+            s.validators.len()
+        )
+    } else {
+        "Validators".to_string()
+    };
     let columns = VALIDATOR_COLUMNS
         .into_iter()
         .chain([("last rejection", Min(10))]);
-    f.render_widget(table("Validators", columns, vrows), vals);
+    f.render_widget(table(&vtitle, columns, vrows), vals);
 }
 
 /// Spend over the last 24 hours against each budget set (all first), in the Providers box's

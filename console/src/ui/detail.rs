@@ -21,12 +21,12 @@ pub const KEYS: Keys = &[
     ("?", "help"),
 ];
 
-fn verdict_lines(v: &Verdict, now_ms: i64, out: &mut Vec<Line<'static>>) {
+fn verdict_lines(v: &Verdict, label: &str, now_ms: i64, out: &mut Vec<Line<'static>>) {
     let c = &v.c2pa;
     out.push(Line::from(vec![
         Span::styled(
             format!(
-                "Pre-flight ({}, {} ago): ",
+                "{label} ({}, {} ago): ",
                 v.provider,
                 age(now_ms - v.checked_at_ms)
             ),
@@ -176,13 +176,42 @@ pub fn detail_text(d: &TaskDetail, app: &App) -> Vec<Line<'static>> {
     }
     out.push(Line::raw(""));
     if let Some(v) = &app.replayed {
-        out.push(Line::styled("Replayed verification:", BOLD));
-        verdict_lines(v, app.now_ms, &mut out);
+        verdict_lines(v, "Verified again just now", app.now_ms, &mut out);
         out.push(Line::raw(""));
     }
-    match d.verdicts.last() {
-        Some(v) => verdict_lines(v, app.now_ms, &mut out),
-        None => out.push(Line::styled("Pre-flight: not judged yet", DIM)),
+    // The pipeline's own verdicts, one per attempt (the replay is stored too: shown above).
+    let attempts: Vec<&Verdict> = d
+        .verdicts
+        .iter()
+        .filter(|v| {
+            app.replayed
+                .as_ref()
+                .is_none_or(|r| r.checked_at_ms != v.checked_at_ms)
+        })
+        .collect();
+    let working = matches!(
+        t.state,
+        TaskState::Queued | TaskState::Generating | TaskState::Preflight
+    );
+    if attempts.is_empty() {
+        out.push(Line::styled("Pre-flight: not judged yet", DIM));
+    }
+    for (i, v) in attempts.iter().enumerate().rev() {
+        let label = if working && i + 1 == attempts.len() {
+            format!(
+                "Pre-flight of attempt {} of {} (earlier: a new attempt is under way)",
+                i + 1,
+                attempts.len()
+            )
+        } else if attempts.len() == 1 {
+            "Pre-flight".to_string()
+        } else {
+            format!("Pre-flight of attempt {} of {}", i + 1, attempts.len())
+        };
+        verdict_lines(v, &label, app.now_ms, &mut out);
+        if i > 0 {
+            out.push(Line::raw(""));
+        }
     }
     out.push(Line::raw(""));
     out.push(Line::styled("Timeline", BOLD));
@@ -248,11 +277,23 @@ pub fn draw(f: &mut Frame, area: Rect, app: &App) {
         return;
     };
     let lines = detail_text(d, app);
-    let title = format!("Task {}", short(&d.summary.task_id));
+    // Wrapped height, so that scrolling stops at the last line and the title says where.
+    let width = usize::from(area.width.saturating_sub(2)).max(1);
+    let total: usize = lines.iter().map(|l| l.width().max(1).div_ceil(width)).sum();
+    let height = usize::from(area.height.saturating_sub(2));
+    let max = total.saturating_sub(height) as u16;
+    app.detail_max_scroll.set(max);
+    let scroll = app.detail_scroll.min(max);
+    let title = format!(
+        "Task {} · lines {}–{} of {total}",
+        short(&d.summary.task_id),
+        usize::from(scroll) + 1,
+        (usize::from(scroll) + height).min(total)
+    );
     f.render_widget(
         Paragraph::new(lines)
             .wrap(Wrap { trim: false })
-            .scroll((app.detail_scroll, 0))
+            .scroll((scroll, 0))
             .block(boxed(&title)),
         area,
     );

@@ -4,6 +4,7 @@
 //! the moment (one module each), the message line and the key hints, and the help over it
 //! all. `widgets` holds what the screens share.
 
+mod alerts;
 mod dashboard;
 mod detail;
 mod help;
@@ -16,7 +17,7 @@ mod widgets;
 pub use detail::detail_text;
 pub use widgets::{age, clock, compact};
 
-use crate::app::{App, Conn, Screen, Tone};
+use crate::app::{App, Conn, Phase, Screen, Tone};
 use gas_shared::admin::Status;
 use ratatui::Frame;
 use ratatui::layout::{Constraint, Layout, Rect};
@@ -45,10 +46,19 @@ pub fn draw(f: &mut Frame, app: &App) {
         Screen::Logs => logs::draw(f, body, app),
         Screen::Standing => standing::draw(f, body, app),
     }
+    // What is shown while the miner does not answer is its last word, not the present: dimmed.
+    if matches!(
+        app.phase(),
+        Phase::Stopped | Phase::Unreachable | Phase::Silent(_)
+    ) {
+        f.buffer_mut().set_style(body, DIM);
+    }
     message(f, msg, app);
     footer(f, foot, app);
     if app.help {
         help::draw(f, app);
+    } else if app.alerts_open {
+        alerts::draw(f, app);
     }
 }
 
@@ -92,18 +102,30 @@ fn header(f: &mut Frame, area: Rect, app: &App) {
 
 /// The connection to the miner, in a word or a few.
 fn connection(app: &App) -> Span<'static> {
-    match &app.conn {
-        Conn::Connecting => Span::styled("connecting…", WARN),
-        Conn::Up {
-            reconnected,
-            since_ms,
-        } if *reconnected && app.now_ms - since_ms < 10_000 => Span::styled("reconnected", GOOD),
-        Conn::Up { .. } => Span::styled("live", GOOD),
-        Conn::Down { since_ms, .. } => Span::styled(
-            format!(
-                "miner unreachable for {}",
-                widgets::age(app.now_ms - since_ms)
-            ),
+    let down_for = match &app.conn {
+        Conn::Down { since_ms, .. } => widgets::age(app.now_ms - since_ms),
+        _ => String::new(),
+    };
+    match app.phase() {
+        Phase::Starting => Span::styled("starting…", WARN),
+        Phase::Live => match &app.conn {
+            Conn::Up {
+                reconnected: true,
+                since_ms,
+            } if app.now_ms - since_ms < 10_000 => Span::styled("reconnected", GOOD),
+            _ => Span::styled("live", GOOD),
+        },
+        Phase::Draining => Span::styled("draining: finishing, accepting nothing", WARN),
+        Phase::Silent(s) => Span::styled(
+            format!("no news for {s} s"),
+            WARN.add_modifier(Modifier::BOLD),
+        ),
+        Phase::Stopped => Span::styled(
+            format!("stopped {down_for} ago"),
+            BAD.add_modifier(Modifier::BOLD),
+        ),
+        Phase::Unreachable => Span::styled(
+            format!("miner unreachable for {down_for}"),
             BAD.add_modifier(Modifier::BOLD),
         ),
     }
@@ -111,7 +133,7 @@ fn connection(app: &App) -> Span<'static> {
 
 /// The key hints of what is being done: typing, or the screen's own.
 fn footer(f: &mut Frame, area: Rect, app: &App) {
-    let keys: Keys = if app.search_input.is_some() {
+    let keys: Keys = if app.search_input.is_some() || app.log_search.is_some() {
         tasks::SEARCH_KEYS
     } else if app.services.typing.is_some() {
         services::TYPING_KEYS
@@ -136,21 +158,17 @@ fn footer(f: &mut Frame, area: Rect, app: &App) {
     f.render_widget(Paragraph::new(Line::from(spans)), area);
 }
 
-/// The line above the key hints: what is being typed, else the last message, else that the
-/// subnet's API is being asked, else why the miner is unreachable, else the refusals (an
-/// unanswered modality, then a budget near its limit, first), else the socket.
+/// The line above the key hints, on every screen: what is being typed, else the last
+/// message, else that the subnet's API is being asked, else why the miner is unreachable,
+/// else the most serious alert (`alerts`), else the socket.
 fn message(f: &mut Frame, area: Rect, app: &App) {
-    let line = if let Some(text) = &app.search_input {
-        Line::from(vec![
-            Span::styled(" search: ", BOLD),
-            Span::raw(format!("{text}▏")),
-        ])
-    } else if let Some(text) = &app.services.typing {
+    let line = if let Some((input, _)) = &app.search_input {
+        typing(" search: ", input)
+    } else if let Some((input, _)) = &app.log_search {
+        typing(" log search: ", input)
+    } else if let Some(input) = &app.services.typing {
         let which = if app.services.video { "video" } else { "image" };
-        Line::from(vec![
-            Span::styled(format!(" {which} chain: "), BOLD),
-            Span::raw(format!("{text}▏")),
-        ])
+        typing(&format!(" {which} chain: "), input)
     } else if let Some(m) = &app.message {
         let style = match m.tone {
             Tone::Info => Style::default(),
@@ -168,7 +186,7 @@ fn message(f: &mut Frame, area: Rect, app: &App) {
         ))
     } else if let Conn::Down { error, .. } = &app.conn {
         Line::from(Span::styled(format!(" {error}; retrying…"), BAD))
-    } else if let Some(line) = app.status.as_ref().and_then(alert) {
+    } else if let Some(line) = alerts::line(app) {
         line
     } else {
         Line::from(Span::styled(format!(" socket {}", app.socket), DIM))
@@ -176,73 +194,17 @@ fn message(f: &mut Frame, area: Rect, app: &App) {
     f.render_widget(Paragraph::new(line), area);
 }
 
-/// What the operator must know first: a modality unanswered for a day, else a budget near or
-/// at its limit, else the day's refusals.
-fn alert(s: &Status) -> Option<Line<'static>> {
-    unanswered_alert(s)
-        .or_else(|| budget_alert(s))
-        .or_else(|| refusal_alert(s))
-}
-
-/// A budget at or past 80 % of its limit (the fullest first): reached, its challenges are
-/// refused and no paid call is made.
-fn budget_alert(s: &Status) -> Option<Line<'static>> {
-    let b = s.budget.iter().filter(|b| b.warns()).max_by(|a, b| {
-        a.fraction()
-            .unwrap_or(0.0)
-            .total_cmp(&b.fraction().unwrap_or(0.0))
-    })?;
-    let (what, style) = if b.reached() {
-        ("reached: challenges get 503, no paid call", BAD)
-    } else {
-        ("503 once the next would pass it", WARN)
-    };
-    Some(Line::from(Span::styled(
-        format!(
-            " {} budget {:.0}%: ${:.2} of ${:.2} in 24h (est.); {what} ({})",
-            b.scope,
-            b.fraction().unwrap_or(0.0).min(9.99) * 100.0,
-            b.spent_usd,
-            b.limit_usd.unwrap_or(0.0),
-            b.var,
-        ),
-        style,
-    )))
-}
-
-/// A modality whose every challenge of the last day was refused: v5 validators mark the
-/// miner unresponsive for it.
-fn unanswered_alert(s: &Status) -> Option<Line<'static>> {
-    let unanswered = s.refusals.unanswered();
-    if unanswered.is_empty() {
-        return None;
-    }
-    let names: Vec<&str> = unanswered.iter().map(|m| m.as_str()).collect();
-    Some(Line::from(Span::styled(
-        format!(
-            " {}: every challenge refused for 24 h; v5 marks the miner unresponsive",
-            names.join(", ")
-        ),
-        BAD,
-    )))
-}
-
-/// The day's refusals by reason, if any.
-fn refusal_alert(s: &Status) -> Option<Line<'static>> {
-    let r = &s.refusals;
-    if r.day_total() == 0 {
-        return None;
-    }
-    let reasons: Vec<String> = r.day.iter().map(|(why, n)| format!("{n} {why}")).collect();
-    Some(Line::from(Span::styled(
-        format!(
-            " refused with 503: {} in 1h, {} in 24h ({})",
-            r.hour_total(),
-            r.day_total(),
-            reasons.join(", ")
-        ),
-        WARN,
-    )))
+/// A line being typed, its cursor shown as a reversed cell.
+fn typing(label: &str, input: &crate::app::Input) -> Line<'static> {
+    let (before, after) = input.split();
+    let mut rest = after.chars();
+    let under = rest.next().map_or(" ".to_string(), |c| c.to_string());
+    Line::from(vec![
+        Span::styled(label.to_string(), BOLD),
+        Span::raw(before.to_string()),
+        Span::styled(under, Style::default().add_modifier(Modifier::REVERSED)),
+        Span::raw(rest.collect::<String>()),
+    ])
 }
 
 /// Whether the dashboard shows anything yet (for benchmarks and tests).

@@ -12,7 +12,7 @@ use ratatui::widgets::{Cell, Paragraph, Row};
 pub const KEYS: Keys = &[
     ("↑↓", "modality"),
     ("e", "edit"),
-    ("r", "reset to env"),
+    ("r r", "reset to the start's"),
     ("?", "help"),
     ("q", "quit"),
 ];
@@ -50,11 +50,16 @@ pub fn draw(f: &mut Frame, area: Rect, app: &App) {
         row(false, "image", &sv.image),
         row(true, "video", &sv.video),
     ];
+    let origin = if s.demo {
+        "the demo's own studios"
+    } else {
+        "the environment (.env.gen_miner, flags)"
+    };
     lines.push(Line::styled(
         if sv.overridden {
-            "  saved from gas-console (r resets to .env.gen_miner)"
+            format!("  changed from gas-console and saved (r r goes back to {origin})")
         } else {
-            "  from .env.gen_miner"
+            format!("  as the miner started: from {origin}")
         },
         DIM,
     ));
@@ -70,7 +75,9 @@ pub fn draw(f: &mut Frame, area: Rect, app: &App) {
                 Cell::from(k.name.clone()),
                 Cell::from(if k.image { "yes" } else { "–" }),
                 Cell::from(if k.video { "yes" } else { "–" }),
-                if k.key_set {
+                if k.local {
+                    Cell::from("none needed (the miner's own)").style(GOOD)
+                } else if k.key_set {
                     Cell::from("set").style(GOOD)
                 } else {
                     Cell::from("missing").style(BAD)

@@ -2,9 +2,9 @@
 
 use super::Keys;
 use super::widgets::{BAD, DIM, GOOD, WARN, age, state_style, table, waiting};
-use crate::app::{App, short};
-use gas_shared::Modality;
+use crate::app::{App, short, state_word};
 use gas_shared::admin::TaskSummary;
+use gas_shared::{Modality, TaskState};
 use ratatui::Frame;
 use ratatui::layout::Constraint::{Length, Min};
 use ratatui::layout::Rect;
@@ -22,10 +22,23 @@ pub const KEYS: Keys = &[
     ("?", "help"),
 ];
 
-/// While a search is typed.
-pub const SEARCH_KEYS: Keys = &[("type", "search"), ("Enter", "apply"), ("Esc", "cancel")];
+/// While a search is typed (tasks or log).
+pub const SEARCH_KEYS: Keys = &[
+    ("type", "applies as typed"),
+    ("←→ ^U ^W", "edit"),
+    ("Enter", "keep"),
+    ("Esc", "undo"),
+];
 
 fn verdict_cell(t: &TaskSummary) -> Cell<'static> {
+    // A verdict of an earlier attempt says nothing about the one under way.
+    if matches!(
+        t.state,
+        TaskState::Queued | TaskState::Generating | TaskState::Preflight
+    ) && t.verdict.as_ref().is_some_and(|v| !v.passed)
+    {
+        return Cell::from("retrying").style(WARN);
+    }
     match &t.verdict {
         Some(v) if v.passed && !t.c2pa_failed => Cell::from("pass").style(GOOD),
         Some(v) if v.passed => Cell::from("pass*").style(WARN),
@@ -59,7 +72,7 @@ pub fn draw(f: &mut Frame, area: Rect, app: &App) {
                     },
                     t.tier
                 )),
-                Cell::from(t.state.as_str()).style(state_style(t.state)),
+                Cell::from(state_word(t.state)).style(state_style(t.state)),
                 Cell::from(t.provider.clone().unwrap_or_default()),
                 verdict_cell(t),
                 Cell::from(t.prompt.clone()),

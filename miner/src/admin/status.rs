@@ -111,6 +111,13 @@ impl Admin {
                 .pipeline
                 .budget()
                 .lines(&self.store.spent_last_day(now)),
+            disk_free_bytes: self.store.free_bytes(),
+            phase: if self.pipeline.draining() || *self.stop.borrow() {
+                "draining"
+            } else {
+                "live"
+            }
+            .to_string(),
         }
     }
 }

@@ -684,17 +684,16 @@ fn disk_check(state_dir: &Path) -> Check {
             "no part of the path exists; check MINER_STATE_DIR",
         );
     };
-    let stat = match rustix::fs::statvfs(existing) {
-        Ok(s) => s,
-        Err(e) => {
-            return Check::new(
-                Mark::Fail,
-                thing,
-                format!("cannot read the free space of {}: {e}", existing.display()),
-            );
-        }
+    let Some(free) = crate::store::free_bytes(existing) else {
+        return Check::new(
+            Mark::Fail,
+            thing,
+            format!(
+                "cannot read the free space of {}; check the disk is mounted and readable",
+                existing.display()
+            ),
+        );
     };
-    let free = stat.f_bavail.saturating_mul(stat.f_frsize);
     let shown = human_bytes(free);
     if free < NO_DISK {
         Check::new(

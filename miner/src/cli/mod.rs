@@ -104,7 +104,19 @@ pub struct Place {
 }
 
 impl Place {
+    /// With neither given, the usual place, unless only a `gas-miner demo` runs here (as
+    /// gas-console finds it).
     pub fn new(state_dir: Option<&str>, socket: Option<&str>) -> Place {
+        if state_dir.is_none() && socket.is_none() {
+            let usual = crate::config::state_dir(None);
+            let demo = gas_shared::admin::demo_state_dir();
+            if !usual.join("admin.sock").exists() && demo.join("admin.sock").exists() {
+                return Place {
+                    socket: demo.join("admin.sock"),
+                    state_dir: demo,
+                };
+            }
+        }
         let state_dir = crate::config::state_dir(state_dir);
         let socket = crate::config::socket_path(socket, &state_dir);
         Place { state_dir, socket }

@@ -429,6 +429,21 @@ pub fn info(settings: &Settings, env_file: &Path) -> Result<(), CliError> {
     let config = match settings.resolve() {
         Ok(c) => c,
         Err(problems) => {
+            // A demo running here has settings of its own: say so rather than fail.
+            let place = Place::new(None, None);
+            if let Some(s) = place.status().ok().filter(|s| s.demo) {
+                println!(
+                    "running    a gas-miner demo: pid {}, state {}, socket {} (its settings are its own; `gas-miner status` and `logs` show it)",
+                    s.pid,
+                    place.state_dir.display(),
+                    place.socket.display()
+                );
+                println!("no real miner is configured here yet:");
+                for p in problems {
+                    println!("  {p}");
+                }
+                return Ok(());
+            }
             println!("configuration problems:");
             return Err(CliError::Config(problems));
         }

@@ -131,8 +131,14 @@ impl Tally {
             format!("{:.0}%", 100.0 * self.passed as f64 / judged as f64)
         };
         format!(
-            "DEMO validator: {} challenges sent, {} accepted, {} delivered ({} passed, {} rejected: pass rate {rate}), {} failure webhooks",
-            self.sent, self.accepted, judged, self.passed, self.rejected, self.failures
+            "DEMO validator: {} challenges sent, {} accepted, {} refused (503: no_answer under v5), {} delivered ({} passed, {} rejected: pass rate {rate}), {} failure webhooks",
+            self.sent,
+            self.accepted,
+            self.refused,
+            judged,
+            self.passed,
+            self.rejected,
+            self.failures
         )
     }
 }

@@ -64,6 +64,12 @@ pub enum StoreError {
 
 type Waiter = oneshot::Sender<Result<(), sled::Error>>;
 
+/// Free space (for this user) on the disk holding `path`, if it can be read.
+pub(crate) fn free_bytes(path: &Path) -> Option<u64> {
+    let s = rustix::fs::statvfs(path).ok()?;
+    Some(s.f_bavail.saturating_mul(s.f_frsize))
+}
+
 #[derive(Clone)]
 pub struct Store {
     db: sled::Db,
@@ -162,6 +168,11 @@ impl Store {
 
     pub fn media_dir(&self) -> &Path {
         &self.media_dir
+    }
+
+    /// Free space (for this user) on the state directory's disk, if it can be read.
+    pub fn free_bytes(&self) -> Option<u64> {
+        free_bytes(&self.media_dir)
     }
 
     /// Waits until everything written before the call is on disk.

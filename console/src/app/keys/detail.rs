@@ -4,6 +4,11 @@ use crate::app::{App, Screen, Tone, short};
 use crate::net::Command;
 use crossterm::event::{KeyCode, KeyEvent};
 
+/// Scrolls, but never past the last line (as last drawn).
+fn scroll_to(app: &mut App, to: u16) {
+    app.detail_scroll = to.min(app.detail_max_scroll.get());
+}
+
 pub(super) fn on_key(app: &mut App, k: KeyEvent) -> Vec<Command> {
     match k.code {
         KeyCode::Esc | KeyCode::Backspace | KeyCode::Left => {
@@ -11,11 +16,11 @@ pub(super) fn on_key(app: &mut App, k: KeyEvent) -> Vec<Command> {
             app.detail = None;
         }
         KeyCode::Up | KeyCode::Char('k') => app.detail_scroll = app.detail_scroll.saturating_sub(1),
-        KeyCode::Down | KeyCode::Char('j') => {
-            app.detail_scroll = app.detail_scroll.saturating_add(1)
-        }
+        KeyCode::Down | KeyCode::Char('j') => scroll_to(app, app.detail_scroll.saturating_add(1)),
         KeyCode::PageUp => app.detail_scroll = app.detail_scroll.saturating_sub(10),
-        KeyCode::PageDown => app.detail_scroll = app.detail_scroll.saturating_add(10),
+        KeyCode::PageDown => scroll_to(app, app.detail_scroll.saturating_add(10)),
+        KeyCode::Home | KeyCode::Char('g') => app.detail_scroll = 0,
+        KeyCode::End | KeyCode::Char('G') => scroll_to(app, u16::MAX),
         KeyCode::Char('v') => {
             if let Some(d) = &app.detail {
                 let id = d.summary.task_id.clone();

@@ -9,7 +9,7 @@ mod services;
 mod standing;
 mod tasks;
 
-use super::{App, Screen};
+use super::{App, Input, Screen};
 use crate::net::Command;
 use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
 
@@ -23,16 +23,36 @@ impl App {
         if self.search_input.is_some() {
             return tasks::on_search_key(self, k);
         }
+        if self.log_search.is_some() {
+            return logs::on_search_key(self, k);
+        }
         if self.services.typing.is_some() {
             return services::on_typing_key(self, k);
         }
-        if self.help {
+        if self.help
+            && matches!(
+                k.code,
+                KeyCode::Up | KeyCode::Down | KeyCode::PageUp | KeyCode::PageDown
+            )
+        {
+            self.help_scroll = match k.code {
+                KeyCode::Up => self.help_scroll.saturating_sub(1),
+                KeyCode::PageUp => self.help_scroll.saturating_sub(10),
+                KeyCode::Down => (self.help_scroll + 1).min(60),
+                _ => (self.help_scroll + 10).min(60),
+            };
+            return Vec::new();
+        }
+        if self.help || self.alerts_open {
             self.help = false;
+            self.help_scroll = 0;
+            self.alerts_open = false;
             return Vec::new();
         }
         match k.code {
             KeyCode::Char('q') => self.quit = true,
             KeyCode::Char('?') => self.help = true,
+            KeyCode::Char('!') => self.alerts_open = true,
             KeyCode::Char('1') => return self.open(Screen::Dashboard),
             KeyCode::Char('2') => return self.open(Screen::Tasks),
             KeyCode::Char('3') => return self.open(Screen::Services),
@@ -63,27 +83,102 @@ impl App {
 }
 
 /// What a key did to a line being typed.
+#[derive(Debug, PartialEq)]
 enum Typed {
     /// Enter: the line is done.
     Enter,
     /// Esc: the line is dropped.
     Esc,
-    /// Still typing (a character added or removed, or a key that does nothing here).
+    /// The text changed.
+    Changed,
+    /// Only the cursor moved, or the key does nothing here.
     Still,
 }
 
-fn type_into(text: &mut String, code: KeyCode) -> Typed {
-    match code {
-        KeyCode::Enter => Typed::Enter,
-        KeyCode::Esc => Typed::Esc,
-        KeyCode::Backspace => {
-            text.pop();
-            Typed::Still
+/// Edits `input` as a shell line does: characters at the cursor, Backspace/Delete, ←/→,
+/// Home/End (Ctrl-A/Ctrl-E), Ctrl-U (clear before the cursor), Ctrl-W (the word before it).
+fn type_into(input: &mut Input, k: KeyEvent) -> Typed {
+    let ctrl = k.modifiers.contains(KeyModifiers::CONTROL);
+    let len = input.text.chars().count();
+    match k.code {
+        KeyCode::Enter => return Typed::Enter,
+        KeyCode::Esc => return Typed::Esc,
+        KeyCode::Left => input.cursor = input.cursor.saturating_sub(1),
+        KeyCode::Right => input.cursor = (input.cursor + 1).min(len),
+        KeyCode::Home => input.cursor = 0,
+        KeyCode::End => input.cursor = len,
+        KeyCode::Char('a') if ctrl => input.cursor = 0,
+        KeyCode::Char('e') if ctrl => input.cursor = len,
+        KeyCode::Char('u') if ctrl => {
+            let (_, after) = input.split();
+            input.text = after.to_string();
+            input.cursor = 0;
+            return Typed::Changed;
         }
-        KeyCode::Char(c) => {
-            text.push(c);
-            Typed::Still
+        KeyCode::Char('w') if ctrl => {
+            let (before, after) = input.split();
+            let kept = before.trim_end();
+            let kept = kept
+                .rfind(|c: char| c.is_whitespace() || c == ',')
+                .map_or("", |i| &kept[..=i]);
+            let (cursor, text) = (kept.chars().count(), format!("{kept}{after}"));
+            input.cursor = cursor;
+            input.text = text;
+            return Typed::Changed;
         }
-        _ => Typed::Still,
+        KeyCode::Backspace if input.cursor > 0 => {
+            input.cursor -= 1;
+            let at = input.at(input.cursor);
+            input.text.remove(at);
+            return Typed::Changed;
+        }
+        KeyCode::Delete if input.cursor < len => {
+            let at = input.at(input.cursor);
+            input.text.remove(at);
+            return Typed::Changed;
+        }
+        KeyCode::Char(c) if !ctrl => {
+            let at = input.at(input.cursor);
+            input.text.insert(at, c);
+            input.cursor += 1;
+            return Typed::Changed;
+        }
+        _ => {}
+    }
+    Typed::Still
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn press(input: &mut Input, code: KeyCode, ctrl: bool) -> Typed {
+        let mods = if ctrl {
+            KeyModifiers::CONTROL
+        } else {
+            KeyModifiers::NONE
+        };
+        type_into(input, KeyEvent::new(code, mods))
+    }
+
+    #[test]
+    fn a_line_is_edited_at_its_cursor() {
+        let mut i = Input::new("openrouter,runway");
+        press(&mut i, KeyCode::Char('w'), true);
+        assert_eq!((i.text.as_str(), i.cursor), ("openrouter,", 11));
+        for c in "stabilityai".chars() {
+            press(&mut i, KeyCode::Char(c), false);
+        }
+        press(&mut i, KeyCode::Home, false);
+        press(&mut i, KeyCode::Right, false);
+        press(&mut i, KeyCode::Delete, false);
+        assert_eq!(i.text, "oenrouter,stabilityai");
+        press(&mut i, KeyCode::Char('p'), false);
+        assert_eq!(i.split(), ("op", "enrouter,stabilityai"));
+        press(&mut i, KeyCode::End, false);
+        press(&mut i, KeyCode::Left, false);
+        press(&mut i, KeyCode::Char('u'), true);
+        assert_eq!((i.text.as_str(), i.cursor), ("i", 0));
+        assert_eq!(press(&mut i, KeyCode::Enter, false), Typed::Enter);
     }
 }

@@ -2,7 +2,7 @@
 //! environment's.
 
 use super::{Typed, type_into};
-use crate::app::App;
+use crate::app::{App, Input, RESET_CONFIRM_MS, Tone};
 use crate::net::Command;
 use crossterm::event::{KeyCode, KeyEvent};
 use gas_shared::admin::ServicesUpdate;
@@ -24,27 +24,54 @@ pub(super) fn on_key(app: &mut App, k: KeyEvent) -> Vec<Command> {
                     }
                 })
                 .unwrap_or_default();
-            app.services.typing = Some(current);
+            app.services.typing = Some(Input::new(&current));
         }
         KeyCode::Char('r') => {
-            return vec![Command::SetServices(ServicesUpdate {
-                reset: true,
-                ..ServicesUpdate::default()
-            })];
+            let confirmed = app
+                .services
+                .reset_asked_ms
+                .is_some_and(|at| app.now_ms - at <= RESET_CONFIRM_MS);
+            if confirmed {
+                app.services.reset_asked_ms = None;
+                return vec![Command::SetServices(ServicesUpdate {
+                    reset: true,
+                    ..ServicesUpdate::default()
+                })];
+            }
+            // A reset changes what both modalities are served by: said first, done on a
+            // second `r`.
+            app.services.reset_asked_ms = Some(app.now_ms);
+            let text = match app.status.as_ref().map(|s| &s.services) {
+                Some(s) => format!(
+                    "press r again to go back to image {}, video {} (what the miner started with)",
+                    chain(&s.started_image),
+                    chain(&s.started_video)
+                ),
+                None => "press r again to go back to what the miner started with".into(),
+            };
+            app.say(text, Tone::Info);
         }
         _ => {}
     }
     Vec::new()
 }
 
+fn chain(names: &[String]) -> String {
+    if names.is_empty() {
+        "none".into()
+    } else {
+        names.join(" → ")
+    }
+}
+
 /// While a chain is typed: Enter sends it for the picked modality, Esc drops it.
 pub(super) fn on_typing_key(app: &mut App, k: KeyEvent) -> Vec<Command> {
-    let Some(text) = &mut app.services.typing else {
+    let Some(input) = &mut app.services.typing else {
         return Vec::new();
     };
-    match type_into(text, k.code) {
+    match type_into(input, k) {
         Typed::Enter => {
-            let chain = text.trim().to_string();
+            let chain = input.text.trim().to_string();
             app.services.typing = None;
             let update = if app.services.video {
                 ServicesUpdate {
@@ -60,7 +87,7 @@ pub(super) fn on_typing_key(app: &mut App, k: KeyEvent) -> Vec<Command> {
             return vec![Command::SetServices(update)];
         }
         Typed::Esc => app.services.typing = None,
-        Typed::Still => {}
+        Typed::Changed | Typed::Still => {}
     }
     Vec::new()
 }

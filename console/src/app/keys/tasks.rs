@@ -1,7 +1,7 @@
 //! The task list's keys: moving, opening a task, the filters, and typing a search.
 
 use super::{Typed, type_into};
-use crate::app::{App, Filter, Screen};
+use crate::app::{App, Filter, Input, Screen};
 use crate::net::Command;
 use crossterm::event::{KeyCode, KeyEvent};
 use gas_shared::{Modality, TaskState};
@@ -17,7 +17,8 @@ pub(super) fn on_key(app: &mut App, k: KeyEvent) -> Vec<Command> {
         KeyCode::PageDown => {
             app.selected = (app.selected + 10).min(app.tasks.len().saturating_sub(1))
         }
-        KeyCode::Home => app.selected = 0,
+        KeyCode::Home | KeyCode::Char('g') => app.selected = 0,
+        KeyCode::End | KeyCode::Char('G') => app.selected = app.tasks.len().saturating_sub(1),
         KeyCode::Enter => {
             if let Some(t) = app.current() {
                 let id = t.task_id.clone();
@@ -58,7 +59,9 @@ pub(super) fn on_key(app: &mut App, k: KeyEvent) -> Vec<Command> {
             };
             return reload(app);
         }
-        KeyCode::Char('/') => app.search_input = Some(app.filter.search.clone()),
+        KeyCode::Char('/') => {
+            app.search_input = Some((Input::new(&app.filter.search), app.filter.search.clone()))
+        }
         KeyCode::Char('x') => {
             app.filter = Filter::default();
             return reload(app);
@@ -69,18 +72,26 @@ pub(super) fn on_key(app: &mut App, k: KeyEvent) -> Vec<Command> {
     Vec::new()
 }
 
-/// While a search is typed: Enter applies it (and reloads the list), Esc drops it.
+/// While a search is typed it applies as it is typed (the list narrows at once and is then
+/// reloaded from the miner); Enter keeps it, Esc goes back to the search before.
 pub(super) fn on_search_key(app: &mut App, k: KeyEvent) -> Vec<Command> {
-    let Some(text) = &mut app.search_input else {
+    let Some((input, before)) = &mut app.search_input else {
         return Vec::new();
     };
-    match type_into(text, k.code) {
-        Typed::Enter => {
-            app.filter.search = text.trim().to_string();
+    match type_into(input, k) {
+        Typed::Enter => app.search_input = None,
+        Typed::Esc => {
+            app.filter.search = before.clone();
             app.search_input = None;
             return vec![Command::LoadTasks(app.filter.query())];
         }
-        Typed::Esc => app.search_input = None,
+        Typed::Changed => {
+            app.filter.search = input.text.trim().to_string();
+            let filter = app.filter.clone();
+            app.tasks.retain(|t| filter.matches(t));
+            app.selected = app.selected.min(app.tasks.len().saturating_sub(1));
+            return vec![Command::LoadTasks(app.filter.query())];
+        }
         Typed::Still => {}
     }
     Vec::new()
