@@ -17,7 +17,7 @@ mod tasks;
 mod test_miner;
 
 pub use events::{EventStream, events};
-pub use tasks::tasks_path;
+pub use tasks::{PAGE, all_tasks, tasks_csv, tasks_path};
 
 use bytes::Bytes;
 use gas_shared::admin::ErrorReply;

@@ -36,6 +36,8 @@ pub enum NetEvent {
     Standing(Result<Box<StandingView>, String>),
     /// `POST /standing/refresh` answered (the subnet's API was asked), or why not.
     StandingRefreshed(Result<Box<StandingView>, String>),
+    /// An export was written: where, and how many tasks.
+    Exported(PathBuf, usize),
     /// A request failed; what to tell the operator.
     Failed(String),
 }
@@ -52,7 +54,16 @@ pub enum Command {
     LoadStanding,
     /// `POST /standing/refresh`: the miner asks the subnet's API now.
     RefreshStanding,
+    /// Every task the query matches, written to `path` as CSV, or JSON when `json`.
+    Export {
+        query: TaskQuery,
+        path: PathBuf,
+        json: bool,
+    },
 }
+
+/// The most tasks one export writes.
+pub const EXPORT_MAX: usize = 100_000;
 
 /// A JSON reply, or the miner's error text.
 async fn get_json<T: serde::de::DeserializeOwned>(
@@ -131,6 +142,7 @@ pub async fn serve_commands(
             Command::Verify(_) => "the task could not be verified again",
             Command::SetServices(_) => "the service change was not made",
             Command::ReloadTrust => "the trust anchors were not reloaded",
+            Command::Export { .. } => "the export was not written",
             Command::LoadStanding | Command::RefreshStanding => "",
         };
         let event = match cmd {
@@ -170,12 +182,34 @@ pub async fn serve_commands(
                     .await
                     .map(NetEvent::Services)
             }
+            Command::Export { query, path, json } => export(&socket, &query, &path, json).await,
             Command::ReloadTrust => get_json::<TrustReload>(&socket, "POST", "/trust/reload", None)
                 .await
                 .map(|r| NetEvent::TrustReloaded(r.anchors)),
         };
         let _ = tx.send(event.unwrap_or_else(|e| NetEvent::Failed(plain(what, &e))));
     }
+}
+
+/// Fetches every task `query` matches and writes them to `path`.
+async fn export(
+    socket: &Path,
+    query: &TaskQuery,
+    path: &Path,
+    json: bool,
+) -> Result<NetEvent, String> {
+    let tasks = gas_client::all_tasks(socket, query, EXPORT_MAX)
+        .await
+        .map_err(|e| e.to_string())?;
+    let text = if json {
+        serde_json::to_string_pretty(&tasks).map_err(|e| e.to_string())?
+    } else {
+        gas_client::tasks_csv(&tasks)
+    };
+    tokio::fs::write(path, text)
+        .await
+        .map_err(|e| format!("{} cannot be written: {e}", path.display()))?;
+    Ok(NetEvent::Exported(path.to_path_buf(), tasks.len()))
 }
 
 /// An error for the operator: what did not happen, then the miner's words without the

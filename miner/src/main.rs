@@ -63,6 +63,35 @@ enum Command {
         #[command(flatten)]
         place: PlaceArgs,
     },
+    /// The running miner's tasks, newest first, filtered as in the console: a table, or --csv / --json for scripts
+    Tasks {
+        /// Only this state: queued, generating, preflight, delivering, delivered, failed, expired
+        #[arg(long, value_parser = cli::parse_state)]
+        state: Option<gas_shared::TaskState>,
+        /// Only this modality: image or video
+        #[arg(long, value_parser = cli::parse_modality)]
+        modality: Option<gas_shared::Modality>,
+        /// Only those this provider made
+        #[arg(long)]
+        provider: Option<String>,
+        /// Only these verdicts: passed, failed or c2pa_failed (any attempt failed C2PA)
+        #[arg(long)]
+        verdict: Option<String>,
+        /// Only those whose id, prompt or validator contains this text
+        #[arg(long)]
+        search: Option<String>,
+        /// At most this many
+        #[arg(long, default_value_t = 100)]
+        limit: usize,
+        /// Print JSON (a list of task summaries)
+        #[arg(long, conflicts_with = "csv")]
+        json: bool,
+        /// Print CSV with a header row
+        #[arg(long)]
+        csv: bool,
+        #[command(flatten)]
+        place: PlaceArgs,
+    },
     /// The configuration (secrets only said to be set), keys per service, the service per modality, trust anchors, chain
     Info(Box<Settings>),
     /// What `start` runs in tmux: the miner, restarted if it dies
@@ -227,6 +256,34 @@ fn dispatch() -> Result<(), CliError> {
             place,
         } => cli::logs(&place.place(), lines, follow),
         Command::Info(settings) => cli::info(&settings, &env_file),
+        Command::Tasks {
+            state,
+            modality,
+            provider,
+            verdict,
+            search,
+            limit,
+            json,
+            csv,
+            place,
+        } => cli::tasks(
+            &place.place(),
+            &cli::Ask {
+                state,
+                modality,
+                provider,
+                verdict,
+                search,
+                limit,
+                format: if json {
+                    cli::Format::Json
+                } else if csv {
+                    cli::Format::Csv
+                } else {
+                    cli::Format::Table
+                },
+            },
+        ),
         Command::Perf {
             lookback_days,
             modality,

@@ -243,3 +243,98 @@ async fn the_standing_screen_shows_the_gates_and_the_api_pass_rate() {
         .unwrap_or_else(|| panic!("no row for {short}:\n{pane}"));
     assert!(row.contains("90%"), "the API's pass rate: {row}");
 }
+
+/// `gas-miner demo --no-console` on `dir`, its log in `dir/../demo.log`.
+fn demo(dir: &std::path::Path) -> std::process::Child {
+    let log = std::fs::File::create(dir.with_extension("log")).expect("demo log");
+    Command::new(miner_bin())
+        .args(["demo", "--no-console", "--rate", "120", "--state-dir"])
+        .arg(dir)
+        .stdin(std::process::Stdio::null())
+        .stdout(log.try_clone().expect("log"))
+        .stderr(log)
+        .spawn()
+        .expect("gas-miner demo")
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_demo_s_services_are_restored_after_being_emptied_and_the_console_says_when_the_miner_stops()
+ {
+    if !available("tmux") {
+        assert!(
+            std::env::var_os("GAS_REQUIRE_TMUX").is_none(),
+            "GAS_REQUIRE_TMUX is set but tmux is missing"
+        );
+        println!("SKIPPED: tmux is needed (apt-get install tmux; .ci/run does)");
+        return;
+    }
+    let root = tempfile::tempdir().expect("tempdir");
+    let dir = root.path().join("demo");
+    let mut miner = demo(&dir);
+    let socket = dir.join("admin.sock");
+    let tmux = Tmux::start_sized(
+        &format!("{} --socket {}", console_bin().display(), socket.display()),
+        120,
+        40,
+    );
+    tmux.wait_for("the demo, live", |p| {
+        p.contains(" DEMO ") && p.contains("live")
+    })
+    .await;
+
+    // Image emptied from the console: challenges are refused, and it shows.
+    tmux.keys(&["3", "e", "C-u"]);
+    tmux.text("none");
+    tmux.keys(&["Enter"]);
+    tmux.wait_for("image without a service", |p| {
+        p.contains("image none (answers 503)")
+    })
+    .await;
+    tmux.keys(&["1"]);
+    let pane = tmux
+        .wait_for("the refusals on the alert line and in the Rates box", |p| {
+            // The alert is that images have no service, or (worse, so first) that every
+            // image challenge so far was refused.
+            (p.contains("images have no service: their challenges get 503")
+                || p.contains("image: every challenge refused for 24 h"))
+                && p.contains("refused  ")
+        })
+        .await;
+    assert!(pane.contains("→ 3 Services"), "{pane}");
+
+    // One `r` only says what a reset would do; the second restores the demo's studios.
+    tmux.keys(&["3", "r"]);
+    tmux.wait_for("the reset explained", |p| {
+        p.contains("press r again to go back to image none")
+            || p.contains("press r again to go back to image demo-studio → demo-backup")
+    })
+    .await;
+    assert!(tmux.pane().contains("image none (answers 503)"));
+    tmux.keys(&["r"]);
+    tmux.wait_for("the demo's studios back", |p| {
+        p.contains("image demo-studio → demo-backup")
+            && p.contains("as the miner started: from the demo's own studios")
+    })
+    .await;
+
+    // SIGTERM: it drains, then it is stopped (not "live", not a crash).
+    let pid = miner.id().to_string();
+    Command::new("kill")
+        .args(["-TERM", &pid])
+        .status()
+        .expect("kill");
+    tmux.wait_for("stopped", |p| p.contains("stopped ") && p.contains("ago"))
+        .await;
+    let _ = miner.wait();
+
+    // A new demo on the socket: live again; SIGKILL: unreachable.
+    let mut miner = demo(&dir);
+    tmux.wait_for("live again", |p| {
+        p.lines().next().is_some_and(|l| l.contains("live"))
+    })
+    .await;
+    miner.kill().expect("SIGKILL");
+    let _ = miner.wait();
+    tmux.wait_for("unreachable", |p| p.contains("miner unreachable for"))
+        .await;
+}

@@ -10,9 +10,14 @@ pub struct LogLine<'a> {
     pub text: String,
 }
 
-/// Reads `2026-12-01T16:00:11.123456Z  INFO gas_miner::pipeline: media ready task_id=…`.
+/// Reads `2026-12-01T16:00:11.123456Z  INFO <crate>::pipeline: media ready task_id=…`.
 /// A line of another shape is kept whole, as INFO.
+/// A demo's lines start with `[DEMO] `: the tag is dropped (the header says DEMO already).
 pub fn read(line: &str) -> LogLine<'_> {
+    let line = match line.strip_prefix('[').and_then(|l| l.split_once("] ")) {
+        Some((_, rest)) => rest,
+        None => line,
+    };
     let mut parts = line.split_whitespace();
     let (Some(ts), Some(word)) = (parts.next(), parts.next()) else {
         return whole(line);
@@ -25,7 +30,13 @@ pub fn read(line: &str) -> LogLine<'_> {
         _ => return whole(line),
     };
     let rest = line.split_once(word).map_or("", |(_, r)| r).trim_start();
-    let rest = rest.strip_prefix("gas_miner::").unwrap_or(rest);
+    // The target's crate name (`<crate>::pipeline: …`) says nothing here: only the module.
+    let rest = match rest.split_once(": ") {
+        Some((target, _)) if !target.contains(' ') && target.contains("::") => {
+            rest.split_once("::").map_or(rest, |(_, r)| r)
+        }
+        _ => rest,
+    };
     LogLine {
         level,
         time: ts.get(11..19).unwrap_or(ts),
@@ -72,7 +83,7 @@ mod tests {
 
     #[test]
     fn a_line_is_compacted_and_its_task_found() {
-        let line = "2026-12-01T16:00:11.123456Z  WARN gas_miner::pipeline: no usable result task_id=ab12cd34-0000 provider=\"openrouter\"";
+        let line = "2026-12-01T16:00:11.123456Z  WARN gas_x::pipeline: no usable result task_id=ab12cd34-0000 provider=\"openrouter\"";
         let r = read(line);
         assert_eq!(r.level, LogLevel::Warn);
         assert_eq!(r.time, "16:00:11");
@@ -82,6 +93,9 @@ mod tests {
             r.text
         );
         assert_eq!(task_of(line), Some("ab12cd34-0000"));
+        let demo = read("[DEMO] 2026-12-01T15:27:04.693621Z  ERROR gas_x::webhook: gone");
+        assert_eq!((demo.level, demo.time), (LogLevel::Error, "15:27:04"));
+        assert_eq!(demo.text, "webhook: gone");
         let odd = read("not a log line");
         assert_eq!(
             (odd.level, odd.text.as_str()),

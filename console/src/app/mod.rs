@@ -662,6 +662,14 @@ impl App {
                     }
                 }
             }
+            NetEvent::Exported(path, n) => self.say(
+                format!(
+                    "{n} task{} written to {}",
+                    if n == 1 { "" } else { "s" },
+                    path.display()
+                ),
+                Tone::Good,
+            ),
             NetEvent::Failed(why) => self.say(why, Tone::Bad),
         }
         Vec::new()

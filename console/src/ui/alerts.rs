@@ -63,14 +63,6 @@ pub fn all(app: &App) -> Vec<Alert> {
             "3 Services",
         ));
     }
-    for (m, chain) in [("image", &s.services.image), ("video", &s.services.video)] {
-        if chain.is_empty() {
-            out.push(bad(
-                format!("{m}s have no service: their challenges get 503"),
-                "3 Services",
-            ));
-        }
-    }
     budget(s, true, &mut out);
     for p in s.providers.iter().filter(|p| p.health == "open") {
         out.push(bad(
@@ -107,6 +99,15 @@ pub fn all(app: &App) -> Vec<Alert> {
         ));
     }
     budget(s, false, &mut out);
+    // Perhaps on purpose (an image-only miner), so after what is surely wrong.
+    for (m, chain) in [("image", &s.services.image), ("video", &s.services.video)] {
+        if chain.is_empty() {
+            out.push(warn(
+                format!("{m}s have no service: their challenges get 503"),
+                "3 Services",
+            ));
+        }
+    }
     for p in &s.providers {
         for t in p.tiers.iter().filter(|t| t.reaches < t.planned) {
             out.push(warn(

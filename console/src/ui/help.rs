@@ -29,6 +29,10 @@ const TEXT: &[(bool, &str)] = &[
     ),
     (
         false,
+        "       e / E write every task the filters match to gas-tasks-<time>.csv / .json here",
+    ),
+    (
+        false,
         "Task: ↑↓ PgUp PgDn g/G scroll  v verify the media again  o media path  Esc back",
     ),
     (

@@ -1,5 +1,5 @@
 //! The miner's log, newest at the bottom: each line compacted (time of day, one-letter level,
-//! the module without `gas_miner::`), wrapped to the width, filtered by level and by a search
+//! the module without its crate's name), wrapped to the width, filtered by level and by a search
 //! typed live; Enter opens the task of the marked (bottom) line. Reading the lines is
 //! `app::log_lines`'.
 

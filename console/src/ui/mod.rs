@@ -184,7 +184,12 @@ fn message(f: &mut Frame, area: Rect, app: &App) {
             ),
             WARN,
         ))
-    } else if let Conn::Down { error, .. } = &app.conn {
+    } else if let Conn::Down {
+        error,
+        stopped: false,
+        ..
+    } = &app.conn
+    {
         Line::from(Span::styled(format!(" {error}; retrying…"), BAD))
     } else if let Some(line) = alerts::line(app) {
         line

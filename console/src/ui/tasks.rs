@@ -19,6 +19,7 @@ pub const KEYS: Keys = &[
     ("m", "modality"),
     ("/", "search"),
     ("x", "clear"),
+    ("e/E", "export CSV/JSON"),
     ("?", "help"),
 ];
 

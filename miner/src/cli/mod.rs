@@ -11,6 +11,7 @@ mod perf;
 mod process;
 mod report;
 mod run;
+mod tasks;
 mod tmux;
 mod trust;
 mod verify;
@@ -20,6 +21,7 @@ pub use perf::{parse_modality, perf};
 pub use process::{load_launch_env, restart, start, stop, supervise};
 pub use report::{info, logs, status};
 pub use run::{demo, run};
+pub use tasks::{Ask, Format, parse_state, tasks};
 pub use trust::trust_update;
 pub use verify::verify_c2pa;
 

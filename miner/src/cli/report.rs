@@ -289,7 +289,8 @@ pub fn status(place: &Place) -> Result<(), CliError> {
     }
     for p in &s.providers {
         println!("  provider  {}", provider_health(p, s.now_ms));
-        for t in &p.tiers {
+        // Only the plans some of whose results fell short (the rest reach what they plan).
+        for t in p.tiers.iter().filter(|t| t.short > 0) {
             println!("            {}", tier_line(t));
         }
     }

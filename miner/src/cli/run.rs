@@ -116,8 +116,8 @@ pub fn demo(options: DemoOptions, no_console: bool) -> Result<(), CliError> {
     match outcome {
         Ok(Ok(tally)) => {
             eprintln!(
-                "=== gas-miner DEMO finished: {} challenges, {} passed, {} rejected, {} failure webhooks ===",
-                tally.sent, tally.passed, tally.rejected, tally.failures
+                "=== gas-miner DEMO finished: {} challenges, {} refused (503), {} passed, {} rejected, {} failure webhooks ===",
+                tally.sent, tally.refused, tally.passed, tally.rejected, tally.failures
             );
             Ok(())
         }

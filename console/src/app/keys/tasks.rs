@@ -1,9 +1,10 @@
 //! The task list's keys: moving, opening a task, the filters, and typing a search.
 
 use super::{Typed, type_into};
-use crate::app::{App, Filter, Input, Screen};
+use crate::app::{App, Filter, Input, Screen, Tone};
 use crate::net::Command;
 use crossterm::event::{KeyCode, KeyEvent};
+use gas_shared::admin::TaskQuery;
 use gas_shared::{Modality, TaskState};
 
 pub(super) fn on_key(app: &mut App, k: KeyEvent) -> Vec<Command> {
@@ -67,6 +68,31 @@ pub(super) fn on_key(app: &mut App, k: KeyEvent) -> Vec<Command> {
             return reload(app);
         }
         KeyCode::Char('r') => return reload(app),
+        // Every task the filters match (not only those loaded), beside where the console runs.
+        KeyCode::Char(c @ ('e' | 'E')) => {
+            let json = c == 'E';
+            let path = std::path::PathBuf::from(format!(
+                "gas-tasks-{}.{}",
+                app.now_ms / 1000,
+                if json { "json" } else { "csv" }
+            ));
+            app.say(
+                format!(
+                    "writing the tasks matching \"{}\" to {}…",
+                    app.filter.describe(),
+                    path.display()
+                ),
+                Tone::Info,
+            );
+            return vec![Command::Export {
+                query: TaskQuery {
+                    limit: None,
+                    ..app.filter.query()
+                },
+                path,
+                json,
+            }];
+        }
         _ => {}
     }
     Vec::new()
