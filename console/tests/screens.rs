@@ -482,6 +482,52 @@ fn a_plan_whose_results_fell_short_says_so_in_the_providers_box() {
     );
 }
 
+/// A day of minutes: steady work, a burst of refusals 20 minutes ago, a slow provider 10
+/// minutes ago, an hour with nothing judged.
+fn with_minutes(mut a: App) -> App {
+    let now = a.status.as_ref().map_or(0, |s| s.now_ms).div_euclid(60_000);
+    let points: Vec<MinutePoint> = (0..24 * 60)
+        .map(|ago| {
+            let minute = now - ago;
+            let quiet = (120..180).contains(&ago);
+            MinutePoint {
+                minute,
+                accepted: if quiet { 0 } else { 3 + (ago % 4) as u64 },
+                refused: if (18..22).contains(&ago) { 5 } else { 0 },
+                finished: 3,
+                preflight_passed: if quiet { 0 } else { 3 },
+                preflight_total: if quiet {
+                    0
+                } else {
+                    3 + u64::from(ago % 7 == 0)
+                },
+                attempt_p95_ms: Some(if ago == 10 { 65_536 } else { 8_192 }),
+                spend_usd: 0.4,
+            }
+        })
+        .collect();
+    a.apply(NetEvent::Event(Event::Minutes(points)));
+    a
+}
+
+#[test]
+fn charts_show_the_last_hour_and_the_day() {
+    let mut a = with_minutes(app());
+    a.key(key(KeyCode::Char('6')));
+    insta::assert_snapshot!("charts", draw(&a, 80, 24));
+    insta::assert_snapshot!("charts_large", draw(&a, 160, 48));
+    let hour = draw(&a, 160, 48);
+    assert!(
+        hour.contains("Refused with 503, per minute · most 5 · total 20"),
+        "{hour}"
+    );
+    assert!(hour.contains("most 66 s"), "{hour}");
+    a.key(key(KeyCode::Char('d')));
+    let day = draw(&a, 160, 48);
+    assert!(day.contains("per 10 minutes"), "{day}");
+    assert!(day.contains("total $576.00"), "{day}");
+}
+
 #[test]
 fn dashboard_large() {
     insta::assert_snapshot!(draw(&app(), 120, 36));

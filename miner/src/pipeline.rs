@@ -554,7 +554,10 @@ impl Pipeline {
             Modality::Image => (self.timeouts.0, "MINER_TASK_TIMEOUT"),
             Modality::Video => (self.timeouts.1, "MINER_VIDEO_TIMEOUT"),
         };
+        let began = std::time::Instant::now();
         let result = tokio::time::timeout(limit, provider.generate(&job)).await;
+        self.stats
+            .attempt(began.elapsed().as_millis() as u64, now_ms());
         let generated = match result {
             Ok(Ok(g)) => {
                 // Whatever pre-flight says of it, the provider works.

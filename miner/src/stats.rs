@@ -46,6 +46,38 @@ struct Bucket {
     /// Refusals before the 201, by reason (`admission`'s labels).
     #[serde(default)]
     refused: RefusedCounts,
+    /// Provider attempts that ended in the minute, by duration: bin `i` counts those under
+    /// 2^i ms (the last bin, everything longer).
+    #[serde(default)]
+    attempts: Durations,
+}
+
+/// How long attempts took, in bins doubling in width (under 1 ms, 2 ms, 4 ms … 2^23 ms).
+#[derive(Debug, Clone, Copy, Default, Serialize, Deserialize, PartialEq)]
+struct Durations([u32; 24]);
+
+impl Durations {
+    fn add(&mut self, ms: u64) {
+        let bin = (64 - ms.leading_zeros() as usize).min(23);
+        self.0[bin] = self.0[bin].saturating_add(1);
+    }
+
+    /// The upper edge of the bin holding the 95th percentile.
+    fn p95_ms(&self) -> Option<u64> {
+        let n: u64 = self.0.iter().map(|c| u64::from(*c)).sum();
+        if n == 0 {
+            return None;
+        }
+        let want = (n * 95).div_ceil(100);
+        let mut seen = 0;
+        for (i, c) in self.0.iter().enumerate() {
+            seen += u64::from(*c);
+            if seen >= want {
+                return Some(1u64 << i);
+            }
+        }
+        None
+    }
 }
 
 #[derive(Debug, Clone, Copy, Default, Serialize, Deserialize)]
@@ -294,6 +326,50 @@ impl Stats {
                 Modality::Video => b.video.finished,
             })
             .sum()
+    }
+
+    /// A provider attempt ended after `ms` (whatever its result).
+    pub(crate) fn attempt(&self, ms: u64, at_ms: i64) {
+        self.with_minute(at_ms, |b| b.attempts.add(ms));
+    }
+
+    /// The per-minute points since `since_ms`, oldest first, with `spend` per minute.
+    pub(crate) fn minutes(
+        &self,
+        since_ms: i64,
+        spend: &std::collections::BTreeMap<i64, f64>,
+    ) -> Vec<gas_shared::admin::MinutePoint> {
+        let inner = self.inner.lock().unwrap_or_else(|p| p.into_inner());
+        let from = minute(since_ms);
+        let mut points: std::collections::BTreeMap<i64, gas_shared::admin::MinutePoint> = inner
+            .minutes
+            .range(from..)
+            .map(|(m, b)| {
+                (
+                    *m,
+                    gas_shared::admin::MinutePoint {
+                        minute: *m,
+                        accepted: b.accepted,
+                        refused: b.image.refused + b.video.refused,
+                        finished: b.finished,
+                        preflight_passed: b.preflight_passed,
+                        preflight_total: b.preflight_total,
+                        attempt_p95_ms: b.attempts.p95_ms(),
+                        spend_usd: 0.0,
+                    },
+                )
+            })
+            .collect();
+        for (m, usd) in spend.range(from..) {
+            points
+                .entry(*m)
+                .or_insert(gas_shared::admin::MinutePoint {
+                    minute: *m,
+                    ..Default::default()
+                })
+                .spend_usd = *usd;
+        }
+        points.into_values().collect()
     }
 
     /// A pre-flight verdict was reached.
@@ -594,5 +670,20 @@ mod tests {
             "the first three are over 60 s old"
         );
         assert_eq!(m.sum(base + 200_000), (0, 0));
+    }
+
+    #[test]
+    fn attempt_durations_give_a_p95_within_a_factor_of_two() {
+        let mut d = Durations::default();
+        assert_eq!(d.p95_ms(), None);
+        for _ in 0..95 {
+            d.add(900);
+        }
+        for _ in 0..5 {
+            d.add(40_000);
+        }
+        assert_eq!(d.p95_ms(), Some(1024), "95 of 100 under 1.024 s");
+        d.add(40_000);
+        assert_eq!(d.p95_ms(), Some(65_536));
     }
 }

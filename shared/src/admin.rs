@@ -440,6 +440,27 @@ pub enum Event {
     Status(Box<Status>),
     /// A line of the miner's log.
     Log { line: String },
+    /// Per-minute counters for the charts: the last day's once after the snapshot, then the
+    /// minutes that changed (a point replaces the one of the same minute).
+    Minutes(Vec<MinutePoint>),
+}
+
+/// One minute of the miner's work, for the console's charts.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize, Deserialize)]
+pub struct MinutePoint {
+    /// Unix time in minutes.
+    pub minute: i64,
+    /// Challenges answered 201, and 503.
+    pub accepted: u64,
+    pub refused: u64,
+    pub finished: u64,
+    pub preflight_passed: u64,
+    pub preflight_total: u64,
+    /// The 95th percentile of the provider attempts that ended in the minute (from a
+    /// histogram with bins doubling in width: an upper bound within a factor of 2).
+    pub attempt_p95_ms: Option<u64>,
+    /// Estimated spend of the calls made in the minute (US$, list prices).
+    pub spend_usd: f64,
 }
 
 /// Every error reply: what went wrong and what to do.

@@ -30,15 +30,17 @@ pub enum Screen {
     Services,
     Logs,
     Standing,
+    Charts,
 }
 
 impl Screen {
-    pub const TABS: [Screen; 5] = [
+    pub const TABS: [Screen; 6] = [
         Screen::Dashboard,
         Screen::Tasks,
         Screen::Services,
         Screen::Logs,
         Screen::Standing,
+        Screen::Charts,
     ];
 
     pub fn title(self) -> &'static str {
@@ -48,6 +50,7 @@ impl Screen {
             Screen::Services => "3 Services",
             Screen::Logs => "4 Logs",
             Screen::Standing => "5 Standing",
+            Screen::Charts => "6 Charts",
         }
     }
 
@@ -56,6 +59,8 @@ impl Screen {
         match self {
             Screen::Dashboard => "1 Dash",
             Screen::Services => "3 Serv",
+            Screen::Standing => "5 Stand",
+            Screen::Charts => "6 Chart",
             other => other.title(),
         }
     }
@@ -341,6 +346,10 @@ pub struct App {
     /// Some while typing a log search (applied as typed); the one before, for Esc.
     pub log_search: Option<(Input, String)>,
     pub standing: Standing,
+    /// The charts' minutes (the last day), by unix minute.
+    pub minutes: std::collections::BTreeMap<i64, gas_shared::admin::MinutePoint>,
+    /// The charts show the last day (else the last hour).
+    pub charts_day: bool,
     pub message: Option<Message>,
     /// When the last status arrived (the console's clock).
     pub status_at_ms: Option<i64>,
@@ -374,6 +383,8 @@ impl App {
             log_filter: LogFilter::default(),
             log_search: None,
             standing: Standing::default(),
+            minutes: std::collections::BTreeMap::new(),
+            charts_day: false,
             message: None,
             status_at_ms: None,
             opened: None,
@@ -580,6 +591,14 @@ impl App {
                 self.upsert(*t);
             }
             NetEvent::Event(Event::Log { line }) => self.push_log(line),
+            NetEvent::Event(Event::Minutes(points)) => {
+                for p in points {
+                    self.minutes.insert(p.minute, p);
+                }
+                if let Some(&last) = self.minutes.keys().next_back() {
+                    self.minutes = self.minutes.split_off(&(last - 24 * 60));
+                }
+            }
             NetEvent::Tasks(page) => {
                 self.tasks = page.tasks;
                 self.selected = 0;

@@ -13,7 +13,7 @@ const TEXT: &[(bool, &str)] = &[
     (true, "Keys"),
     (
         false,
-        "Screens: 1 dashboard  2 tasks  3 services  4 logs  5 standing  Tab next",
+        "Screens: 1 dashboard  2 tasks  3 services  4 logs  5 standing  6 charts  Tab next",
     ),
     (
         false,
@@ -115,6 +115,15 @@ const TEXT: &[(bool, &str)] = &[
     (
         false,
         "taken: v5 202s, verdict unknown · last rejection: the reason a validator last gave",
+    ),
+    (true, "Charts"),
+    (
+        false,
+        "d: the last hour (a column a minute) or the last day (a column per several minutes, summed)",
+    ),
+    (
+        false,
+        "each title: what a column is, its largest value; blank: a minute with nothing to show",
     ),
     (true, "Tasks"),
     (

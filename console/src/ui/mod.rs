@@ -5,6 +5,7 @@
 //! all. `widgets` holds what the screens share.
 
 mod alerts;
+mod charts;
 mod dashboard;
 mod detail;
 mod help;
@@ -45,6 +46,7 @@ pub fn draw(f: &mut Frame, app: &App) {
         Screen::Services => services::draw(f, body, app),
         Screen::Logs => logs::draw(f, body, app),
         Screen::Standing => standing::draw(f, body, app),
+        Screen::Charts => charts::draw(f, body, app),
     }
     // What is shown while the miner does not answer is its last word, not the present: dimmed.
     if matches!(
@@ -145,6 +147,7 @@ fn footer(f: &mut Frame, area: Rect, app: &App) {
             Screen::Services => services::KEYS,
             Screen::Logs => logs::KEYS,
             Screen::Standing => standing::KEYS,
+            Screen::Charts => charts::KEYS,
         }
     };
     let mut spans = Vec::new();

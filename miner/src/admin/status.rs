@@ -197,6 +197,14 @@ fn line(event: &Event) -> Bytes {
     Bytes::from(v)
 }
 
+/// The charts' points from `since_ms` on.
+fn minutes_since(a: &Admin, since_ms: i64) -> Event {
+    Event::Minutes(
+        a.stats
+            .minutes(since_ms, &a.store.spend_per_minute(since_ms)),
+    )
+}
+
 fn snapshot(a: &Admin) -> Event {
     let tasks = a
         .store
@@ -221,6 +229,10 @@ pub(super) async fn events(State(a): State<Arc<Admin>>) -> Response {
         logs: tokio::sync::broadcast::Receiver<String>,
         tick: tokio::time::Interval,
         first: bool,
+        /// Ticks since the charts' points were last sent.
+        ticks: u32,
+        /// The day's points went out after the snapshot.
+        minutes_sent: bool,
     }
     let mut tick = tokio::time::interval(Duration::from_secs(1));
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
@@ -230,6 +242,8 @@ pub(super) async fn events(State(a): State<Arc<Admin>>) -> Response {
         admin: a,
         tick,
         first: true,
+        ticks: 0,
+        minutes_sent: false,
     };
     use tokio::sync::broadcast::error::RecvError;
     let stream = futures_util::stream::unfold(feed, |mut f| async move {
@@ -238,6 +252,11 @@ pub(super) async fn events(State(a): State<Arc<Admin>>) -> Response {
             f.tick.tick().await;
             let snap = snapshot(&f.admin);
             return Some((Ok::<_, std::convert::Infallible>(line(&snap)), f));
+        }
+        if !f.minutes_sent {
+            f.minutes_sent = true;
+            let day = minutes_since(&f.admin, crate::clock::now_ms() - 86_400_000);
+            return Some((Ok(line(&day)), f));
         }
         let event = tokio::select! {
             t = f.tasks.recv() => match t {
@@ -256,7 +275,15 @@ pub(super) async fn events(State(a): State<Arc<Admin>>) -> Response {
                 }
                 Err(RecvError::Closed) => return None,
             },
-            _ = f.tick.tick() => Event::Status(Box::new(f.admin.status())),
+            _ = f.tick.tick() => {
+                f.ticks += 1;
+                // Every fifth second, the minutes that may have changed: this one and the last.
+                if f.ticks % 5 == 0 {
+                    minutes_since(&f.admin, crate::clock::now_ms() - 60_000)
+                } else {
+                    Event::Status(Box::new(f.admin.status()))
+                }
+            }
         };
         Some((Ok(line(&event)), f))
     });

@@ -1,6 +1,6 @@
-//! Spend per modality in five-minute buckets (`counters`, `spend_5m/<modality>/<start ms>`),
-//! held in memory for the last 24 hours, so a spend budget is checked without a scan and
-//! survives restarts. Built from the stored call records (their estimated cost) the first
+//! Spend per modality per minute (`counters`, `spend_1m/<modality>/<start ms>`), held in
+//! memory for the last 24 hours, so a spend budget is checked without a scan, the charts have
+//! spend per minute, and both survive restarts. Built from the stored call records (their estimated cost) the first
 //! time a database written before budgets is opened.
 
 use super::{Store, StoreError};
@@ -10,11 +10,11 @@ use gas_shared::Modality;
 use std::collections::BTreeMap;
 
 /// One bucket's span.
-pub(crate) const BUCKET_MS: i64 = 5 * 60_000;
+pub(crate) const BUCKET_MS: i64 = 60_000;
 /// The budgets' window.
 const WINDOW_MS: i64 = 86_400_000;
 /// Set once the buckets have been built from the call records.
-const BUILT: &str = "spend_5m_built";
+const BUILT: &str = "spend_1m_built";
 
 /// Spend per modality, in buckets of [`BUCKET_MS`] by their start (unix ms).
 #[derive(Debug, Default)]
@@ -25,7 +25,7 @@ fn bucket_of(at_ms: i64) -> i64 {
 }
 
 fn key(modality: Modality, bucket: i64) -> String {
-    format!("spend_5m/{modality}/{:020}", bucket.max(0))
+    format!("spend_1m/{modality}/{:020}", bucket.max(0))
 }
 
 impl Store {
@@ -39,7 +39,7 @@ impl Store {
         let mut window = SpendWindow::default();
         for modality in Modality::ALL {
             let from = key(modality, bucket_of(now_ms - WINDOW_MS));
-            let end = format!("spend_5m/{modality}0");
+            let end = format!("spend_1m/{modality}0");
             for item in self.counters.range(from.as_bytes()..end.as_bytes()) {
                 let (k, v) = item?;
                 let bucket = std::str::from_utf8(&k)
@@ -97,8 +97,8 @@ impl Store {
         Ok(())
     }
 
-    /// Estimated spend per modality over the 24 hours before `now_ms` (whole five-minute
-    /// buckets: the oldest one counts until its end leaves the window).
+    /// Estimated spend per modality over the 24 hours before `now_ms` (whole minutes: the
+    /// oldest one counts until its end leaves the window).
     pub fn spent_last_day(&self, now_ms: i64) -> Spent {
         let since = now_ms - WINDOW_MS;
         let window = self.spend.lock().unwrap_or_else(|p| p.into_inner());
@@ -113,6 +113,16 @@ impl Store {
             }
         }
         spent
+    }
+
+    /// Spend per minute (unix minutes; both modalities) since `since_ms`, for the charts.
+    pub fn spend_per_minute(&self, since_ms: i64) -> std::collections::BTreeMap<i64, f64> {
+        let window = self.spend.lock().unwrap_or_else(|p| p.into_inner());
+        let mut out = std::collections::BTreeMap::new();
+        for ((bucket, _), usd) in window.0.range((bucket_of(since_ms), Modality::Image)..) {
+            *out.entry(bucket / 60_000).or_insert(0.0) += usd;
+        }
+        out
     }
 
     /// Forgets buckets older than two days (the window needs one).

@@ -58,6 +58,7 @@ impl App {
             KeyCode::Char('3') => return self.open(Screen::Services),
             KeyCode::Char('4') => return self.open(Screen::Logs),
             KeyCode::Char('5') => return self.open(Screen::Standing),
+            KeyCode::Char('6') => return self.open(Screen::Charts),
             KeyCode::Tab => {
                 let i = Screen::TABS
                     .iter()
@@ -75,6 +76,12 @@ impl App {
                     Screen::Services => services::on_key(self, k),
                     Screen::Logs => logs::on_key(self, k),
                     Screen::Standing => standing::on_key(self, k),
+                    Screen::Charts => {
+                        if k.code == KeyCode::Char('d') {
+                            self.charts_day = !self.charts_day;
+                        }
+                        Vec::new()
+                    }
                 };
             }
         }
