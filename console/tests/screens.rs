@@ -529,6 +529,49 @@ fn charts_show_the_last_hour_and_the_day() {
 }
 
 #[test]
+fn a_validator_row_drills_down_to_its_tasks_and_esc_comes_back() {
+    let mut a = app();
+    // Down past the queue's two rows and the two providers: the first validator.
+    for _ in 0..4 {
+        a.key(key(KeyCode::Down));
+    }
+    insta::assert_snapshot!("dashboard_validator_picked", draw(&a, 80, 24));
+    let cmds = a.key(key(KeyCode::Enter));
+    assert_eq!(a.screen, Screen::Tasks);
+    let hotkey = "5EHgWw2Af1pnoc7f1A8bfmM97W3DAYW8xr82RfhLL9oAabAe";
+    assert_eq!(
+        cmds,
+        vec![Command::LoadTasks(TaskQuery {
+            q: Some(hotkey.into()),
+            limit: Some(500),
+            ..TaskQuery::default()
+        })]
+    );
+    a.apply(NetEvent::Tasks(TaskPage {
+        tasks: vec![task(1, TaskState::Delivered, false)],
+        next: None,
+    }));
+    let screen = draw(&a, 160, 48);
+    assert!(screen.contains("Tasks: validator=5EHgWw2A…"), "{screen}");
+    a.key(key(KeyCode::Esc));
+    assert_eq!(a.screen, Screen::Dashboard);
+    assert!(a.filter.is_empty());
+    // A queue cell: video, failed.
+    a.dash = gas_console::app::DashFocus::default();
+    a.key(key(KeyCode::Down));
+    for _ in 0..5 {
+        a.key(key(KeyCode::Right));
+    }
+    a.key(key(KeyCode::Enter));
+    assert_eq!(a.filter.state, Some(TaskState::Failed));
+    assert_eq!(a.filter.modality, Some(Modality::Video));
+    // The validators ordered by refusals.
+    a.key(key(KeyCode::Esc));
+    a.key(key(KeyCode::Char('o')));
+    assert!(draw(&a, 160, 48).contains("Validators by refused"));
+}
+
+#[test]
 fn dashboard_large() {
     insta::assert_snapshot!(draw(&app(), 120, 36));
 }

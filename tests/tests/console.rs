@@ -317,14 +317,52 @@ async fn the_demo_s_services_are_restored_after_being_emptied_and_the_console_sa
     })
     .await;
 
+    // From the dashboard's validator row (below the queue's two rows and the two studios)
+    // to its tasks, and into one of them.
+    tmux.keys(&["1", "Down", "Down", "Down", "Down", "Enter"]);
+    tmux.wait_for("the validator's tasks", |p| {
+        p.contains("Tasks: validator=5")
+    })
+    .await;
+    tmux.wait_for("a task in the list", |p| {
+        p.contains(" done ") || p.contains(" fail ")
+    })
+    .await;
+    tmux.keys(&["Enter"]);
+    tmux.wait_for("the task's detail", |p| {
+        p.contains("Timeline") && p.contains(" · lines 1–")
+    })
+    .await;
+    // One Escape at a time: a terminal may read two at once as one escape sequence.
+    tmux.keys(&["Escape"]);
+    tmux.wait_for("back on the list", |p| p.contains("Tasks: validator=5"))
+        .await;
+    tmux.keys(&["Escape"]);
+    tmux.wait_for("back on the dashboard", |p| {
+        p.contains("Validators by asked")
+    })
+    .await;
+
     // SIGTERM: it drains, then it is stopped (not "live", not a crash).
     let pid = miner.id().to_string();
     Command::new("kill")
         .args(["-TERM", &pid])
         .status()
         .expect("kill");
-    tmux.wait_for("stopped", |p| p.contains("stopped ") && p.contains("ago"))
-        .await;
+    tmux.wait_for("draining or stopped", |p| {
+        p.contains("draining: finishing") || p.contains("stopped ")
+    })
+    .await;
+    // The demo's videos in flight are finished first: that can take longer than a screen.
+    let until = std::time::Instant::now() + Duration::from_secs(120);
+    while !tmux.pane().contains("stopped ") {
+        assert!(
+            std::time::Instant::now() < until,
+            "never stopped:\n{}",
+            tmux.pane()
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
     let _ = miner.wait();
 
     // A new demo on the socket: live again; SIGKILL: unreachable.

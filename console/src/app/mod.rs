@@ -138,6 +138,10 @@ pub struct Filter {
     pub modality: Option<Modality>,
     pub c2pa_failed: bool,
     pub search: String,
+    /// The tasks one provider made (a drill-down from the dashboard).
+    pub provider: Option<String>,
+    /// One validator's tasks (a drill-down from the dashboard).
+    pub validator: Option<String>,
 }
 
 impl Filter {
@@ -146,7 +150,14 @@ impl Filter {
             state: self.state,
             modality: self.modality,
             verdict: self.c2pa_failed.then(|| "c2pa_failed".to_string()),
-            q: (!self.search.is_empty()).then(|| self.search.clone()),
+            provider: self.provider.clone(),
+            // The miner's search finds a validator's hotkey too; a typed search goes first
+            // and the validator is then kept by `matches`.
+            q: if self.search.is_empty() {
+                self.validator.clone()
+            } else {
+                Some(self.search.clone())
+            },
             limit: Some(500),
             ..TaskQuery::default()
         }
@@ -157,6 +168,11 @@ impl Filter {
         self.state.is_none_or(|s| t.state == s)
             && self.modality.is_none_or(|m| t.modality == m)
             && (!self.c2pa_failed || t.c2pa_failed)
+            && self
+                .provider
+                .as_ref()
+                .is_none_or(|p| t.provider.as_ref() == Some(p))
+            && self.validator.as_ref().is_none_or(|v| &t.validator == v)
             && (needle.is_empty()
                 || t.task_id.contains(&needle)
                 || t.prompt.to_lowercase().contains(&needle)
@@ -178,6 +194,12 @@ impl Filter {
         }
         if self.c2pa_failed {
             parts.push("failed C2PA".into());
+        }
+        if let Some(p) = &self.provider {
+            parts.push(format!("provider={p}"));
+        }
+        if let Some(v) = &self.validator {
+            parts.push(format!("validator={}", short_key(v)));
         }
         if !self.search.is_empty() {
             parts.push(format!("\"{}\"", self.search));
@@ -260,6 +282,80 @@ impl Input {
     pub fn split(&self) -> (&str, &str) {
         self.text.split_at(self.at(self.cursor))
     }
+}
+
+/// The queue's columns on the dashboard, in order.
+pub const QUEUE_STATES: [TaskState; 7] = [
+    TaskState::Queued,
+    TaskState::Generating,
+    TaskState::Preflight,
+    TaskState::Delivering,
+    TaskState::Delivered,
+    TaskState::Failed,
+    TaskState::Expired,
+];
+
+/// The dashboard's panels that take the keys.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Panel {
+    #[default]
+    Queue,
+    Providers,
+    Validators,
+}
+
+/// Where the dashboard's keys are: the panel, its row, and (the queue) its state column.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct DashFocus {
+    pub panel: Panel,
+    pub row: usize,
+    pub col: usize,
+}
+
+/// The order of the validators' table (`o` cycles it).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum ValidatorOrder {
+    /// Most challenges first, as the miner sends them.
+    #[default]
+    Asked,
+    Refused,
+    Rejected,
+    Taken,
+}
+
+impl ValidatorOrder {
+    pub fn next(self) -> ValidatorOrder {
+        match self {
+            ValidatorOrder::Asked => ValidatorOrder::Refused,
+            ValidatorOrder::Refused => ValidatorOrder::Rejected,
+            ValidatorOrder::Rejected => ValidatorOrder::Taken,
+            ValidatorOrder::Taken => ValidatorOrder::Asked,
+        }
+    }
+
+    pub fn word(self) -> &'static str {
+        match self {
+            ValidatorOrder::Asked => "asked",
+            ValidatorOrder::Refused => "refused",
+            ValidatorOrder::Rejected => "rejected",
+            ValidatorOrder::Taken => "taken",
+        }
+    }
+}
+
+/// The validators in the table's order.
+pub fn ordered_validators(
+    s: &Status,
+    order: ValidatorOrder,
+) -> Vec<&gas_shared::admin::ValidatorStats> {
+    let mut v: Vec<_> = s.validators.iter().collect();
+    match order {
+        ValidatorOrder::Asked => {}
+        ValidatorOrder::Refused => v.sort_by_key(|x| std::cmp::Reverse(x.refused)),
+        ValidatorOrder::Rejected => v.sort_by_key(|x| std::cmp::Reverse(x.replies.rejected)),
+        ValidatorOrder::Taken => v.sort_by_key(|x| std::cmp::Reverse(x.replies.taken)),
+    }
+    v
 }
 
 /// The service editor: which modality is picked and the text being typed.
@@ -350,6 +446,11 @@ pub struct App {
     pub minutes: std::collections::BTreeMap<i64, gas_shared::admin::MinutePoint>,
     /// The charts show the last day (else the last hour).
     pub charts_day: bool,
+    /// Where the dashboard's keys are.
+    pub dash: DashFocus,
+    pub validator_order: ValidatorOrder,
+    /// A drill-down's way back: the screen and the task filter before it (Esc).
+    pub back: Option<(Screen, Filter)>,
     pub message: Option<Message>,
     /// When the last status arrived (the console's clock).
     pub status_at_ms: Option<i64>,
@@ -385,6 +486,9 @@ impl App {
             standing: Standing::default(),
             minutes: std::collections::BTreeMap::new(),
             charts_day: false,
+            dash: DashFocus::default(),
+            validator_order: ValidatorOrder::default(),
+            back: None,
             message: None,
             status_at_ms: None,
             opened: None,

@@ -8,20 +8,24 @@ use super::widgets::{
     BAD, BOLD, DIM, GOOD, VALIDATOR_COLUMNS, WARN, age, bare_table, boxed, compact, flagged,
     gate_style, packed, pct, percent, table, validator_cells, verdicts, waiting,
 };
-use crate::app::{App, state_word};
+use crate::app::{App, Panel, QUEUE_STATES, ordered_validators, state_word};
 use gas_shared::admin::{Rate, ReplyRates, Status};
 use gas_shared::standing::status_words;
 use gas_shared::{Modality, TaskState};
 use ratatui::Frame;
 use ratatui::layout::Constraint::{Length, Min};
 use ratatui::layout::{Constraint, Layout, Rect};
+use ratatui::style::{Modifier, Style};
 
 use ratatui::text::{Line, Span, Text};
 use ratatui::widgets::{Cell, Paragraph, Row};
 
 pub const KEYS: Keys = &[
-    ("1-5", "screens"),
-    ("t", "reload anchors"),
+    ("↑↓←→", "pick"),
+    ("Enter", "its tasks"),
+    ("o", "order"),
+    ("1-6", "screens"),
+    ("!", "alerts"),
     ("?", "help"),
     ("q", "quit"),
 ];
@@ -92,25 +96,21 @@ pub fn draw(f: &mut Frame, area: Rect, app: &App) {
             .find(|q| q.state == st && q.modality == m)
             .map_or(0, |q| q.count)
     };
-    let states = [
-        TaskState::Queued,
-        TaskState::Generating,
-        TaskState::Preflight,
-        TaskState::Delivering,
-        TaskState::Delivered,
-        TaskState::Failed,
-        TaskState::Expired,
-    ]
-    .map(|st| (st, state_word(st)));
+    let states = QUEUE_STATES.map(|st| (st, state_word(st)));
+    let focus = app.dash;
     let qrows: Vec<Row> = [Modality::Image, Modality::Video]
         .into_iter()
-        .map(|m| {
+        .enumerate()
+        .map(|(r, m)| {
             let mut cells = vec![Cell::from(m.as_str())];
-            cells.extend(
-                states
-                    .iter()
-                    .map(|(st, _)| Cell::from(compact(count(*st, m)))),
-            );
+            cells.extend(states.iter().enumerate().map(|(c, (st, _))| {
+                let cell = Cell::from(compact(count(*st, m)));
+                if focus.panel == Panel::Queue && focus.row == r && focus.col == c {
+                    cell.style(Style::new().add_modifier(Modifier::REVERSED))
+                } else {
+                    cell
+                }
+            }));
             Row::new(cells)
         })
         .collect();
@@ -134,7 +134,9 @@ pub fn draw(f: &mut Frame, area: Rect, app: &App) {
     let prows: Vec<Row> = s
         .providers
         .iter()
-        .map(|p| {
+        .enumerate()
+        .map(|(i, p)| {
+            let picked = focus.panel == Panel::Providers && focus.row == i;
             Row::new(vec![
                 Cell::from(p.name.clone()),
                 health(p),
@@ -150,6 +152,11 @@ pub fn draw(f: &mut Frame, area: Rect, app: &App) {
                         .unwrap_or_default(),
                 ),
             ])
+            .style(if picked {
+                Style::new().add_modifier(Modifier::REVERSED)
+            } else {
+                Style::new()
+            })
         })
         .collect();
     let columns = [
@@ -164,26 +171,38 @@ pub fn draw(f: &mut Frame, area: Rect, app: &App) {
     ];
     let title = format!("Providers · {}", spend_title(&s.budget));
     f.render_widget(table(&title, columns, prows), prov);
-    // Where they do not all fit, the title says how many are shown and where they all are.
-    let room = usize::from(vals.height.saturating_sub(3));
-    let vrows: Vec<Row> = s
-        .validators
+    // Where they do not all fit, the rows scroll with the selection and the title says which
+    // are shown.
+    let room = usize::from(vals.height.saturating_sub(3)).max(1);
+    let ordered = ordered_validators(s, app.validator_order);
+    let picked = (focus.panel == Panel::Validators).then_some(focus.row);
+    let first = picked.map_or(0, |r| r.saturating_sub(room - 1));
+    let vrows: Vec<Row> = ordered
         .iter()
+        .enumerate()
+        .skip(first)
         .take(room)
-        .map(|v| {
+        .map(|(i, v)| {
             let mut cells = validator_cells(v.uid, &v.hotkey, v.challenges, v.refused, &v.replies);
             cells.push(Cell::from(v.last_rejection.clone().unwrap_or_default()));
-            Row::new(cells)
+            let row = Row::new(cells);
+            if picked == Some(i) {
+                row.style(Style::new().add_modifier(Modifier::REVERSED))
+            } else {
+                row
+            }
         })
         .collect();
-    let vtitle = if vrows.len() < s.validators.len() {
+    let order = app.validator_order.word();
+    let vtitle = if vrows.len() < ordered.len() {
         format!(
-            "Validators · {} of {} shown (all on 5 Standing)",
-            vrows.len(),
-            s.validators.len()
+            "Validators by {order} · {}–{} of {}",
+            first + 1,
+            first + vrows.len(),
+            ordered.len()
         )
     } else {
-        "Validators".to_string()
+        format!("Validators by {order}")
     };
     let columns = VALIDATOR_COLUMNS
         .into_iter()

@@ -21,6 +21,14 @@ const TEXT: &[(bool, &str)] = &[
     ),
     (
         false,
+        "Dashboard: ↑↓ walk the queue's rows, the providers and the validators  ←→ the queue's states",
+    ),
+    (
+        false,
+        "       Enter the tasks behind it (a queue cell, a provider, a validator; Esc back)  o order validators",
+    ),
+    (
+        false,
         "Tasks: ↑↓ move  g/G first/last  Enter open  c failed C2PA  s state  m modality",
     ),
     (

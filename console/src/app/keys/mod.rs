@@ -3,6 +3,7 @@
 //! work on every screen (quit, help, screens, trust reload); then the screen's own handler,
 //! one module per screen.
 
+mod dashboard;
 mod detail;
 mod logs;
 mod services;
@@ -69,8 +70,7 @@ impl App {
             KeyCode::Char('t') => return vec![Command::ReloadTrust],
             _ => {
                 return match self.screen {
-                    // The dashboard only shows: it has no keys of its own.
-                    Screen::Dashboard => Vec::new(),
+                    Screen::Dashboard => dashboard::on_key(self, k),
                     Screen::Tasks => tasks::on_key(self, k),
                     Screen::Detail => detail::on_key(self, k),
                     Screen::Services => services::on_key(self, k),

@@ -63,6 +63,14 @@ pub(super) fn on_key(app: &mut App, k: KeyEvent) -> Vec<Command> {
         KeyCode::Char('/') => {
             app.search_input = Some((Input::new(&app.filter.search), app.filter.search.clone()))
         }
+        // Back where a drill-down came from, with the filter it had.
+        KeyCode::Esc => {
+            if let Some((screen, filter)) = app.back.take() {
+                app.filter = filter;
+                app.screen = screen;
+                return reload(app);
+            }
+        }
         KeyCode::Char('x') => {
             app.filter = Filter::default();
             return reload(app);
