@@ -244,17 +244,30 @@ async fn the_standing_screen_shows_the_gates_and_the_api_pass_rate() {
     assert!(row.contains("90%"), "the API's pass rate: {row}");
 }
 
-/// `gas-miner demo --no-console` on `dir`, its log in `dir/../demo.log`.
-fn demo(dir: &std::path::Path) -> std::process::Child {
+/// A `gas-miner demo --no-console` on a directory, killed when dropped (a failing test
+/// leaves nothing running).
+struct Demo(std::process::Child);
+
+impl Drop for Demo {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// `gas-miner demo --no-console` on `dir`, its log in `dir.log`.
+fn demo(dir: &std::path::Path) -> Demo {
     let log = std::fs::File::create(dir.with_extension("log")).expect("demo log");
-    Command::new(miner_bin())
-        .args(["demo", "--no-console", "--rate", "120", "--state-dir"])
-        .arg(dir)
-        .stdin(std::process::Stdio::null())
-        .stdout(log.try_clone().expect("log"))
-        .stderr(log)
-        .spawn()
-        .expect("gas-miner demo")
+    Demo(
+        Command::new(miner_bin())
+            .args(["demo", "--no-console", "--rate", "120", "--state-dir"])
+            .arg(dir)
+            .stdin(std::process::Stdio::null())
+            .stdout(log.try_clone().expect("log"))
+            .stderr(log)
+            .spawn()
+            .expect("gas-miner demo"),
+    )
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -344,7 +357,7 @@ async fn the_demo_s_services_are_restored_after_being_emptied_and_the_console_sa
     .await;
 
     // SIGTERM: it drains, then it is stopped (not "live", not a crash).
-    let pid = miner.id().to_string();
+    let pid = miner.0.id().to_string();
     Command::new("kill")
         .args(["-TERM", &pid])
         .status()
@@ -363,7 +376,7 @@ async fn the_demo_s_services_are_restored_after_being_emptied_and_the_console_sa
         );
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
-    let _ = miner.wait();
+    let _ = miner.0.wait();
 
     // A new demo on the socket: live again; SIGKILL: unreachable.
     let mut miner = demo(&dir);
@@ -371,8 +384,8 @@ async fn the_demo_s_services_are_restored_after_being_emptied_and_the_console_sa
         p.lines().next().is_some_and(|l| l.contains("live"))
     })
     .await;
-    miner.kill().expect("SIGKILL");
-    let _ = miner.wait();
+    miner.0.kill().expect("SIGKILL");
+    let _ = miner.0.wait();
     tmux.wait_for("unreachable", |p| p.contains("miner unreachable for"))
         .await;
 }

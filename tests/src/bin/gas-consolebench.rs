@@ -156,6 +156,22 @@ async fn main() -> anyhow::Result<()> {
     if let Ok(d) = detail {
         app.apply(NetEvent::Detail(Box::new(d)));
     }
+    // A full day of minutes for the charts.
+    let now_minute = status.now_ms.div_euclid(60_000);
+    app.apply(NetEvent::Event(Event::Minutes(
+        (0..24 * 60)
+            .map(|ago| gas_shared::admin::MinutePoint {
+                minute: now_minute - ago,
+                accepted: 40 + (ago % 9) as u64,
+                refused: (ago % 13 == 0) as u64,
+                finished: 40,
+                preflight_passed: 38,
+                preflight_total: 40,
+                attempt_p95_ms: Some(8_192),
+                spend_usd: 1.2,
+            })
+            .collect(),
+    )));
     let mut worst = Duration::ZERO;
     for (w, h) in [(80u16, 24u16), (200, 60)] {
         let mut terminal = Terminal::new(TestBackend::new(w, h))?;
@@ -165,6 +181,7 @@ async fn main() -> anyhow::Result<()> {
             Screen::Detail,
             Screen::Services,
             Screen::Logs,
+            Screen::Charts,
         ] {
             app.screen = screen;
             let mut times = Vec::with_capacity(args.draws);
