@@ -18,7 +18,7 @@ pub mod term;
 pub use challenger::{Challenger, python_json};
 pub use fakes::*;
 pub use rig::{Fixture, Miner, Rig, free_port, miner_bin};
-pub use term::{Tmux, available, console_bin};
+pub use term::{Tmux, available, console_bin, tmux_or_skip};
 
 use gas_miner::identity::Hotkey;
 use std::path::{Path, PathBuf};

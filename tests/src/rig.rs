@@ -140,6 +140,27 @@ impl Fixture {
         format!("http://127.0.0.1:{}", self.port)
     }
 
+    /// Runs `gas-miner <args>` as the operator would beside this miner (its environment and
+    /// nothing else): the exit code, and what it printed (stdout, then stderr).
+    pub fn cli(&self, args: &[&str]) -> (Option<i32>, String) {
+        let out = Command::new(miner_bin())
+            .args(args)
+            .env_clear()
+            .env("PATH", std::env::var("PATH").unwrap_or_default())
+            .env("HOME", self.dir.path())
+            .envs(self.env.iter().map(|(k, v)| (k, v)))
+            .output()
+            .expect("gas-miner runs");
+        (
+            out.status.code(),
+            format!(
+                "{}{}",
+                String::from_utf8_lossy(&out.stdout),
+                String::from_utf8_lossy(&out.stderr)
+            ),
+        )
+    }
+
     /// Starts `gas-miner run` and waits until it accepts connections.
     pub fn start(&self) -> Miner {
         let log_path = self.dir.path().join(format!("miner-{}.log", now_ms()));

@@ -93,6 +93,20 @@ impl Drop for Tmux {
     }
 }
 
+/// Whether tmux runs here; when it does not, says the test (or its part) is skipped, unless
+/// `GAS_REQUIRE_TMUX` demands it (as `.ci/run` does), which fails instead.
+pub fn tmux_or_skip() -> bool {
+    if available("tmux") {
+        return true;
+    }
+    assert!(
+        std::env::var_os("GAS_REQUIRE_TMUX").is_none(),
+        "GAS_REQUIRE_TMUX is set but tmux is missing"
+    );
+    println!("SKIPPED: tmux is needed (apt-get install tmux; .ci/run does)");
+    false
+}
+
 /// Whether `tool` runs here.
 pub fn available(tool: &str) -> bool {
     Command::new(tool)

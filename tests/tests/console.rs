@@ -187,12 +187,7 @@ async fn the_console_shows_and_steers_a_running_miner() {
 /// from the API, and the 202s shown as taken, never as passed. At 80×24, as over SSH.
 #[tokio::test(flavor = "multi_thread")]
 async fn the_standing_screen_shows_the_gates_and_the_api_pass_rate() {
-    if !available("tmux") {
-        assert!(
-            std::env::var_os("GAS_REQUIRE_TMUX").is_none(),
-            "GAS_REQUIRE_TMUX is set but tmux is missing"
-        );
-        println!("SKIPPED: tmux is needed (apt-get install tmux; .ci/run does)");
+    if !tmux_or_skip() {
         return;
     }
     let api = gasapi::FakeGasApi::start(key(MINER_PHRASE).ss58());
@@ -273,12 +268,7 @@ fn demo(dir: &std::path::Path) -> Demo {
 #[tokio::test(flavor = "multi_thread")]
 async fn the_demo_s_services_are_restored_after_being_emptied_and_the_console_says_when_the_miner_stops()
  {
-    if !available("tmux") {
-        assert!(
-            std::env::var_os("GAS_REQUIRE_TMUX").is_none(),
-            "GAS_REQUIRE_TMUX is set but tmux is missing"
-        );
-        println!("SKIPPED: tmux is needed (apt-get install tmux; .ci/run does)");
+    if !tmux_or_skip() {
         return;
     }
     let root = tempfile::tempdir().expect("tempdir");

@@ -4,29 +4,15 @@
 use gas_shared::admin::TaskSummary;
 use gas_tests::*;
 use serde_json::json;
-use std::process::Command;
 use std::time::Duration;
 
 const WAIT: Duration = Duration::from_secs(40);
 
+/// `gas-miner tasks <args>` beside the rig's miner.
 fn tasks_cli(r: &Rig, args: &[&str]) -> (Option<i32>, String) {
-    let out = Command::new(miner_bin())
-        .arg("tasks")
-        .args(args)
-        .env_clear()
-        .env("PATH", std::env::var("PATH").unwrap_or_default())
-        .env("HOME", r.fixture.dir.path())
-        .envs(r.fixture.env.iter().map(|(k, v)| (k, v)))
-        .output()
-        .expect("gas-miner tasks");
-    (
-        out.status.code(),
-        format!(
-            "{}{}",
-            String::from_utf8_lossy(&out.stdout),
-            String::from_utf8_lossy(&out.stderr)
-        ),
-    )
+    let mut all = vec!["tasks"];
+    all.extend_from_slice(args);
+    r.fixture.cli(&all)
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -89,12 +75,7 @@ async fn failed_tasks_are_listed_for_scripts_and_exported_from_the_console() {
         "{text}"
     );
 
-    if !available("tmux") {
-        assert!(
-            std::env::var_os("GAS_REQUIRE_TMUX").is_none(),
-            "GAS_REQUIRE_TMUX is set but tmux is missing"
-        );
-        println!("SKIPPED the console part: tmux is needed (apt-get install tmux; .ci/run does)");
+    if !tmux_or_skip() {
         return;
     }
     let here = tempfile::tempdir().expect("tempdir");

@@ -15,18 +15,6 @@ use std::time::{Duration, Instant};
 
 const WAIT: Duration = Duration::from_secs(30);
 
-fn tmux_or_skip() -> bool {
-    if available("tmux") {
-        return true;
-    }
-    assert!(
-        std::env::var_os("GAS_REQUIRE_TMUX").is_none(),
-        "GAS_REQUIRE_TMUX is set but tmux is missing"
-    );
-    println!("SKIPPED: tmux is needed (apt-get install tmux; .ci/run does)");
-    false
-}
-
 /// What one command said.
 struct Said {
     code: i32,
