@@ -5,8 +5,8 @@
 
 use super::Keys;
 use super::widgets::{
-    BAD, BOLD, DIM, GOOD, VALIDATOR_COLUMNS, WARN, age, bare_table, boxed, compact, flagged,
-    gate_style, packed, pct, percent, table, validator_cells, verdicts, waiting,
+    BAD, BOLD, DIM, GOOD, VALIDATOR_COLUMNS, WARN, age, bare_table, boxed, clip, compact, flagged,
+    gate_style, last_column_width, packed, pct, percent, table, validator_cells, verdicts, waiting,
 };
 use crate::app::{App, Panel, QUEUE_STATES, ordered_validators, state_word};
 use gas_shared::admin::{Rate, ReplyRates, Status};
@@ -131,6 +131,17 @@ pub fn draw(f: &mut Frame, area: Rect, app: &App) {
     let r = rate_lines(s, rates.width.saturating_sub(2));
     f.render_widget(Paragraph::new(r).block(boxed("Rates")), rates);
 
+    let columns = [
+        ("provider", Length(12)),
+        ("health", Length(9)),
+        ("calls", Length(7)),
+        ("errors", Length(7)),
+        ("p50", Length(8)),
+        ("p95", Length(8)),
+        ("spend", Length(9)),
+        ("why not ok", Min(10)),
+    ];
+    let why_width = last_column_width(&columns, prov.width);
     let prows: Vec<Row> = s
         .providers
         .iter()
@@ -145,12 +156,13 @@ pub fn draw(f: &mut Frame, area: Rect, app: &App) {
                 Cell::from(p.p50_ms.map_or("–".into(), |v| format!("{v}ms"))),
                 Cell::from(p.p95_ms.map_or("–".into(), |v| format!("{v}ms"))),
                 Cell::from(format!("${:.2}", p.spend_usd)),
-                Cell::from(
-                    p.health_reason
+                Cell::from(clip(
+                    &p.health_reason
                         .clone()
                         .or_else(|| short_tier(p))
                         .unwrap_or_default(),
-                ),
+                    why_width,
+                )),
             ])
             .style(if picked {
                 Style::new().add_modifier(Modifier::REVERSED)
@@ -159,22 +171,17 @@ pub fn draw(f: &mut Frame, area: Rect, app: &App) {
             })
         })
         .collect();
-    let columns = [
-        ("provider", Length(12)),
-        ("health", Length(9)),
-        ("calls", Length(7)),
-        ("errors", Length(7)),
-        ("p50", Length(8)),
-        ("p95", Length(8)),
-        ("spend", Length(9)),
-        ("why not ok", Min(10)),
-    ];
     let title = format!("Providers · {}", spend_title(&s.budget));
     f.render_widget(table(&title, columns, prows), prov);
     // Where they do not all fit, the rows scroll with the selection and the title says which
     // are shown.
     let room = usize::from(vals.height.saturating_sub(3)).max(1);
     let ordered = ordered_validators(s, app.validator_order);
+    let vcolumns: Vec<(&str, Constraint)> = VALIDATOR_COLUMNS
+        .into_iter()
+        .chain([("last rejection", Min(10))])
+        .collect();
+    let rejection_width = last_column_width(&vcolumns, vals.width);
     let picked = (focus.panel == Panel::Validators).then_some(focus.row);
     let first = picked.map_or(0, |r| r.saturating_sub(room - 1));
     let vrows: Vec<Row> = ordered
@@ -184,7 +191,10 @@ pub fn draw(f: &mut Frame, area: Rect, app: &App) {
         .take(room)
         .map(|(i, v)| {
             let mut cells = validator_cells(v.uid, &v.hotkey, v.challenges, v.refused, &v.replies);
-            cells.push(Cell::from(v.last_rejection.clone().unwrap_or_default()));
+            cells.push(Cell::from(clip(
+                v.last_rejection.as_deref().unwrap_or_default(),
+                rejection_width,
+            )));
             let row = Row::new(cells);
             if picked == Some(i) {
                 row.style(Style::new().add_modifier(Modifier::REVERSED))
@@ -204,10 +214,7 @@ pub fn draw(f: &mut Frame, area: Rect, app: &App) {
     } else {
         format!("Validators by {order}")
     };
-    let columns = VALIDATOR_COLUMNS
-        .into_iter()
-        .chain([("last rejection", Min(10))]);
-    f.render_widget(table(&vtitle, columns, vrows), vals);
+    f.render_widget(table(&vtitle, vcolumns, vrows), vals);
 }
 
 /// Spend over the last 24 hours against each budget set (all first), in the Providers box's

@@ -1,7 +1,9 @@
 //! The task list, filtered, newest first, the selected row reversed.
 
 use super::Keys;
-use super::widgets::{BAD, DIM, GOOD, WARN, age, state_style, table, waiting};
+use super::widgets::{
+    BAD, DIM, GOOD, WARN, age, clip, last_column_width, state_style, table, waiting,
+};
 use crate::app::{App, short, state_word};
 use gas_shared::admin::TaskSummary;
 use gas_shared::{Modality, TaskState};
@@ -31,6 +33,9 @@ pub const SEARCH_KEYS: Keys = &[
     ("Esc", "undo"),
 ];
 
+/// The verdict column's width.
+const VERDICT_WIDTH: usize = 16;
+
 fn verdict_cell(t: &TaskSummary) -> Cell<'static> {
     // A verdict of an earlier attempt says nothing about the one under way.
     if matches!(
@@ -43,7 +48,11 @@ fn verdict_cell(t: &TaskSummary) -> Cell<'static> {
     match &t.verdict {
         Some(v) if v.passed && !t.c2pa_failed => Cell::from("pass").style(GOOD),
         Some(v) if v.passed => Cell::from("pass*").style(WARN),
-        Some(v) => Cell::from(format!("FAIL {}", v.reason.clone().unwrap_or_default())).style(BAD),
+        Some(v) => Cell::from(clip(
+            &format!("FAIL {}", v.reason.as_deref().unwrap_or_default()),
+            VERDICT_WIDTH,
+        ))
+        .style(BAD),
         None => Cell::from("–").style(DIM),
     }
 }
@@ -52,6 +61,16 @@ pub fn draw(f: &mut Frame, area: Rect, app: &App) {
     if app.status.is_none() && app.tasks.is_empty() {
         return waiting(f, area, app);
     }
+    let columns = [
+        ("age", Length(4)),
+        ("task", Length(9)),
+        ("kind", Length(10)),
+        ("state", Length(10)),
+        ("provider", Length(11)),
+        ("verdict", Length(VERDICT_WIDTH as u16)),
+        ("prompt", Min(10)),
+    ];
+    let prompt_width = last_column_width(&columns, area.width);
     let height = area.height.saturating_sub(3) as usize;
     let first = app.selected.saturating_sub(height.saturating_sub(1));
     let rows: Vec<Row> = app
@@ -76,7 +95,7 @@ pub fn draw(f: &mut Frame, area: Rect, app: &App) {
                 Cell::from(state_word(t.state)).style(state_style(t.state)),
                 Cell::from(t.provider.clone().unwrap_or_default()),
                 verdict_cell(t),
-                Cell::from(t.prompt.clone()),
+                Cell::from(clip(&t.prompt, prompt_width)),
             ]);
             if i == app.selected {
                 row.style(Style::new().add_modifier(Modifier::REVERSED))
@@ -90,14 +109,5 @@ pub fn draw(f: &mut Frame, area: Rect, app: &App) {
         app.filter.describe(),
         app.tasks.len()
     );
-    let columns = [
-        ("age", Length(4)),
-        ("task", Length(9)),
-        ("kind", Length(10)),
-        ("state", Length(10)),
-        ("provider", Length(11)),
-        ("verdict", Length(16)),
-        ("prompt", Min(10)),
-    ];
     f.render_widget(table(&title, columns, rows), area);
 }

@@ -277,6 +277,29 @@ pub fn table<'a>(
     bare_table(columns, rows).block(boxed(title))
 }
 
+/// `text` in at most `width` columns; cut text ends in `…`.
+pub fn clip(text: &str, width: usize) -> String {
+    if text.chars().count() <= width {
+        return text.to_string();
+    }
+    let kept: String = text.chars().take(width.saturating_sub(1)).collect();
+    format!("{kept}…")
+}
+
+/// The width left for a boxed table's last (`Min`) column in `outer` columns: the box's two
+/// borders, the other columns' lengths and the one-column gaps between columns go first.
+pub fn last_column_width(columns: &[(&str, Constraint)], outer: u16) -> usize {
+    let fixed: u16 = columns
+        .iter()
+        .map(|(_, c)| match c {
+            Constraint::Length(n) => *n,
+            _ => 0,
+        })
+        .sum();
+    let gaps = columns.len().saturating_sub(1) as u16;
+    usize::from(outer.saturating_sub(2 + fixed + gaps))
+}
+
 /// A table without its box, for a panel that holds more than the table.
 pub fn bare_table<'a>(
     columns: impl IntoIterator<Item = (&'static str, Constraint)>,
@@ -306,6 +329,14 @@ pub fn waiting(f: &mut Frame, area: Rect, app: &App) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn cut_text_says_so() {
+        assert_eq!(clip("Duplicate image detected", 10), "Duplicate…");
+        assert_eq!(clip("short", 10), "short");
+        let columns = [("a", Constraint::Length(4)), ("b", Constraint::Min(5))];
+        assert_eq!(last_column_width(&columns, 20), 13);
+    }
 
     #[test]
     fn dates_ages_and_thresholds_read_as_written() {
