@@ -572,6 +572,27 @@ fn a_validator_row_drills_down_to_its_tasks_and_esc_comes_back() {
 }
 
 #[test]
+fn the_task_list_is_ordered_with_o() {
+    let mut a = app();
+    a.key(key(KeyCode::Char('2')));
+    a.apply(NetEvent::Tasks(TaskPage {
+        tasks: (1..=4)
+            .map(|i| task(i, TaskState::Delivered, false))
+            .collect(),
+        next: None,
+    }));
+    let newest = a.tasks[0].created_ms;
+    a.key(key(KeyCode::Char('o')));
+    assert!(draw(&a, 160, 48).contains("(4 shown, oldest first)"));
+    assert!(a.tasks[0].created_ms < newest);
+    assert!(
+        a.tasks
+            .windows(2)
+            .all(|w| w[0].created_ms <= w[1].created_ms)
+    );
+}
+
+#[test]
 fn dashboard_large() {
     insta::assert_snapshot!(draw(&app(), 120, 36));
 }
@@ -581,6 +602,7 @@ fn tasks_and_the_failed_c2pa_jump() {
     let mut a = app();
     a.key(key(KeyCode::Char('2')));
     insta::assert_snapshot!("tasks", draw(&a, 80, 24));
+    insta::assert_snapshot!("tasks_large", draw(&a, 160, 48));
     let cmds = a.key(key(KeyCode::Char('c')));
     assert_eq!(
         cmds,
@@ -650,6 +672,7 @@ fn services_editing() {
     let mut a = app();
     a.key(key(KeyCode::Char('3')));
     insta::assert_snapshot!("services", draw(&a, 80, 24));
+    insta::assert_snapshot!("services_large", draw(&a, 160, 48));
     a.key(key(KeyCode::Char('e')));
     for _ in 0.."openrouter,stabilityai".len() {
         a.key(key(KeyCode::Backspace));
@@ -673,6 +696,7 @@ fn logs_and_help() {
     let mut a = app();
     a.key(key(KeyCode::Char('4')));
     insta::assert_snapshot!("logs", draw(&a, 80, 24));
+    insta::assert_snapshot!("logs_large", draw(&a, 160, 48));
     a.key(key(KeyCode::Char('?')));
     insta::assert_snapshot!("help", draw(&a, 80, 24));
 }

@@ -113,7 +113,7 @@ async fn the_console_shows_and_steers_a_running_miner() {
     tmux.keys(&["c"]);
     let pane = tmux
         .wait_for("the failed C2PA filter", |p| {
-            p.contains("Tasks: failed C2PA (1 shown)")
+            p.contains("Tasks: failed C2PA (1 shown, newest first)")
         })
         .await;
     assert!(pane.contains(&id[..8]), "{pane}");

@@ -312,6 +312,49 @@ pub struct DashFocus {
     pub col: usize,
 }
 
+/// The order of the task list (`o` cycles it); the list comes newest first.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum TaskOrder {
+    #[default]
+    Newest,
+    Oldest,
+    State,
+    Provider,
+}
+
+impl TaskOrder {
+    pub fn next(self) -> TaskOrder {
+        match self {
+            TaskOrder::Newest => TaskOrder::Oldest,
+            TaskOrder::Oldest => TaskOrder::State,
+            TaskOrder::State => TaskOrder::Provider,
+            TaskOrder::Provider => TaskOrder::Newest,
+        }
+    }
+
+    pub fn word(self) -> &'static str {
+        match self {
+            TaskOrder::Newest => "newest first",
+            TaskOrder::Oldest => "oldest first",
+            TaskOrder::State => "by state",
+            TaskOrder::Provider => "by provider",
+        }
+    }
+
+    /// Puts `tasks` in this order (ties newest first).
+    pub fn sort(self, tasks: &mut [TaskSummary]) {
+        tasks.sort_by(|a, b| {
+            let newest = b.created_ms.cmp(&a.created_ms);
+            match self {
+                TaskOrder::Newest => newest,
+                TaskOrder::Oldest => a.created_ms.cmp(&b.created_ms),
+                TaskOrder::State => a.state.cmp(&b.state).then(newest),
+                TaskOrder::Provider => a.provider.cmp(&b.provider).then(newest),
+            }
+        });
+    }
+}
+
 /// The order of the validators' table (`o` cycles it).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum ValidatorOrder {
@@ -449,6 +492,7 @@ pub struct App {
     /// Where the dashboard's keys are.
     pub dash: DashFocus,
     pub validator_order: ValidatorOrder,
+    pub task_order: TaskOrder,
     /// A drill-down's way back: the screen and the task filter before it (Esc).
     pub back: Option<(Screen, Filter)>,
     pub message: Option<Message>,
@@ -488,6 +532,7 @@ impl App {
             charts_day: false,
             dash: DashFocus::default(),
             validator_order: ValidatorOrder::default(),
+            task_order: TaskOrder::default(),
             back: None,
             message: None,
             status_at_ms: None,
@@ -626,6 +671,9 @@ impl App {
             None if matches => {
                 self.tasks.insert(0, t);
                 self.tasks.truncate(LIST_CAP);
+                if self.task_order != TaskOrder::Newest {
+                    self.task_order.sort(&mut self.tasks);
+                }
                 if self.selected > 0 {
                     self.selected += 1;
                 }
@@ -705,6 +753,7 @@ impl App {
             }
             NetEvent::Tasks(page) => {
                 self.tasks = page.tasks;
+                self.task_order.sort(&mut self.tasks);
                 self.selected = 0;
             }
             NetEvent::Detail(d) => {

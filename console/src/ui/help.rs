@@ -33,7 +33,7 @@ const TEXT: &[(bool, &str)] = &[
     ),
     (
         false,
-        "       / search (applies as typed; ←→ Ctrl-U Ctrl-W edit, Esc undoes)  x clear  r reload",
+        "       / search (applies as typed; ←→ Ctrl-U Ctrl-W edit, Esc undoes)  x clear  r reload  o order",
     ),
     (
         false,

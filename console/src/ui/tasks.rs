@@ -21,6 +21,7 @@ pub const KEYS: Keys = &[
     ("m", "modality"),
     ("/", "search"),
     ("x", "clear"),
+    ("o", "order"),
     ("e/E", "export CSV/JSON"),
     ("?", "help"),
 ];
@@ -105,9 +106,10 @@ pub fn draw(f: &mut Frame, area: Rect, app: &App) {
         })
         .collect();
     let title = format!(
-        "Tasks: {} ({} shown)",
+        "Tasks: {} ({} shown, {})",
         app.filter.describe(),
-        app.tasks.len()
+        app.tasks.len(),
+        app.task_order.word()
     );
     f.render_widget(table(&title, columns, rows), area);
 }

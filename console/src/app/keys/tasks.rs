@@ -76,6 +76,11 @@ pub(super) fn on_key(app: &mut App, k: KeyEvent) -> Vec<Command> {
             return reload(app);
         }
         KeyCode::Char('r') => return reload(app),
+        KeyCode::Char('o') => {
+            app.task_order = app.task_order.next();
+            app.task_order.sort(&mut app.tasks);
+            app.selected = 0;
+        }
         // Every task the filters match (not only those loaded), beside where the console runs.
         KeyCode::Char(c @ ('e' | 'E')) => {
             let json = c == 'E';
