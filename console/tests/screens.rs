@@ -553,6 +553,12 @@ fn a_validator_row_drills_down_to_its_tasks_and_esc_comes_back() {
     }));
     let screen = draw(&a, 160, 48);
     assert!(screen.contains("Tasks: validator=5EHgWw2A…"), "{screen}");
+    assert!(
+        screen.contains(
+            "asked 812, refused 4 (503s have no task), replies: 740 passed, 0 taken, 30 rejected"
+        ),
+        "{screen}"
+    );
     a.key(key(KeyCode::Esc));
     assert_eq!(a.screen, Screen::Dashboard);
     assert!(a.filter.is_empty());

@@ -146,6 +146,10 @@ const TEXT: &[(bool, &str)] = &[
         false,
         "kind: img/vid and the tier asked · provider: the one that made the result",
     ),
+    (
+        false,
+        "reply: the validator's last answer to the webhook: 202 v5 took it (no verdict), 200 v4.9 passed, 4xx rejected",
+    ),
 ];
 
 pub fn draw(f: &mut Frame, app: &App) {

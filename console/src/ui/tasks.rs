@@ -58,6 +58,50 @@ fn verdict_cell(t: &TaskSummary) -> Cell<'static> {
     }
 }
 
+/// The validator's last answer to the webhook: a v5 202 took it (verdict unknown), a v4.9.x
+/// 200 passed it, a 4xx rejected it; a failure report's 2xx only says it was recorded.
+fn reply_cell(t: &TaskSummary) -> Cell<'static> {
+    match t.last_status {
+        None => Cell::from("–").style(DIM),
+        Some(s @ 200) if t.state != TaskState::Failed => Cell::from(s.to_string()).style(GOOD),
+        Some(s @ 200..=299) => Cell::from(s.to_string()),
+        Some(s) => Cell::from(s.to_string()).style(BAD),
+    }
+}
+
+/// What the miner counts for the provider or validator a drill-down came from.
+fn behind(app: &App) -> String {
+    let Some(s) = &app.status else {
+        return String::new();
+    };
+    if let Some(p) = app
+        .filter
+        .provider
+        .as_ref()
+        .and_then(|n| s.providers.iter().find(|p| &p.name == n))
+    {
+        return format!(
+            " · {} calls, {} failed, p95 {} (each task's calls are in its detail)",
+            p.calls,
+            p.errors,
+            p.p95_ms.map_or("–".into(), |v| format!("{v} ms"))
+        );
+    }
+    if let Some(v) = app
+        .filter
+        .validator
+        .as_ref()
+        .and_then(|h| s.validators.iter().find(|v| &v.hotkey == h))
+    {
+        let r = &v.replies;
+        return format!(
+            " · asked {}, refused {} (503s have no task), replies: {} passed, {} taken, {} rejected",
+            v.challenges, v.refused, r.passed, r.taken, r.rejected
+        );
+    }
+    String::new()
+}
+
 pub fn draw(f: &mut Frame, area: Rect, app: &App) {
     if app.status.is_none() && app.tasks.is_empty() {
         return waiting(f, area, app);
@@ -69,6 +113,7 @@ pub fn draw(f: &mut Frame, area: Rect, app: &App) {
         ("state", Length(10)),
         ("provider", Length(11)),
         ("verdict", Length(VERDICT_WIDTH as u16)),
+        ("reply", Length(5)),
         ("prompt", Min(10)),
     ];
     let prompt_width = last_column_width(&columns, area.width);
@@ -96,6 +141,7 @@ pub fn draw(f: &mut Frame, area: Rect, app: &App) {
                 Cell::from(state_word(t.state)).style(state_style(t.state)),
                 Cell::from(t.provider.clone().unwrap_or_default()),
                 verdict_cell(t),
+                reply_cell(t),
                 Cell::from(clip(&t.prompt, prompt_width)),
             ]);
             if i == app.selected {
@@ -106,10 +152,11 @@ pub fn draw(f: &mut Frame, area: Rect, app: &App) {
         })
         .collect();
     let title = format!(
-        "Tasks: {} ({} shown, {})",
+        "Tasks: {} ({} shown, {}){}",
         app.filter.describe(),
         app.tasks.len(),
-        app.task_order.word()
+        app.task_order.word(),
+        behind(app)
     );
     f.render_widget(table(&title, columns, rows), area);
 }
