@@ -140,6 +140,18 @@ impl Fixture {
         format!("http://127.0.0.1:{}", self.port)
     }
 
+    /// The miner's admin socket (in the fixture's state directory).
+    pub fn socket(&self) -> PathBuf {
+        self.dir.path().join("state/admin.sock")
+    }
+
+    /// The running miner's `GET /status`.
+    pub async fn status(&self) -> gas_shared::admin::Status {
+        gas_client::get_json(&self.socket(), "GET", "/status", None)
+            .await
+            .expect("GET /status")
+    }
+
     /// Runs `gas-miner <args>` as the operator would beside this miner (its environment and
     /// nothing else): the exit code, and what it printed (stdout, then stderr).
     pub fn cli(&self, args: &[&str]) -> (Option<i32>, String) {

@@ -13,16 +13,6 @@ use std::time::{Duration, Instant};
 
 const WAIT: Duration = Duration::from_secs(40);
 
-fn socket(r: &Rig) -> std::path::PathBuf {
-    r.fixture.dir.path().join("state/admin.sock")
-}
-
-async fn status(r: &Rig) -> Status {
-    gas_client::get_json(&socket(r), "GET", "/status", None)
-        .await
-        .expect("status")
-}
-
 async fn challenge(r: &Rig) -> (u16, Value) {
     let body = json!({"prompt": "a lighthouse in fog", "parameters": {"resolution": "1K"}});
     r.v.challenge("/gen_image", &body, &r.validator.url()).await
@@ -35,7 +25,7 @@ async fn accepted(r: &Rig) -> String {
 }
 
 async fn metrics(r: &Rig) -> String {
-    let (code, body) = gas_client::request(&socket(r), "GET", "/metrics", None)
+    let (code, body) = gas_client::request(&r.fixture.socket(), "GET", "/metrics", None)
         .await
         .expect("metrics");
     assert_eq!(code, 200);
@@ -56,7 +46,7 @@ fn status_cli(r: &Rig) -> String {
 async fn status_until(r: &Rig, what: &str, done: impl Fn(&Status) -> bool) -> Status {
     let start = Instant::now();
     loop {
-        let s = status(r).await;
+        let s = r.fixture.status().await;
         if done(&s) {
             return s;
         }
@@ -104,7 +94,7 @@ async fn a_chain_whose_every_breaker_is_open_refuses_with_503_and_accepts_again_
     let (code, _) = challenge(&r).await;
     assert_eq!(code, 503);
 
-    let s = status(&r).await;
+    let s = r.fixture.status().await;
     assert_eq!(s.refusals.hour, vec![("no_provider".to_string(), 2)]);
     let me = key(VALIDATOR_PHRASE).ss58().to_string();
     let row = s.validators.iter().find(|v| v.hotkey == me).expect("row");
@@ -177,7 +167,7 @@ async fn a_queue_that_would_miss_the_max_wait_is_refused_naming_the_wait() {
     let (code, _) = challenge(&r).await;
     assert_eq!(code, 503);
 
-    let s = status(&r).await;
+    let s = r.fixture.status().await;
     assert_eq!(s.refusals.hour, vec![("wait".to_string(), 2)]);
     assert_eq!(s.refusals.day, vec![("wait".to_string(), 2)]);
     assert!(s.refusals.unanswered().is_empty(), "six were accepted");

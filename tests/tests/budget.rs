@@ -14,16 +14,6 @@ const WAIT: Duration = Duration::from_secs(40);
 /// The built-in price of one Gemini 3 image below 4K (the fake OpenRouter's default model).
 const GEMINI_1K: f64 = 0.134;
 
-fn socket(f: &Fixture) -> std::path::PathBuf {
-    f.dir.path().join("state/admin.sock")
-}
-
-async fn status(f: &Fixture) -> Status {
-    gas_client::get_json(&socket(f), "GET", "/status", None)
-        .await
-        .expect("status")
-}
-
 async fn challenge(r: &Rig, prompt: &str) -> (u16, Value) {
     let body = json!({"prompt": prompt, "parameters": {"resolution": "1K"}});
     r.v.challenge("/gen_image", &body, &r.validator.url()).await
@@ -58,7 +48,7 @@ async fn a_budget_reached_refuses_the_modality_and_stops_paid_calls_across_a_res
         .seen(Api::OpenRouterImage, Some("generate"))
         .len();
     assert_eq!(paid, 2);
-    let s = status(&r.fixture).await;
+    let s = r.fixture.status().await;
     let line = image_line(&s);
     assert!((line.spent_usd - 2.0 * GEMINI_1K).abs() < 1e-6, "{line:?}");
     assert_eq!(line.limit_usd, Some(0.30));
@@ -72,7 +62,7 @@ async fn a_budget_reached_refuses_the_modality_and_stops_paid_calls_across_a_res
             && why.contains("MINER_BUDGET_USD_PER_DAY_IMAGE=0.30"),
         "{why}"
     );
-    let s = status(&r.fixture).await;
+    let s = r.fixture.status().await;
     assert_eq!(s.refusals.day, vec![("budget".to_string(), 1)]);
     assert_eq!(
         r.providers
@@ -90,7 +80,7 @@ async fn a_budget_reached_refuses_the_modality_and_stops_paid_calls_across_a_res
         1,
         "{log}"
     );
-    let (_, metrics) = gas_client::request(&socket(&r.fixture), "GET", "/metrics", None)
+    let (_, metrics) = gas_client::request(&r.fixture.socket(), "GET", "/metrics", None)
         .await
         .expect("metrics");
     let metrics = String::from_utf8_lossy(&metrics);
@@ -113,7 +103,7 @@ async fn a_budget_reached_refuses_the_modality_and_stops_paid_calls_across_a_res
             &format!(
                 "{} --socket {}",
                 console_bin().display(),
-                socket(&r.fixture).display()
+                r.fixture.socket().display()
             ),
             140,
             36,
@@ -130,7 +120,7 @@ async fn a_budget_reached_refuses_the_modality_and_stops_paid_calls_across_a_res
     // kill -9 and start again: the day's spend is still counted, the limit still holds.
     r.miner.kill9();
     r.miner = r.fixture.start();
-    let s = status(&r.fixture).await;
+    let s = r.fixture.status().await;
     assert!(
         (image_line(&s).spent_usd - 2.0 * GEMINI_1K).abs() < 1e-6,
         "{:?}",
@@ -249,7 +239,7 @@ async fn a_bad_budget_or_prices_file_stops_the_start_naming_the_line_and_info_pr
         }
     };
     delivered(&r, "a priced parrot").await;
-    let s = status(&r.fixture).await;
+    let s = r.fixture.status().await;
     assert!(
         (image_line(&s).spent_usd - 0.10).abs() < 1e-9,
         "{:?}",

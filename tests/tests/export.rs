@@ -79,7 +79,7 @@ async fn failed_tasks_are_listed_for_scripts_and_exported_from_the_console() {
         return;
     }
     let here = tempfile::tempdir().expect("tempdir");
-    let socket = r.fixture.dir.path().join("state/admin.sock");
+    let socket = r.fixture.socket();
     let tmux = Tmux::start_sized(
         &format!(
             "cd {} && {} --socket {}",

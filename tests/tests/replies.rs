@@ -12,16 +12,6 @@ use std::time::{Duration, Instant};
 
 const WAIT: Duration = Duration::from_secs(30);
 
-fn socket(r: &Rig) -> std::path::PathBuf {
-    r.fixture.dir.path().join("state/admin.sock")
-}
-
-async fn status(r: &Rig) -> Status {
-    gas_client::get_json(&socket(r), "GET", "/status", None)
-        .await
-        .expect("status")
-}
-
 /// Sends an image challenge whose webhook goes to `webhook`.
 async fn challenge(r: &Rig, webhook: &str) {
     let body = json!({"prompt": "a lighthouse in fog", "parameters": {}});
@@ -33,7 +23,7 @@ async fn challenge(r: &Rig, webhook: &str) {
 async fn replies_counted(r: &Rig, n: u64) -> Status {
     let start = Instant::now();
     loop {
-        let s = status(r).await;
+        let s = r.fixture.status().await;
         if s.replies.day.total() >= n {
             return s;
         }
@@ -76,9 +66,10 @@ async fn a_v5_202_is_taken_with_the_verdict_unknown_never_passed() {
     let row = s.validators.iter().find(|v| v.hotkey == me).expect("row");
     assert_eq!((row.replies.passed, row.replies.taken), (0, 2));
 
-    let standing: StandingView = gas_client::get_json(&socket(&r), "GET", "/standing", None)
-        .await
-        .expect("standing");
+    let standing: StandingView =
+        gas_client::get_json(&r.fixture.socket(), "GET", "/standing", None)
+            .await
+            .expect("standing");
     let row = standing
         .validators
         .iter()
@@ -97,7 +88,7 @@ async fn a_v5_202_is_taken_with_the_verdict_unknown_never_passed() {
         image.p_source()
     );
 
-    let (_, metrics) = gas_client::request(&socket(&r), "GET", "/metrics", None)
+    let (_, metrics) = gas_client::request(&r.fixture.socket(), "GET", "/metrics", None)
         .await
         .expect("metrics");
     let metrics = String::from_utf8_lossy(&metrics);
@@ -139,9 +130,10 @@ async fn a_v4_pass_counts_and_its_400_reason_shows_on_the_validators_row() {
         (1, 1, 0)
     );
     let me = key(VALIDATOR_PHRASE).ss58().to_string();
-    let standing: StandingView = gas_client::get_json(&socket(&r), "GET", "/standing", None)
-        .await
-        .expect("standing");
+    let standing: StandingView =
+        gas_client::get_json(&r.fixture.socket(), "GET", "/standing", None)
+            .await
+            .expect("standing");
     let row = standing
         .validators
         .iter()

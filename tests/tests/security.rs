@@ -27,16 +27,12 @@ async fn rig(allow: Option<&str>) -> (FakeProviders, FakeValidator, Fixture, Min
     (providers, validator, fixture, miner)
 }
 
-fn socket(fixture: &Fixture) -> std::path::PathBuf {
-    fixture.dir.path().join("state/admin.sock")
-}
-
 /// Waits until the task is finished and returns it.
 async fn finished(fixture: &Fixture, task_id: &str) -> TaskDetail {
     let began = Instant::now();
     loop {
         let detail: TaskDetail =
-            get_json(&socket(fixture), "GET", &format!("/tasks/{task_id}"), None)
+            get_json(&fixture.socket(), "GET", &format!("/tasks/{task_id}"), None)
                 .await
                 .expect("task detail");
         if detail.summary.state.is_final() {
@@ -216,7 +212,7 @@ fn as_nobody(args: &[&str]) -> Option<std::process::Output> {
 async fn the_admin_socket_refuses_other_users() {
     use std::os::unix::fs::PermissionsExt;
     let (_providers, _validator, fixture, miner) = rig(Some("127.0.0.0/8")).await;
-    let sock = socket(&fixture);
+    let sock = fixture.socket();
     let path = sock.display().to_string();
     let curl = [
         "curl",
@@ -347,7 +343,7 @@ async fn no_key_seed_or_phrase_shows_in_logs_admin_replies_webhooks_or_info() {
     assert_eq!(echoed.status_header, "failed", "{echoed:?}");
 
     // Everything an operator, a console or a validator can see.
-    let sock = socket(&fixture);
+    let sock = fixture.socket();
     let mut seen = String::new();
     for hook in validator.webhooks() {
         seen.push_str(&format!(

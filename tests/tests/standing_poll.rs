@@ -14,19 +14,15 @@ use std::time::{Duration, Instant};
 
 const WAIT: Duration = Duration::from_secs(30);
 
-fn socket(r: &Rig) -> std::path::PathBuf {
-    r.fixture.dir.path().join("state/admin.sock")
-}
-
 async fn standing(r: &Rig) -> StandingView {
-    gas_client::get_json(&socket(r), "GET", "/standing", None)
+    gas_client::get_json(&r.fixture.socket(), "GET", "/standing", None)
         .await
         .expect("standing")
 }
 
 /// Asks the miner to read the API now; returns what it then shows.
 async fn refresh(r: &Rig) -> StandingView {
-    gas_client::get_json(&socket(r), "POST", "/standing/refresh", None)
+    gas_client::get_json(&r.fixture.socket(), "POST", "/standing/refresh", None)
         .await
         .expect("refresh")
 }
@@ -88,7 +84,7 @@ async fn the_gates_and_pass_rates_come_from_the_api_signed_by_our_hotkey() {
         s.chain.reason
     );
     // The dashboard's line, and the estimate behind a known gate.
-    let status: Status = gas_client::get_json(&socket(&r), "GET", "/status", None)
+    let status: Status = gas_client::get_json(&r.fixture.socket(), "GET", "/status", None)
         .await
         .expect("status");
     let line = status.standing.expect("a standing summary");
@@ -126,7 +122,7 @@ async fn when_the_api_fails_the_last_good_snapshot_stays_with_its_age_and_the_re
     let error = s.api.error.clone().expect("the reason");
     assert!(error.contains("500"), "{error}");
     assert!(!s.api.signature_refused);
-    let status: Status = gas_client::get_json(&socket(&r), "GET", "/status", None)
+    let status: Status = gas_client::get_json(&r.fixture.socket(), "GET", "/status", None)
         .await
         .expect("status");
     let line = status.standing.expect("summary");

@@ -4,7 +4,6 @@
 //! that delivers 1080p first; with `MINER_TIER_RETRY=1` a short result is made once more by
 //! that provider and the better one is delivered. Shown in `/status` and `gas-miner status`.
 
-use gas_shared::admin::Status;
 use gas_tests::*;
 use serde_json::json;
 use std::process::Command;
@@ -63,14 +62,7 @@ async fn a_route_that_delivers_less_than_it_is_asked_is_planned_lower_and_the_ch
     }
     assert_eq!(jobs(&r, Api::Runway), 0);
     // Three of three fell short: OpenRouter's 1080p plan is taken as 720p now.
-    let s: Status = gas_client::get_json(
-        &r.fixture.dir.path().join("state/admin.sock"),
-        "GET",
-        "/status",
-        None,
-    )
-    .await
-    .expect("status");
+    let s = r.fixture.status().await;
     let or = s
         .providers
         .iter()
