@@ -7,7 +7,10 @@
 //! subnet's API can take two minutes, and nothing else should wait behind it.
 
 use gas_client::tasks_path;
-use gas_shared::admin::{Event, ServicesUpdate, TaskDetail, TaskPage, TaskQuery, TrustReload};
+use gas_shared::admin::{
+    CallSummary, Event, RefusalSummary, ServicesUpdate, TaskDetail, TaskPage, TaskQuery,
+    TrustReload,
+};
 use gas_shared::standing::StandingView;
 use gas_shared::verdict::Verdict;
 use std::path::{Path, PathBuf};
@@ -38,6 +41,10 @@ pub enum NetEvent {
     StandingRefreshed(Result<Box<StandingView>, String>),
     /// An export was written: where, and how many tasks.
     Exported(PathBuf, usize),
+    /// A provider's last calls, newest first.
+    Calls(String, Vec<CallSummary>),
+    /// A validator's last refusals, newest first.
+    Refusals(String, Vec<RefusalSummary>),
     /// A request failed; what to tell the operator.
     Failed(String),
 }
@@ -54,6 +61,10 @@ pub enum Command {
     LoadStanding,
     /// `POST /standing/refresh`: the miner asks the subnet's API now.
     RefreshStanding,
+    /// A provider's last calls (a drill-down from the dashboard).
+    LoadCalls(String),
+    /// A validator's last refusals (a drill-down from the dashboard).
+    LoadRefusals(String),
     /// Every task the query matches, written to `path` as CSV, or JSON when `json`.
     Export {
         query: TaskQuery,
@@ -143,6 +154,8 @@ pub async fn serve_commands(
             Command::SetServices(_) => "the service change was not made",
             Command::ReloadTrust => "the trust anchors were not reloaded",
             Command::Export { .. } => "the export was not written",
+            Command::LoadCalls(_) => "the provider's calls could not be loaded",
+            Command::LoadRefusals(_) => "the validator's refusals could not be loaded",
             Command::LoadStanding | Command::RefreshStanding => "",
         };
         let event = match cmd {
@@ -183,6 +196,19 @@ pub async fn serve_commands(
                     .map(NetEvent::Services)
             }
             Command::Export { query, path, json } => export(&socket, &query, &path, json).await,
+            Command::LoadCalls(name) => {
+                get_json(&socket, "GET", &format!("/providers/{name}/calls"), None)
+                    .await
+                    .map(|c| NetEvent::Calls(name, c))
+            }
+            Command::LoadRefusals(hotkey) => get_json(
+                &socket,
+                "GET",
+                &format!("/validators/{hotkey}/refusals"),
+                None,
+            )
+            .await
+            .map(|r| NetEvent::Refusals(hotkey, r)),
             Command::ReloadTrust => get_json::<TrustReload>(&socket, "POST", "/trust/reload", None)
                 .await
                 .map(|r| NetEvent::TrustReloaded(r.anchors)),

@@ -250,6 +250,7 @@ fn status() -> Status {
             started_video: vec!["runway".into()],
         },
         trust_anchors: 9,
+        trust_anchors_updated_ms: Some(NOW - 2 * 86_400_000),
         admin_socket: "/root/.local/share/gas-miner/admin.sock".into(),
         demo: false,
         pid: 4242,
@@ -502,11 +503,17 @@ fn with_minutes(mut a: App) -> App {
                     3 + u64::from(ago % 7 == 0)
                 },
                 attempt_p95_ms: Some(if ago == 10 { 65_536 } else { 8_192 }),
+                // Runway was the slow one; OpenRouter answers in 4 s.
+                provider_p95_ms: [
+                    ("openrouter".to_string(), 4_096),
+                    ("runway".to_string(), if ago == 10 { 65_536 } else { 8_192 }),
+                ]
+                .into(),
                 spend_usd: 0.4,
             }
         })
         .collect();
-    a.apply(NetEvent::Event(Event::Minutes(points)));
+    a.apply(NetEvent::Event(Event::Minutes { points }));
     a
 }
 
@@ -529,6 +536,28 @@ fn charts_show_the_last_hour_and_the_day() {
 }
 
 #[test]
+fn the_latency_chart_shows_one_provider_at_a_time_with_p() {
+    let mut a = with_minutes(app());
+    a.key(key(KeyCode::Char('6')));
+    assert!(draw(&a, 160, 48).contains("Every provider's attempt p95"));
+    a.key(key(KeyCode::Char('p')));
+    let openrouter = draw(&a, 160, 48);
+    assert!(
+        openrouter.contains("openrouter attempt p95 · most 4 s · per minute"),
+        "{openrouter}"
+    );
+    insta::assert_snapshot!("charts_one_provider", draw(&a, 80, 24));
+    a.key(key(KeyCode::Char('p')));
+    let runway = draw(&a, 160, 48);
+    assert!(
+        runway.contains("runway attempt p95") && runway.contains("most 66 s"),
+        "{runway}"
+    );
+    a.key(key(KeyCode::Char('p')));
+    assert!(draw(&a, 160, 48).contains("Every provider's attempt p95"));
+}
+
+#[test]
 fn a_validator_row_drills_down_to_its_tasks_and_esc_comes_back() {
     let mut a = app();
     // Down past the queue's two rows and the two providers: the first validator.
@@ -541,18 +570,49 @@ fn a_validator_row_drills_down_to_its_tasks_and_esc_comes_back() {
     let hotkey = "5EHgWw2Af1pnoc7f1A8bfmM97W3DAYW8xr82RfhLL9oAabAe";
     assert_eq!(
         cmds,
-        vec![Command::LoadTasks(TaskQuery {
-            q: Some(hotkey.into()),
-            limit: Some(500),
-            ..TaskQuery::default()
-        })]
+        vec![
+            Command::LoadTasks(TaskQuery {
+                q: Some(hotkey.into()),
+                limit: Some(500),
+                ..TaskQuery::default()
+            }),
+            Command::LoadRefusals(hotkey.into())
+        ]
     );
     a.apply(NetEvent::Tasks(TaskPage {
         tasks: vec![task(1, TaskState::Delivered, false)],
         next: None,
     }));
+    a.apply(NetEvent::Refusals(
+        hotkey.into(),
+        vec![
+            RefusalSummary {
+                at_ms: NOW - 90_000,
+                modality: Modality::Video,
+                reason: "wait".into(),
+                detail:
+                    "video queue would wait 14 min (over MINER_MAX_WAIT_VIDEO 10 min): try later"
+                        .into(),
+            },
+            RefusalSummary {
+                at_ms: NOW - 3_600_000,
+                modality: Modality::Image,
+                reason: "budget".into(),
+                detail:
+                    "image budget reached: $4.98 of $5.00 in 24 h (MINER_BUDGET_USD_PER_DAY_IMAGE)"
+                        .into(),
+            },
+        ],
+    ));
+    insta::assert_snapshot!("tasks_of_a_validator", draw(&a, 80, 24));
+    insta::assert_snapshot!("tasks_of_a_validator_large", draw(&a, 160, 48));
     let screen = draw(&a, 160, 48);
     assert!(screen.contains("Tasks: validator=5EHgWw2A…"), "{screen}");
+    assert!(
+        screen.contains("Its last 2 refusals, newest first")
+            && screen.contains("MINER_MAX_WAIT_VIDEO"),
+        "{screen}"
+    );
     assert!(
         screen.contains(
             "asked 812, refused 4 (503s have no task), replies: 740 passed, 0 taken, 30 rejected"
@@ -575,6 +635,77 @@ fn a_validator_row_drills_down_to_its_tasks_and_esc_comes_back() {
     a.key(key(KeyCode::Esc));
     a.key(key(KeyCode::Char('o')));
     assert!(draw(&a, 160, 48).contains("Validators by refused"));
+}
+
+#[test]
+fn a_provider_row_drills_down_to_its_tasks_and_its_last_calls() {
+    let mut a = app();
+    // Past the queue's two rows: the first provider.
+    for _ in 0..2 {
+        a.key(key(KeyCode::Down));
+    }
+    let cmds = a.key(key(KeyCode::Enter));
+    assert_eq!(a.filter.provider.as_deref(), Some("openrouter"));
+    assert!(
+        cmds.contains(&Command::LoadCalls("openrouter".into())),
+        "{cmds:?}"
+    );
+    a.apply(NetEvent::Tasks(TaskPage {
+        tasks: vec![task(1, TaskState::Delivered, false)],
+        next: None,
+    }));
+    // A reply for another provider (a drill-down left since) is not shown.
+    a.apply(NetEvent::Calls(
+        "runway".into(),
+        vec![CallSummary::default()],
+    ));
+    assert!(a.calls.is_none());
+    a.apply(NetEvent::Calls(
+        "openrouter".into(),
+        vec![
+            CallSummary {
+                at_ms: NOW - 30_000,
+                task_id: "0001-aaaa-bbbb".into(),
+                op: "generate".into(),
+                model: "google/gemini-3-pro-image-preview".into(),
+                status: Some(200),
+                error: None,
+                latency_ms: 8_420,
+                cost_usd: Some(0.134),
+            },
+            CallSummary {
+                at_ms: NOW - 120_000,
+                task_id: "0002-aaaa-bbbb".into(),
+                op: "generate".into(),
+                model: "google/gemini-3-pro-image-preview".into(),
+                status: Some(429),
+                error: Some("rate limited: retry after 20 s".into()),
+                latency_ms: 310,
+                cost_usd: None,
+            },
+        ],
+    ));
+    insta::assert_snapshot!("tasks_of_a_provider", draw(&a, 80, 24));
+    insta::assert_snapshot!("tasks_of_a_provider_large", draw(&a, 160, 48));
+    let screen = draw(&a, 160, 48);
+    assert!(
+        screen.contains("Its last 2 calls, newest first (1 failed")
+            && screen.contains("rate limited: retry after 20 s")
+            && screen.contains("$0.13"),
+        "{screen}"
+    );
+    // While shown, the calls are read again every few seconds (the tasks come live).
+    let now = a.now_ms;
+    assert!(a.tick(now + 1_000).is_empty());
+    assert_eq!(
+        a.tick(now + gas_console::app::RECENT_EVERY_MS),
+        vec![Command::LoadCalls("openrouter".into())]
+    );
+    // Esc leaves the drill-down and its calls.
+    a.key(key(KeyCode::Esc));
+    a.key(key(KeyCode::Char('2')));
+    assert!(a.key(key(KeyCode::Char('r'))) == vec![Command::LoadTasks(a.filter.query())]);
+    assert!(a.calls.is_none());
 }
 
 #[test]
@@ -601,6 +732,23 @@ fn the_task_list_is_ordered_with_o() {
 #[test]
 fn dashboard_large() {
     insta::assert_snapshot!(draw(&app(), 120, 36));
+    insta::assert_snapshot!("dashboard_160x48", draw(&app(), 160, 48));
+}
+
+#[test]
+fn trust_anchors_not_updated_for_a_month_are_an_alert() {
+    let mut a = app();
+    assert!(!alert_line(&a).contains("trust anchors"));
+    let mut s = a.status.clone().expect("status");
+    s.trust_anchors_updated_ms = Some(NOW - 45 * 86_400_000);
+    a.apply(NetEvent::Event(Event::Status(Box::new(s))));
+    a.key(key(KeyCode::Char('!')));
+    let all = draw(&a, 160, 48);
+    assert!(
+        all.contains("the trust anchors were last updated 45 days ago")
+            && all.contains("trust update, then t"),
+        "{all}"
+    );
 }
 
 #[test]

@@ -256,10 +256,13 @@ async fn accept(
     };
     if !state.pipeline.serves(modality) {
         let reason = crate::admission::NO_SERVICE;
-        if state
-            .stats
-            .refused(&signer.hotkey, modality, reason, now_ms())
-        {
+        if state.stats.refused(
+            &signer.hotkey,
+            modality,
+            reason,
+            &ApiError::NoService(modality).to_string(),
+            now_ms(),
+        ) {
             tracing::warn!(validator = %signer.hotkey, %modality, reason, "challenge refused: no service for the modality (logged once a minute per reason)");
         }
         return Err(ApiError::NoService(modality));
@@ -289,10 +292,13 @@ async fn accept(
     };
     if let Err(refusal) = crate::admission::decide(&admission_inputs(&state, &task)) {
         let reason = refusal.label();
-        if state
-            .stats
-            .refused(&signer.hotkey, modality, reason, now_ms())
-        {
+        if state.stats.refused(
+            &signer.hotkey,
+            modality,
+            reason,
+            &refusal.to_string(),
+            now_ms(),
+        ) {
             tracing::warn!(validator = %signer.hotkey, %modality, reason, detail = %refusal, "challenge refused before the 201 (logged once a minute per reason)");
         }
         return Err(ApiError::Refused(refusal));

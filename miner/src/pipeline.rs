@@ -556,8 +556,11 @@ impl Pipeline {
         };
         let began = std::time::Instant::now();
         let result = tokio::time::timeout(limit, provider.generate(&job)).await;
-        self.stats
-            .attempt(began.elapsed().as_millis() as u64, now_ms());
+        self.stats.attempt(
+            provider.name(),
+            began.elapsed().as_millis() as u64,
+            now_ms(),
+        );
         let generated = match result {
             Ok(Ok(g)) => {
                 // Whatever pre-flight says of it, the provider works.

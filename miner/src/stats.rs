@@ -12,10 +12,12 @@
 
 use crate::store::Store;
 use gas_shared::Modality;
-use gas_shared::admin::{Rate, Rates, Refusals, ReplyRates, Throughput, ValidatorStats};
+use gas_shared::admin::{
+    Rate, Rates, RefusalSummary, Refusals, ReplyRates, Throughput, ValidatorStats,
+};
 use gas_shared::reply::{ReplyClass, ReplyCounts};
 use serde::{Deserialize, Serialize};
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::sync::Mutex;
 
 const DAY_MINUTES: i64 = 24 * 60;
@@ -23,7 +25,7 @@ const DAY_MINUTES: i64 = 24 * 60;
 /// The counters' format: 2 since replies are classified.
 const VERSION: u32 = 2;
 
-#[derive(Debug, Clone, Copy, Default, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
 struct Bucket {
     #[serde(default)]
     v: u32,
@@ -50,6 +52,9 @@ struct Bucket {
     /// 2^i ms (the last bin, everything longer).
     #[serde(default)]
     attempts: Durations,
+    /// The same, per provider.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    by_provider: BTreeMap<String, Durations>,
 }
 
 /// How long attempts took, in bins doubling in width (under 1 ms, 2 ms, 4 ms … 2^23 ms).
@@ -207,7 +212,12 @@ struct Inner {
     logged: HashMap<&'static str, i64>,
     /// Refusals by reason since the database was made (`/metrics`' counter).
     refused_total: BTreeMap<String, u64>,
+    /// Each validator's most recent refusals, newest last.
+    recent_refusals: HashMap<String, VecDeque<RefusalSummary>>,
 }
+
+/// How many refusals are kept per validator.
+const RECENT_REFUSALS: usize = 20;
 
 pub(crate) struct Stats {
     store: Store,
@@ -237,6 +247,13 @@ impl Stats {
                     .insert(k["validator/".len()..].to_string(), p);
             }
         }
+        for (k, v) in store.counters("refusals_recent/") {
+            if let Ok(list) = serde_json::from_value(v) {
+                inner
+                    .recent_refusals
+                    .insert(k["refusals_recent/".len()..].to_string(), list);
+            }
+        }
         for (k, v) in store.counters("refused/") {
             if let Some(n) = v.as_u64() {
                 inner
@@ -261,7 +278,7 @@ impl Stats {
         let b = inner.minutes.entry(m).or_default();
         b.v = VERSION;
         change(b);
-        let value = serde_json::to_value(*b).unwrap_or_default();
+        let value = serde_json::to_value(&*b).unwrap_or_default();
         let _ = self.store.put_counter(&format!("minute/{m}"), &value);
         // Buckets older than a day are dropped.
         while let Some((&old, _)) = inner.minutes.first_key_value() {
@@ -328,9 +345,19 @@ impl Stats {
             .sum()
     }
 
-    /// A provider attempt ended after `ms` (whatever its result).
-    pub(crate) fn attempt(&self, ms: u64, at_ms: i64) {
-        self.with_minute(at_ms, |b| b.attempts.add(ms));
+    /// An attempt at `provider` ended after `ms` (whatever its result).
+    pub(crate) fn attempt(&self, provider: &str, ms: u64, at_ms: i64) {
+        self.with_minute(at_ms, |b| {
+            b.attempts.add(ms);
+            match b.by_provider.get_mut(provider) {
+                Some(d) => d.add(ms),
+                None => {
+                    let mut d = Durations::default();
+                    d.add(ms);
+                    b.by_provider.insert(provider.to_string(), d);
+                }
+            }
+        });
     }
 
     /// The per-minute points since `since_ms`, oldest first, with `spend` per minute.
@@ -355,6 +382,11 @@ impl Stats {
                         preflight_passed: b.preflight_passed,
                         preflight_total: b.preflight_total,
                         attempt_p95_ms: b.attempts.p95_ms(),
+                        provider_p95_ms: b
+                            .by_provider
+                            .iter()
+                            .filter_map(|(p, d)| Some((p.clone(), d.p95_ms()?)))
+                            .collect(),
                         spend_usd: 0.0,
                     },
                 )
@@ -382,12 +414,14 @@ impl Stats {
 
     /// We refused a validator's challenge for `reason` (an `admission` label): it costs
     /// nothing, unlike an accepted challenge that fails. Returns whether this is the reason's
-    /// first refusal this minute, i.e. whether to log it.
+    /// first refusal this minute, i.e. whether to log it. `detail` is what the 503 said; the
+    /// validator's last [`RECENT_REFUSALS`] are kept with it.
     pub(crate) fn refused(
         &self,
         validator: &str,
         modality: Modality,
         reason: &'static str,
+        detail: &str,
         at_ms: i64,
     ) -> bool {
         self.with_minute(at_ms, |b| {
@@ -401,8 +435,35 @@ impl Stats {
         let _ = self
             .store
             .put_counter(&format!("refused/{reason}"), &serde_json::json!(*total));
+        let recent = inner
+            .recent_refusals
+            .entry(validator.to_string())
+            .or_default();
+        if recent.len() == RECENT_REFUSALS {
+            recent.pop_front();
+        }
+        recent.push_back(RefusalSummary {
+            at_ms,
+            modality,
+            reason: reason.to_string(),
+            detail: crate::text::truncate(detail, 300),
+        });
+        let value = serde_json::to_value(&*recent).unwrap_or_default();
+        let _ = self
+            .store
+            .put_counter(&format!("refusals_recent/{validator}"), &value);
         let m = minute(at_ms);
         inner.logged.insert(reason, m) != Some(m)
+    }
+
+    /// A validator's most recent refusals, newest first.
+    pub(crate) fn recent_refusals(&self, validator: &str) -> Vec<RefusalSummary> {
+        let inner = self.inner.lock().unwrap_or_else(|p| p.into_inner());
+        inner
+            .recent_refusals
+            .get(validator)
+            .map(|r| r.iter().rev().cloned().collect())
+            .unwrap_or_default()
     }
 
     /// Refusals by reason over the last hour and day, and per modality over the day.
@@ -530,14 +591,11 @@ fn migrate(store: &Store, inner: &mut Inner) {
         counts.taken += b.taken.saturating_sub(taken);
         let refused = b.replies.saturating_sub(b.taken);
         counts.rejected += refused.saturating_sub(counts.rejected);
-        *b = Bucket {
-            v: VERSION,
-            replies_by_class: counts,
-            taken: 0,
-            replies: 0,
-            ..*b
-        };
-        let value = serde_json::to_value(*b).unwrap_or_default();
+        b.v = VERSION;
+        b.replies_by_class = counts;
+        b.taken = 0;
+        b.replies = 0;
+        let value = serde_json::to_value(&*b).unwrap_or_default();
         let _ = store.put_counter(&format!("minute/{m}"), &value);
     }
     for (hotkey, v) in inner.validators.iter_mut().filter(|(_, v)| v.v < VERSION) {
@@ -630,10 +688,27 @@ mod tests {
         let stats = Stats::load(Store::open(dir.path()).expect("store"));
         let now = crate::clock::now_ms();
         stats.challenge("5V", Modality::Image, now);
-        assert!(stats.refused("5V", Modality::Video, crate::admission::WAIT, now));
+        assert!(stats.refused("5V", Modality::Video, crate::admission::WAIT, "busy", now));
         assert!(
-            !stats.refused("5V", Modality::Video, crate::admission::WAIT, now),
+            !stats.refused(
+                "5V",
+                Modality::Video,
+                crate::admission::WAIT,
+                "busy too",
+                now + 1
+            ),
             "logged once a minute"
+        );
+        let recent = stats.recent_refusals("5V");
+        assert_eq!(
+            recent.iter().map(|r| r.detail.as_str()).collect::<Vec<_>>(),
+            ["busy too", "busy"],
+            "newest first"
+        );
+        assert_eq!(
+            Stats::load(stats.store.clone()).recent_refusals("5V"),
+            recent,
+            "kept across a restart"
         );
         stats.reply("5V", ReplyClass::Taken, "Callback accepted", now);
         stats.reply("5V", ReplyClass::Retry, "busy", now);
@@ -648,6 +723,53 @@ mod tests {
         stats.finished(Modality::Image, now);
         assert_eq!(stats.finished_last_hour(Modality::Image, now), 1);
         assert_eq!(stats.finished_last_hour(Modality::Video, now), 0);
+        for i in 0..30 {
+            stats.refused(
+                "5W",
+                Modality::Image,
+                crate::admission::BUDGET,
+                "x",
+                now + i,
+            );
+        }
+        assert_eq!(
+            stats.recent_refusals("5W").len(),
+            RECENT_REFUSALS,
+            "bounded"
+        );
+    }
+
+    #[tokio::test]
+    async fn the_charts_minutes_carry_each_providers_p95_across_a_restart() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let stats = Stats::load(Store::open(dir.path()).expect("store"));
+        let now = crate::clock::now_ms();
+        for _ in 0..19 {
+            stats.attempt("openrouter", 3_000, now);
+        }
+        stats.attempt("runway", 70_000, now);
+        let point = |stats: &Stats| {
+            stats
+                .minutes(now - 60_000, &BTreeMap::new())
+                .pop()
+                .expect("a point")
+        };
+        let p = point(&stats);
+        // 3 s falls in the bin up to 4096 ms; 70 s in the one up to 131072 ms.
+        assert_eq!(p.attempt_p95_ms, Some(4_096), "19 of 20 took 3 s");
+        assert_eq!(
+            p.provider_p95_ms.into_iter().collect::<Vec<_>>(),
+            [
+                ("openrouter".to_string(), 4_096),
+                ("runway".to_string(), 131_072)
+            ]
+        );
+        let again = Stats::load(stats.store.clone());
+        assert_eq!(
+            point(&again).provider_p95_ms.len(),
+            2,
+            "kept in the counters"
+        );
     }
 
     #[test]

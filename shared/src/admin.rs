@@ -30,6 +30,9 @@ pub struct Status {
     pub validators: Vec<ValidatorStats>,
     pub services: Services,
     pub trust_anchors: usize,
+    /// When the newest trust-anchor file was written (unix ms): how old the list is.
+    #[serde(default)]
+    pub trust_anchors_updated_ms: Option<i64>,
     pub admin_socket: String,
     /// This is `gas-miner demo`: nothing in it is real.
     #[serde(default)]
@@ -441,12 +444,13 @@ pub enum Event {
     /// A line of the miner's log.
     Log { line: String },
     /// Per-minute counters for the charts: the last day's once after the snapshot, then the
-    /// minutes that changed (a point replaces the one of the same minute).
-    Minutes(Vec<MinutePoint>),
+    /// minutes that changed (a point replaces the one of the same minute). A struct variant:
+    /// an internally tagged newtype cannot hold a list.
+    Minutes { points: Vec<MinutePoint> },
 }
 
 /// One minute of the miner's work, for the console's charts.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct MinutePoint {
     /// Unix time in minutes.
     pub minute: i64,
@@ -459,8 +463,38 @@ pub struct MinutePoint {
     /// The 95th percentile of the provider attempts that ended in the minute (from a
     /// histogram with bins doubling in width: an upper bound within a factor of 2).
     pub attempt_p95_ms: Option<u64>,
+    /// The same, per provider (those with an attempt in the minute).
+    #[serde(default, skip_serializing_if = "std::collections::BTreeMap::is_empty")]
+    pub provider_p95_ms: std::collections::BTreeMap<String, u64>,
     /// Estimated spend of the calls made in the minute (US$, list prices).
     pub spend_usd: f64,
+}
+
+/// A challenge the miner refused with 503 (it costs nothing, and leaves no task): the most
+/// recent of each validator's are kept (`GET /validators/{hotkey}/refusals`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RefusalSummary {
+    pub at_ms: i64,
+    pub modality: Modality,
+    /// The reason's label, as in `/metrics` (`no_service`, `no_provider`, `wait`, `budget`).
+    pub reason: String,
+    /// What the 503 said.
+    pub detail: String,
+}
+
+/// One call to a provider, the most recent first (`GET /providers/{name}/calls`).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct CallSummary {
+    pub at_ms: i64,
+    pub task_id: String,
+    /// `generate`, `create`, `poll` or `download`.
+    pub op: String,
+    pub model: String,
+    pub status: Option<u16>,
+    pub error: Option<String>,
+    pub latency_ms: u64,
+    /// Estimated list price (on the billed call only).
+    pub cost_usd: Option<f64>,
 }
 
 /// Every error reply: what went wrong and what to do.
@@ -473,4 +507,38 @@ pub struct ErrorReply {
 /// `$TMPDIR/gas-miner-demo`. gas-console attaches there when no miner is configured.
 pub fn demo_state_dir() -> std::path::PathBuf {
     std::env::temp_dir().join("gas-miner-demo")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Every kind of event the stream carries is written and read back as one JSON line.
+    #[test]
+    fn every_event_goes_through_json() {
+        let events = [
+            Event::Snapshot {
+                status: Box::default(),
+                tasks: Vec::new(),
+            },
+            Event::Status(Box::default()),
+            Event::Log {
+                line: "a line".into(),
+            },
+            Event::Minutes {
+                points: vec![MinutePoint {
+                    minute: 29_000_000,
+                    accepted: 3,
+                    provider_p95_ms: [("runway".to_string(), 8_192)].into(),
+                    ..MinutePoint::default()
+                }],
+            },
+        ];
+        for event in events {
+            let text = serde_json::to_string(&event).expect("written");
+            assert!(!text.contains('\n'), "{text}");
+            let back: Event = serde_json::from_str(&text).expect("read back");
+            assert_eq!(back, event);
+        }
+    }
 }

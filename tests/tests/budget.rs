@@ -118,6 +118,8 @@ async fn a_budget_reached_refuses_the_modality_and_stops_paid_calls_across_a_res
     }
 
     // kill -9 and start again: the day's spend is still counted, the limit still holds.
+    // (Counters reach the disk within a second; a 503 has no durability to wait for.)
+    tokio::time::sleep(Duration::from_millis(1500)).await;
     r.miner.kill9();
     r.miner = r.fixture.start();
     let s = r.fixture.status().await;
@@ -134,6 +136,50 @@ async fn a_budget_reached_refuses_the_modality_and_stops_paid_calls_across_a_res
             .len(),
         paid,
         "no paid call after the restart"
+    );
+
+    // The console's drill-downs, as it asks for them: the validator's refusals (a 503 leaves
+    // no task) and the provider's calls with their costs, both kept across the kill -9.
+    let (cmd_tx, cmd_rx) = tokio::sync::mpsc::unbounded_channel();
+    let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
+    tokio::spawn(gas_console::net::serve_commands(
+        r.fixture.socket(),
+        cmd_rx,
+        tx,
+    ));
+    let hotkey = key(VALIDATOR_PHRASE).ss58().to_string();
+    cmd_tx
+        .send(gas_console::net::Command::LoadRefusals(hotkey.clone()))
+        .expect("send");
+    cmd_tx
+        .send(gas_console::net::Command::LoadCalls("openrouter".into()))
+        .expect("send");
+    let mut seen = (None, None);
+    while seen.0.is_none() || seen.1.is_none() {
+        match tokio::time::timeout(WAIT, rx.recv()).await {
+            Ok(Some(gas_console::net::NetEvent::Refusals(who, list))) => seen.0 = Some((who, list)),
+            Ok(Some(gas_console::net::NetEvent::Calls(who, list))) => seen.1 = Some((who, list)),
+            other => panic!("the console's drill-downs: {other:?}"),
+        }
+    }
+    let (who, refusals) = seen.0.expect("refusals");
+    assert_eq!(who, hotkey);
+    assert_eq!(refusals.len(), 2, "{refusals:?}");
+    assert!(
+        refusals.iter().all(|f| f.reason == "budget"
+            && f.modality == gas_shared::Modality::Image
+            && f.detail.contains("MINER_BUDGET_USD_PER_DAY_IMAGE=0.30")),
+        "{refusals:?}"
+    );
+    assert!(refusals[0].at_ms >= refusals[1].at_ms, "newest first");
+    let (_, calls) = seen.1.expect("calls");
+    let billed: Vec<_> = calls.iter().filter(|c| c.cost_usd.is_some()).collect();
+    assert_eq!(billed.len(), 2, "{calls:?}");
+    assert!(
+        billed
+            .iter()
+            .all(|c| c.op == "generate" && c.error.is_none() && c.cost_usd == Some(GEMINI_1K)),
+        "{calls:?}"
     );
 }
 

@@ -323,8 +323,10 @@ async fn the_demo_s_services_are_restored_after_being_emptied_and_the_console_sa
     // From the dashboard's validator row (below the queue's two rows and the two studios)
     // to its tasks, and into one of them.
     tmux.keys(&["1", "Down", "Down", "Down", "Down", "Enter"]);
-    tmux.wait_for("the validator's tasks", |p| {
+    tmux.wait_for("the validator's tasks, and below them its refusals", |p| {
         p.contains("Tasks: validator=5")
+            && p.contains("refusals, newest first")
+            && p.contains("no_service")
     })
     .await;
     tmux.wait_for("a task in the list", |p| {
@@ -345,6 +347,20 @@ async fn the_demo_s_services_are_restored_after_being_emptied_and_the_console_sa
         p.contains("Validators by asked")
     })
     .await;
+
+    // The charts have the minutes the miner counted: answered, and the refusals above.
+    tmux.keys(&["6"]);
+    let pane = tmux
+        .wait_for("the charts with data", |p| {
+            p.contains("Challenges answered 201, per minute · last hour · most ")
+                && !p.contains("· most 0 · total 0")
+        })
+        .await;
+    assert!(
+        !pane.contains("Refused with 503, per minute · most 0"),
+        "{pane}"
+    );
+    tmux.keys(&["1"]);
 
     // SIGTERM: it drains, then it is stopped (not "live", not a crash).
     let pid = miner.0.id().to_string();

@@ -18,6 +18,8 @@ const LIST_CAP: usize = 1000;
 const LOG_CAP: usize = 3000;
 /// How often the open Standing screen reads `GET /standing` again.
 pub const STANDING_EVERY_MS: i64 = 30_000;
+/// How often a drill-down's calls or refusals are read again while shown.
+pub const RECENT_EVERY_MS: i64 = 5_000;
 /// The Standing screen shows the validators in sections of this many, so that each fits an
 /// 80×24 terminal and scrolling a section at a time skips none.
 pub const VALIDATORS_PER_SECTION: usize = 10;
@@ -489,12 +491,20 @@ pub struct App {
     pub minutes: std::collections::BTreeMap<i64, gas_shared::admin::MinutePoint>,
     /// The charts show the last day (else the last hour).
     pub charts_day: bool,
+    /// The provider whose latency the charts show (`None`: every provider's attempts).
+    pub chart_provider: Option<String>,
     /// Where the dashboard's keys are.
     pub dash: DashFocus,
     pub validator_order: ValidatorOrder,
     pub task_order: TaskOrder,
     /// A drill-down's way back: the screen and the task filter before it (Esc).
     pub back: Option<(Screen, Filter)>,
+    /// The drilled-into provider's last calls, and validator's last refusals (`None`: not
+    /// loaded yet).
+    pub calls: Option<Vec<gas_shared::admin::CallSummary>>,
+    pub refusals: Option<Vec<gas_shared::admin::RefusalSummary>>,
+    /// When they were last asked for.
+    pub recent_asked_ms: i64,
     pub message: Option<Message>,
     /// When the last status arrived (the console's clock).
     pub status_at_ms: Option<i64>,
@@ -530,10 +540,14 @@ impl App {
             standing: Standing::default(),
             minutes: std::collections::BTreeMap::new(),
             charts_day: false,
+            chart_provider: None,
             dash: DashFocus::default(),
             validator_order: ValidatorOrder::default(),
             task_order: TaskOrder::default(),
             back: None,
+            calls: None,
+            refusals: None,
+            recent_asked_ms: 0,
             message: None,
             status_at_ms: None,
             opened: None,
@@ -566,6 +580,9 @@ impl App {
             .is_none_or(|at| now_ms - at >= STANDING_EVERY_MS);
         if self.screen == Screen::Standing && due {
             return self.load_standing();
+        }
+        if self.screen == Screen::Tasks && now_ms - self.recent_asked_ms >= RECENT_EVERY_MS {
+            return self.load_recent();
         }
         Vec::new()
     }
@@ -693,6 +710,49 @@ impl App {
         }
     }
 
+    /// The charts' latency line moves to the next provider with attempts in the last day,
+    /// then back to all of them.
+    pub fn next_chart_provider(&mut self) {
+        let names: std::collections::BTreeSet<&String> = self
+            .minutes
+            .values()
+            .flat_map(|p| p.provider_p95_ms.keys())
+            .collect();
+        self.chart_provider = match &self.chart_provider {
+            None => names.first().map(|n| (*n).clone()),
+            Some(now) => names
+                .range::<&String, _>((std::ops::Bound::Excluded(now), std::ops::Bound::Unbounded))
+                .next()
+                .map(|n| (*n).clone()),
+        };
+    }
+
+    /// Loads the task list for the filter, with what a drill-down shows beside it: the
+    /// provider's last calls or the validator's last refusals.
+    pub fn reload_tasks(&mut self) -> Vec<Command> {
+        let mut out = vec![Command::LoadTasks(self.filter.query())];
+        out.extend(self.load_recent());
+        out
+    }
+
+    /// The drilled-into provider's last calls or validator's last refusals (read again
+    /// every [`RECENT_EVERY_MS`] while shown); what no longer applies is dropped.
+    fn load_recent(&mut self) -> Vec<Command> {
+        let mut out = Vec::new();
+        match &self.filter.provider {
+            Some(p) => out.push(Command::LoadCalls(p.clone())),
+            None => self.calls = None,
+        }
+        match &self.filter.validator {
+            Some(v) => out.push(Command::LoadRefusals(v.clone())),
+            None => self.refusals = None,
+        }
+        if !out.is_empty() {
+            self.recent_asked_ms = self.now_ms;
+        }
+        out
+    }
+
     /// Applies what the network side reports; returns follow-up commands.
     pub fn apply(&mut self, e: NetEvent) -> Vec<Command> {
         match e {
@@ -707,7 +767,7 @@ impl App {
                 };
                 // The snapshot that follows is unfiltered: reload a filtered list.
                 if !self.filter.is_empty() {
-                    return vec![Command::LoadTasks(self.filter.query())];
+                    return self.reload_tasks();
                 }
             }
             NetEvent::Disconnected(error) => {
@@ -743,7 +803,7 @@ impl App {
                 self.upsert(*t);
             }
             NetEvent::Event(Event::Log { line }) => self.push_log(line),
-            NetEvent::Event(Event::Minutes(points)) => {
+            NetEvent::Event(Event::Minutes { points }) => {
                 for p in points {
                     self.minutes.insert(p.minute, p);
                 }
@@ -842,6 +902,16 @@ impl App {
                 ),
                 Tone::Good,
             ),
+            NetEvent::Calls(name, calls) => {
+                if self.filter.provider.as_ref() == Some(&name) {
+                    self.calls = Some(calls);
+                }
+            }
+            NetEvent::Refusals(hotkey, refusals) => {
+                if self.filter.validator.as_ref() == Some(&hotkey) {
+                    self.refusals = Some(refusals);
+                }
+            }
             NetEvent::Failed(why) => self.say(why, Tone::Bad),
         }
         Vec::new()

@@ -13,6 +13,10 @@ use ratatui::widgets::{Clear, Paragraph, Wrap};
 /// Free space in the state directory under which the operator is warned.
 pub const LOW_DISK_BYTES: u64 = 2 * 1024 * 1024 * 1024;
 
+/// Days after which the trust anchors are called stale: the subnet changes its list a few
+/// times a year, and a signer it added is one our pre-flight would fail.
+pub const STALE_ANCHORS_DAYS: i64 = 30;
+
 /// One alert: how serious (`BAD` before `WARN`), its words, and where to look.
 pub struct Alert {
     pub style: Style,
@@ -77,6 +81,19 @@ pub fn all(app: &App) -> Vec<Alert> {
     if s.trust_anchors == 0 {
         out.push(bad(
             "no trust anchors: every result fails the C2PA check".into(),
+            "gas-miner trust update, then t",
+        ));
+    }
+    if let Some(days) = s
+        .trust_anchors_updated_ms
+        .map(|at| (s.now_ms - at) / 86_400_000)
+        .filter(|d| *d >= STALE_ANCHORS_DAYS)
+        .filter(|_| s.trust_anchors > 0)
+    {
+        out.push(warn(
+            format!(
+                "the trust anchors were last updated {days} days ago: the subnet's list may have changed"
+            ),
             "gas-miner trust update, then t",
         ));
     }

@@ -1,6 +1,7 @@
 //! Charts: the miner's minutes as bars, the last hour (a column a minute) or the last day
 //! (`d`; a column per several minutes, summed): challenges answered and refused, the
-//! pre-flight pass rate, the providers' attempt p95 and the estimated spend. Each title says
+//! pre-flight pass rate, the providers' attempt p95 (all, or one provider's: `p`) and the
+//! estimated spend. Each title says
 //! what a column is and its largest value; a blank column is a minute with nothing to show.
 //! Now is at the right edge (its minute so far).
 
@@ -13,7 +14,12 @@ use ratatui::layout::{Constraint, Layout, Rect};
 use ratatui::style::Style;
 use ratatui::widgets::Sparkline;
 
-pub const KEYS: Keys = &[("d", "hour/day"), ("?", "help"), ("q", "quit")];
+pub const KEYS: Keys = &[
+    ("d", "hour/day"),
+    ("p", "latency of one provider/all"),
+    ("?", "help"),
+    ("q", "quit"),
+];
 
 /// One column: the minutes it sums.
 #[derive(Default, Clone, Copy)]
@@ -37,18 +43,23 @@ fn columns(app: &App, width: usize, now: i64) -> (Vec<Column>, i64) {
     let mut cols = vec![Column::default(); count as usize];
     for (m, p) in app.minutes.range(first..=now) {
         let c = &mut cols[((m - first) / per) as usize];
-        add(c, p);
+        add(c, p, app.chart_provider.as_deref());
     }
     (cols, per)
 }
 
-fn add(c: &mut Column, p: &MinutePoint) {
+/// Adds a minute to a column; the latency is `provider`'s alone when one is named.
+fn add(c: &mut Column, p: &MinutePoint, provider: Option<&str>) {
     c.minutes += 1;
     c.accepted += p.accepted;
     c.refused += p.refused;
     c.passed += p.preflight_passed;
     c.judged += p.preflight_total;
-    c.p95_ms = c.p95_ms.max(p.attempt_p95_ms);
+    let p95 = match provider {
+        Some(name) => p.provider_p95_ms.get(name).copied(),
+        None => p.attempt_p95_ms,
+    };
+    c.p95_ms = c.p95_ms.max(p95);
     c.spend += p.spend_usd;
 }
 
@@ -142,8 +153,14 @@ pub fn draw(f: &mut Frame, area: Rect, app: &App) {
     f.render_widget(
         spark(
             format!(
-                "Provider attempt p95, per {unit} (upper bound, within 2×) · most {}",
-                max_opt(&p95).map_or("–".into(), seconds)
+                "{} attempt p95 · most {} · per {unit}, an upper bound within 2× · p: {}",
+                app.chart_provider.as_deref().unwrap_or("Every provider's"),
+                max_opt(&p95).map_or("–".into(), seconds),
+                if app.chart_provider.is_some() {
+                    "next"
+                } else {
+                    "one provider"
+                },
             ),
             p95,
             WARN,

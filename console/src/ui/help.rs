@@ -133,6 +133,10 @@ const TEXT: &[(bool, &str)] = &[
         false,
         "each title: what a column is, its largest value; blank: a minute with nothing to show",
     ),
+    (
+        false,
+        "p: the latency line shows one provider's attempts, then the next, then every provider's",
+    ),
     (true, "Tasks"),
     (
         false,
@@ -149,6 +153,14 @@ const TEXT: &[(bool, &str)] = &[
     (
         false,
         "reply: the validator's last answer to the webhook: 202 v5 took it (no verdict), 200 v4.9 passed, 4xx rejected",
+    ),
+    (
+        false,
+        "drilled from a provider: its last 50 calls below (call: generate/create/poll/download; answer: HTTP status; took; cost; error)",
+    ),
+    (
+        false,
+        "drilled from a validator: its last 20 refusals below (503: no task, costs nothing; reason as in /metrics)",
     ),
 ];
 

@@ -1,15 +1,17 @@
-//! The task list, filtered, newest first, the selected row reversed.
+//! The task list, filtered, newest first, the selected row reversed. Drilled into from a
+//! provider, its last calls are listed below the tasks (errors included); from a validator,
+//! its last refusals (a 503 leaves no task).
 
 use super::Keys;
 use super::widgets::{
     BAD, DIM, GOOD, WARN, age, clip, last_column_width, state_style, table, waiting,
 };
 use crate::app::{App, short, state_word};
-use gas_shared::admin::TaskSummary;
+use gas_shared::admin::{CallSummary, RefusalSummary, TaskSummary};
 use gas_shared::{Modality, TaskState};
 use ratatui::Frame;
 use ratatui::layout::Constraint::{Length, Min};
-use ratatui::layout::Rect;
+use ratatui::layout::{Layout, Rect};
 use ratatui::style::{Modifier, Style};
 use ratatui::widgets::{Cell, Row};
 
@@ -81,7 +83,7 @@ fn behind(app: &App) -> String {
         .and_then(|n| s.providers.iter().find(|p| &p.name == n))
     {
         return format!(
-            " · {} calls, {} failed, p95 {} (each task's calls are in its detail)",
+            " · {} calls, {} failed, p95 {}",
             p.calls,
             p.errors,
             p.p95_ms.map_or("–".into(), |v| format!("{v} ms"))
@@ -106,6 +108,27 @@ pub fn draw(f: &mut Frame, area: Rect, app: &App) {
     if app.status.is_none() && app.tasks.is_empty() {
         return waiting(f, area, app);
     }
+    let beside = if app.filter.provider.is_some() {
+        app.calls.as_ref().map(Vec::len)
+    } else if app.filter.validator.is_some() {
+        app.refusals.as_ref().map(Vec::len)
+    } else {
+        None
+    };
+    let area = match beside {
+        Some(n) => {
+            // The tasks keep at least half; the list below shows what fits, newest first.
+            let below = (n.max(1) as u16 + 3).min(area.height / 2);
+            let [top, bottom] = Layout::vertical([Min(5), Length(below)]).areas(area);
+            if app.filter.provider.is_some() {
+                draw_calls(f, bottom, app);
+            } else {
+                draw_refusals(f, bottom, app);
+            }
+            top
+        }
+        None => area,
+    };
     let columns = [
         ("age", Length(4)),
         ("task", Length(9)),
@@ -159,4 +182,98 @@ pub fn draw(f: &mut Frame, area: Rect, app: &App) {
         behind(app)
     );
     f.render_widget(table(&title, columns, rows), area);
+}
+
+/// The drilled-into provider's last calls, newest first.
+fn draw_calls(f: &mut Frame, area: Rect, app: &App) {
+    let calls: &[CallSummary] = app.calls.as_deref().unwrap_or_default();
+    let model_width: u16 = if area.width >= 120 { 34 } else { 12 };
+    let columns = [
+        ("age", Length(4)),
+        ("task", Length(9)),
+        ("call", Length(8)),
+        ("model", Length(model_width)),
+        ("answer", Length(6)),
+        ("took", Length(6)),
+        ("cost", Length(6)),
+        ("error", Min(10)),
+    ];
+    let error_width = last_column_width(&columns, area.width);
+    let rows: Vec<Row> = calls
+        .iter()
+        .take(area.height.saturating_sub(3) as usize)
+        .map(|c| {
+            let failed = c.error.is_some();
+            Row::new(vec![
+                Cell::from(age(app.now_ms - c.at_ms)),
+                Cell::from(short(&c.task_id).to_string()),
+                Cell::from(c.op.clone()),
+                Cell::from(clip(&c.model, usize::from(model_width))),
+                Cell::from(c.status.map_or("–".into(), |s| s.to_string())).style(if failed {
+                    BAD
+                } else {
+                    GOOD
+                }),
+                Cell::from(took(c.latency_ms)),
+                Cell::from(c.cost_usd.map_or("–".into(), |usd| format!("${usd:.2}"))),
+                Cell::from(clip(c.error.as_deref().unwrap_or(""), error_width)).style(BAD),
+            ])
+        })
+        .collect();
+    let failed = calls.iter().filter(|c| c.error.is_some()).count();
+    let title = if calls.is_empty() {
+        "Its calls: none recorded (the last 50 are kept)".to_string()
+    } else {
+        format!(
+            "Its last {} calls, newest first ({failed} failed; answer: the provider's HTTP status)",
+            calls.len()
+        )
+    };
+    f.render_widget(table(&title, columns, rows), area);
+}
+
+/// The drilled-into validator's last refusals, newest first.
+fn draw_refusals(f: &mut Frame, area: Rect, app: &App) {
+    let refusals: &[RefusalSummary] = app.refusals.as_deref().unwrap_or_default();
+    let columns = [
+        ("age", Length(4)),
+        ("kind", Length(5)),
+        ("reason", Length(11)),
+        ("what the 503 said", Min(10)),
+    ];
+    let width = last_column_width(&columns, area.width);
+    let rows: Vec<Row> = refusals
+        .iter()
+        .take(area.height.saturating_sub(3) as usize)
+        .map(|r| {
+            Row::new(vec![
+                Cell::from(age(app.now_ms - r.at_ms)),
+                Cell::from(if r.modality == Modality::Image {
+                    "img"
+                } else {
+                    "vid"
+                }),
+                Cell::from(r.reason.clone()).style(BAD),
+                Cell::from(clip(&r.detail, width)),
+            ])
+        })
+        .collect();
+    let title = if refusals.is_empty() {
+        "Its refusals: none kept (the last 20 are kept)".to_string()
+    } else {
+        format!(
+            "Its last {} refusals, newest first (503: no task, costs nothing)",
+            refusals.len()
+        )
+    };
+    f.render_widget(table(&title, columns, rows), area);
+}
+
+/// A call's duration in at most 6 characters.
+fn took(ms: u64) -> String {
+    match ms {
+        ms if ms < 1000 => format!("{ms}ms"),
+        ms if ms < 100_000 => format!("{:.1}s", ms as f64 / 1000.0),
+        ms => format!("{}s", ms / 1000),
+    }
 }

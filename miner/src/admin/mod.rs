@@ -24,6 +24,7 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use tokio::net::UnixListener;
 
+mod recent;
 mod services;
 mod standing;
 mod status;
@@ -172,6 +173,8 @@ pub(crate) fn router(admin: Arc<Admin>) -> Router {
         .route("/metrics", get(status::metrics))
         .route("/standing", get(standing::standing))
         .route("/standing/refresh", post(standing::refresh))
+        .route("/providers/{name}/calls", get(recent::calls))
+        .route("/validators/{hotkey}/refusals", get(recent::refusals))
         .fallback(unknown)
         .layer(axum::middleware::from_fn(same_user))
         .with_state(admin)

@@ -102,6 +102,7 @@ impl Admin {
             validators,
             services: self.services(),
             trust_anchors: self.preflight.trusted().anchors.count(),
+            trust_anchors_updated_ms: self.preflight.trusted().anchors.updated_ms(),
             admin_socket: self.socket.display().to_string(),
             demo: self.demo,
             pid: std::process::id(),
@@ -192,17 +193,22 @@ pub(super) async fn logs(State(a): State<Arc<Admin>>, Query(q): Query<LogQuery>)
 }
 
 fn line(event: &Event) -> Bytes {
-    let mut v = serde_json::to_vec(event).unwrap_or_default();
+    let mut v = serde_json::to_vec(event).unwrap_or_else(|e| {
+        // A type the stream cannot carry: a bug, said where it can be found.
+        tracing::error!(error = %e, "an admin event could not be written as JSON");
+        Vec::new()
+    });
     v.push(b'\n');
     Bytes::from(v)
 }
 
 /// The charts' points from `since_ms` on.
 fn minutes_since(a: &Admin, since_ms: i64) -> Event {
-    Event::Minutes(
-        a.stats
+    Event::Minutes {
+        points: a
+            .stats
             .minutes(since_ms, &a.store.spend_per_minute(since_ms)),
-    )
+    }
 }
 
 fn snapshot(a: &Admin) -> Event {

@@ -27,6 +27,16 @@ impl Anchors {
     pub fn count(&self) -> usize {
         self.subjects.len()
     }
+
+    /// When the newest file was written (unix ms).
+    pub fn updated_ms(&self) -> Option<i64> {
+        self.fingerprint
+            .iter()
+            .filter_map(|(_, _, t)| t.as_ref())
+            .filter_map(|t| t.duration_since(std::time::UNIX_EPOCH).ok())
+            .map(|d| d.as_millis() as i64)
+            .max()
+    }
 }
 
 pub(super) fn how_to_get(dir: &Path) -> String {

@@ -4,9 +4,13 @@
 
 use super::{Store, StoreError, encode, scan};
 use crate::task::{CallRecord, Checkpoint, Usage};
+use gas_shared::admin::CallSummary;
 use std::collections::HashMap;
 
 const DAY_MS: i64 = 86_400_000;
+
+/// How many calls are kept per provider for its drill-down.
+const RECENT_CALLS: usize = 50;
 
 fn spend_day_key(day_ms: i64) -> String {
     format!("spend_day/{:020}", day_ms.max(0))
@@ -23,7 +27,27 @@ impl Store {
             }
         }
         *self.usage.lock().unwrap_or_else(|p| p.into_inner()) = usage;
+        let mut recent = HashMap::new();
+        for item in self.counters.scan_prefix(b"calls_recent/") {
+            let (k, v) = item?;
+            let name = String::from_utf8_lossy(&k["calls_recent/".len()..]).into_owned();
+            if let Ok(list) = serde_json::from_slice(&v) {
+                recent.insert(name, list);
+            }
+        }
+        *self.recent_calls.lock().unwrap_or_else(|p| p.into_inner()) = recent;
         Ok(())
+    }
+
+    /// `provider`'s most recent calls (at most 50, kept across restarts and pruning), newest
+    /// first.
+    pub fn recent_calls(&self, provider: &str) -> Vec<CallSummary> {
+        self.recent_calls
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .get(provider)
+            .map(|r| r.iter().rev().cloned().collect())
+            .unwrap_or_default()
     }
 
     /// Calls, errors, bytes, spend and latency per provider.
@@ -57,6 +81,27 @@ impl Store {
             format!("provider/{}", call.provider).as_bytes(),
             serde_json::to_vec(u).unwrap_or_default(),
         )?;
+        drop(usage);
+        let mut recent = self.recent_calls.lock().unwrap_or_else(|p| p.into_inner());
+        let list = recent.entry(call.provider.clone()).or_default();
+        if list.len() == RECENT_CALLS {
+            list.pop_front();
+        }
+        list.push_back(CallSummary {
+            at_ms: call.at_ms,
+            task_id: call.task_id.clone(),
+            op: call.op.clone(),
+            model: call.model.clone(),
+            status: call.status,
+            error: call.error.as_deref().map(|e| crate::text::truncate(e, 300)),
+            latency_ms: call.latency_ms,
+            cost_usd: call.cost_usd,
+        });
+        self.counters.insert(
+            format!("calls_recent/{}", call.provider).as_bytes(),
+            serde_json::to_vec(list).unwrap_or_default(),
+        )?;
+        drop(recent);
         if let (Some(cost), Some(modality)) = (call.cost_usd.filter(|c| *c > 0.0), call.modality) {
             self.add_spend(modality, call.at_ms, cost)?;
         }

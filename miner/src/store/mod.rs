@@ -91,6 +91,9 @@ pub struct Store {
     /// The ids of tasks as they reach a final state (for the standing's window).
     finals: tokio::sync::broadcast::Sender<String>,
     usage: Arc<Mutex<HashMap<String, Usage>>>,
+    /// Each provider's most recent calls, newest last (also in `counters`).
+    recent_calls:
+        Arc<Mutex<HashMap<String, std::collections::VecDeque<gas_shared::admin::CallSummary>>>>,
     spend: Arc<Mutex<spend::SpendWindow>>,
     counters: sled::Tree,
     standing: sled::Tree,
@@ -149,6 +152,7 @@ impl Store {
             events: tokio::sync::broadcast::channel(4096).0,
             finals: tokio::sync::broadcast::channel(4096).0,
             usage: Arc::default(),
+            recent_calls: Arc::default(),
             spend: Arc::default(),
             counters: db.open_tree("counters")?,
             standing: db.open_tree("standing")?,

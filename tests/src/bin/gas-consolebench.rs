@@ -158,8 +158,8 @@ async fn main() -> anyhow::Result<()> {
     }
     // A full day of minutes for the charts.
     let now_minute = status.now_ms.div_euclid(60_000);
-    app.apply(NetEvent::Event(Event::Minutes(
-        (0..24 * 60)
+    app.apply(NetEvent::Event(Event::Minutes {
+        points: (0..24 * 60)
             .map(|ago| gas_shared::admin::MinutePoint {
                 minute: now_minute - ago,
                 accepted: 40 + (ago % 9) as u64,
@@ -168,10 +168,15 @@ async fn main() -> anyhow::Result<()> {
                 preflight_passed: 38,
                 preflight_total: 40,
                 attempt_p95_ms: Some(8_192),
+                provider_p95_ms: [
+                    ("openrouter".to_string(), 8_192),
+                    ("runway".to_string(), 4_096),
+                ]
+                .into(),
                 spend_usd: 1.2,
             })
             .collect(),
-    )));
+    }));
     let mut worst = Duration::ZERO;
     for (w, h) in [(80u16, 24u16), (200, 60)] {
         let mut terminal = Terminal::new(TestBackend::new(w, h))?;

@@ -78,9 +78,11 @@ pub(super) fn on_key(app: &mut App, k: KeyEvent) -> Vec<Command> {
             app.back = Some((Screen::Dashboard, app.filter.clone()));
             app.filter = filter;
             app.tasks.clear();
+            app.calls = None;
+            app.refusals = None;
             app.selected = 0;
             app.screen = Screen::Tasks;
-            return vec![Command::LoadTasks(app.filter.query())];
+            return app.reload_tasks();
         }
         _ => {}
     }

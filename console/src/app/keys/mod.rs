@@ -77,8 +77,10 @@ impl App {
                     Screen::Logs => logs::on_key(self, k),
                     Screen::Standing => standing::on_key(self, k),
                     Screen::Charts => {
-                        if k.code == KeyCode::Char('d') {
-                            self.charts_day = !self.charts_day;
+                        match k.code {
+                            KeyCode::Char('d') => self.charts_day = !self.charts_day,
+                            KeyCode::Char('p') => self.next_chart_provider(),
+                            _ => {}
                         }
                         Vec::new()
                     }

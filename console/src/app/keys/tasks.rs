@@ -8,7 +8,7 @@ use gas_shared::admin::TaskQuery;
 use gas_shared::{Modality, TaskState};
 
 pub(super) fn on_key(app: &mut App, k: KeyEvent) -> Vec<Command> {
-    let reload = |app: &mut App| vec![Command::LoadTasks(app.filter.query())];
+    let reload = |app: &mut App| app.reload_tasks();
     match k.code {
         KeyCode::Up | KeyCode::Char('k') => app.selected = app.selected.saturating_sub(1),
         KeyCode::Down | KeyCode::Char('j') => {
