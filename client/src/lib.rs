@@ -12,6 +12,7 @@
 pub mod blocking;
 mod events;
 mod exchange;
+pub mod fleet;
 mod tasks;
 #[cfg(test)]
 mod test_miner;

@@ -7,9 +7,11 @@
 //! screen). `ui` draws that state, a pure function of it: the frame in `ui/mod.rs`, one file
 //! per screen (dashboard, tasks, detail, services, logs, standing, help), what they share in
 //! `ui/widgets.rs`. `net` does all I/O on background tasks, through gas-client (the admin
-//! socket's HTTP+JSON client).
+//! socket's HTTP+JSON client). `miners` decides what is watched: one miner, or a fleet of
+//! them (`app/fleet.rs` keeps an `App` per miner, `ui/fleet.rs` draws their rows).
 
 pub mod app;
+pub mod miners;
 pub mod net;
 pub mod ui;
 

@@ -12,6 +12,7 @@ use gas_shared::verdict::{C2paReport, Freshness, MediaReport, StatusCode, Verdic
 use gas_shared::{Modality, TaskState, Tier};
 use ratatui::Terminal;
 use ratatui::backend::TestBackend;
+use std::path::PathBuf;
 
 const NOW: i64 = 1_764_000_000_000;
 
@@ -55,6 +56,7 @@ fn task(i: usize, state: TaskState, c2pa_failed: bool) -> TaskSummary {
 
 fn status() -> Status {
     Status {
+        name: "default-default".into(),
         version: "0.1.0".into(),
         hotkey: "5DfhGyQdFobKM8NsWvEeAKk5EQQgYe9AydgJ7rMB6E1EqRzV".into(),
         uid: Some(2),
@@ -263,6 +265,7 @@ fn status() -> Status {
             fetched_ms: Some(NOW - 14 * 60_000),
             error: None,
             r_estimate: Some(0.763),
+            incentive: None,
         }),
         refusals: Refusals::default(),
     }
@@ -1384,4 +1387,122 @@ fn an_older_api_server_says_history_is_unavailable() {
         screen.contains("this API server is older and sends no gates"),
         "{screen}"
     );
+}
+
+/// Three miners: two answering (one with a budget reached), one gone unasked.
+fn fleet() -> gas_console::app::fleet::Fleet {
+    use gas_console::app::fleet::Fleet;
+    let mut f = Fleet::new(
+        ["alpha-hot1", "beta-hot2", "gamma-hot3"]
+            .iter()
+            .map(|n| (n.to_string(), PathBuf::from(format!("/srv/{n}/admin.sock"))))
+            .collect(),
+        NOW,
+    );
+    let hotkeys = [
+        "5DfhGyQdFobKM8NsWvEeAKk5EQQgYe9AydgJ7rMB6E1EqRzV",
+        "5HGjWAeFDfFCWPsjFQdVV2Msvz2XtMktvgocEZcCj68kUMaw",
+        "5FLSigC9HGRKVhB9FiEo4Y3koPsNmBmLJbpXg2mp1hXcS59Y",
+    ];
+    for (i, hotkey) in hotkeys.iter().enumerate() {
+        let mut s = status();
+        s.name = f.members[i].name.clone();
+        s.hotkey = hotkey.to_string();
+        s.uid = Some(10 + i as u16);
+        if i == 1 {
+            s.providers.retain(|p| p.health != "open");
+        }
+        if let Some(st) = &mut s.standing {
+            st.incentive = Some(0.0123 * (i + 1) as f64);
+        }
+        f.apply(i, NetEvent::Connected);
+        f.apply(
+            i,
+            NetEvent::Event(Event::Snapshot {
+                status: Box::new(s),
+                tasks: Vec::new(),
+            }),
+        );
+    }
+    f.tick(NOW + 20_000);
+    f.apply(
+        2,
+        NetEvent::Disconnected(
+            "cannot reach the miner at /srv/gamma-hot3/admin.sock: connection refused".into(),
+        ),
+    );
+    // The others keep talking.
+    for i in 0..2 {
+        let mut s = f.members[i].app.status.clone().expect("status");
+        s.now_ms = NOW + 20_000;
+        f.apply(i, NetEvent::Event(Event::Status(Box::new(s))));
+    }
+    f.tick(NOW + 80_000);
+    for i in 0..2 {
+        let mut s = f.members[i].app.status.clone().expect("status");
+        s.now_ms = NOW + 80_000;
+        f.apply(i, NetEvent::Event(Event::Status(Box::new(s))));
+    }
+    f
+}
+
+fn draw_fleet(f: &gas_console::app::fleet::Fleet, w: u16, h: u16) -> String {
+    let mut terminal = Terminal::new(TestBackend::new(w, h)).expect("terminal");
+    terminal
+        .draw(|frame| match f.open {
+            Some(i) => gas_console::ui::draw(frame, &f.members[i].app),
+            None => gas_console::ui::fleet::draw(frame, f),
+        })
+        .expect("draw");
+    format!("{}", terminal.backend())
+}
+
+#[test]
+fn the_fleet_screen_has_a_row_per_miner_a_down_one_said_and_totals() {
+    let mut f = fleet();
+    insta::assert_snapshot!("fleet", draw_fleet(&f, 80, 24));
+    insta::assert_snapshot!("fleet_large", draw_fleet(&f, 160, 48));
+    let screen = draw_fleet(&f, 160, 48);
+    let row = |name: &str| {
+        screen
+            .lines()
+            .find(|l| l.contains(name))
+            .unwrap_or_else(|| panic!("{name} in\n{screen}"))
+            .to_string()
+    };
+    assert!(row("alpha-hot1").contains("live") && row("alpha-hot1").contains("runway is failing"));
+    assert!(row("beta-hot2").contains("budget"), "{}", row("beta-hot2"));
+    assert!(
+        row("gamma-hot3").contains("DOWN 1m"),
+        "{}",
+        row("gamma-hot3")
+    );
+    assert!(screen.contains("Fleet: 3 miners, 2 answering"), "{screen}");
+    // Totals count the miners that answer: two queues of 5 (3 waiting, 2 generating).
+    let total = row("totals: the miners that answer");
+    assert!(
+        total.contains("2/3 up") && total.contains(" 10 "),
+        "{total}"
+    );
+
+    // Enter opens a miner's own screens; F comes back; q quits.
+    f.key(key(KeyCode::Down));
+    f.key(key(KeyCode::Enter));
+    assert_eq!(f.open, Some(1));
+    let inside = draw_fleet(&f, 120, 36);
+    assert!(
+        inside.contains(" beta-hot2 ") && inside.contains("F fleet") && inside.contains("Queue"),
+        "{inside}"
+    );
+    // A search being typed takes F as a letter.
+    f.key(key(KeyCode::Char('2')));
+    f.key(key(KeyCode::Char('/')));
+    f.key(key(KeyCode::Char('F')));
+    assert_eq!(f.open, Some(1));
+    assert_eq!(f.members[1].app.filter.search, "F");
+    f.key(key(KeyCode::Enter));
+    f.key(key(KeyCode::Char('F')));
+    assert_eq!(f.open, None);
+    f.key(key(KeyCode::Char('q')));
+    assert!(f.quit);
 }

@@ -44,24 +44,54 @@ enum Command {
         #[arg(long)]
         no_console: bool,
     },
-    /// Start the miner in a detached tmux session named gas-miner (checks the configuration first)
+    /// Start the miner in a detached tmux session named gas-miner-NAME (checks the configuration, and that no other miner has its state dir, port or hotkey, first)
     Start(Box<Settings>),
     /// Stop the running miner gracefully: no new challenges, work in flight finished, state flushed
-    Stop(PlaceArgs),
+    Stop {
+        #[command(flatten)]
+        place: PlaceArgs,
+        /// Every miner on this box
+        #[arg(long, conflicts_with_all = ["name", "state_dir", "admin_socket"])]
+        all: bool,
+    },
     /// Stop, then start again with the env file read anew
-    Restart(Box<Settings>),
-    /// Is it running? Process, uid, queues, pass rates and the last errors (exit 1 if not running)
-    Status(PlaceArgs),
+    Restart {
+        #[command(flatten)]
+        settings: Box<Settings>,
+        /// Every miner on this box, each with the env file it was started with
+        #[arg(long, conflicts_with_all = ["name", "state_dir"])]
+        all: bool,
+    },
+    /// Is it running? Process, uid, queues, pass rates and the last errors (exit 1 if not running); --all: the fleet table
+    Status {
+        #[command(flatten)]
+        place: PlaceArgs,
+        /// Every miner on this box, one row each, totals at the bottom
+        #[arg(long, conflicts_with_all = ["name", "state_dir", "admin_socket"])]
+        all: bool,
+        /// With --all: JSON for scripts
+        #[arg(long, requires = "all")]
+        json: bool,
+    },
+    /// Every miner known on this box (started here, or running in a gas-miner tmux session), with its state
+    List {
+        /// JSON for scripts
+        #[arg(long)]
+        json: bool,
+    },
     /// The miner's log files (rotated in <state dir>/logs)
     Logs {
         /// How many lines
         #[arg(short = 'n', long = "lines", default_value_t = 100)]
         lines: usize,
         /// Keep printing what is written
-        #[arg(short, long)]
+        #[arg(short, long, conflicts_with = "all")]
         follow: bool,
         #[command(flatten)]
         place: PlaceArgs,
+        /// The last lines of every miner on this box, each line led by its name
+        #[arg(long, conflicts_with_all = ["name", "state_dir", "admin_socket"])]
+        all: bool,
     },
     /// The running miner's tasks, newest first, filtered as in the console: a table, or --csv / --json for scripts
     Tasks {
@@ -99,6 +129,9 @@ enum Command {
     Supervise {
         #[arg(long)]
         launch_env: Option<PathBuf>,
+        /// Where the miner's stderr goes when it stops (`start` prints it)
+        #[arg(long)]
+        last_words: Option<PathBuf>,
     },
     /// What the subnet pays us and why: the fool-rate gates and validators' verdicts from the subnet's API, then the chain and our estimate from the running miner
     Perf {
@@ -152,6 +185,9 @@ enum TrustAction {
 /// Where a running miner is found.
 #[derive(clap::Args)]
 struct PlaceArgs {
+    /// The miner's name (see `gas-miner list`)
+    #[arg(long, env = "MINER_NAME", conflicts_with_all = ["state_dir", "admin_socket"])]
+    name: Option<String>,
     /// State directory (default ~/.local/share/gas-miner)
     #[arg(long, env = "MINER_STATE_DIR")]
     state_dir: Option<String>,
@@ -161,8 +197,21 @@ struct PlaceArgs {
 }
 
 impl PlaceArgs {
-    fn place(&self) -> cli::Place {
-        cli::Place::new(self.state_dir.as_deref(), self.admin_socket.as_deref())
+    fn place(&self) -> Result<cli::Place, CliError> {
+        match &self.name {
+            Some(name) => cli::Place::named(name),
+            None => Ok(cli::Place::new(
+                self.state_dir.as_deref(),
+                self.admin_socket.as_deref(),
+            )),
+        }
+    }
+
+    fn targets(&self, all: bool) -> Result<cli::Targets, CliError> {
+        Ok(match all {
+            true => cli::Targets::All,
+            false => cli::Targets::One(self.place()?),
+        })
     }
 }
 
@@ -232,7 +281,7 @@ fn dispatch() -> Result<(), CliError> {
     let cli = Cli::parse();
     let env_file = cli.env_file.clone();
     match cli.command {
-        Command::Run(settings) => cli::run(&settings),
+        Command::Run(settings) => cli::run(&settings, &env_file),
         Command::Demo {
             state_dir,
             rate,
@@ -247,14 +296,30 @@ fn dispatch() -> Result<(), CliError> {
             no_console,
         ),
         Command::Start(settings) => cli::start(&settings, &env_file),
-        Command::Stop(place) => cli::stop(&place.place()),
-        Command::Restart(settings) => cli::restart(&settings, &env_file),
-        Command::Status(place) => cli::status(&place.place()),
+        Command::Stop { place, all } => cli::stop(&place.targets(all)?),
+        Command::Restart { settings, all } => {
+            let targets = match (all, &settings.name) {
+                (true, _) => Some(cli::Targets::All),
+                // A miner named on the command line that is known here: started again as
+                // it was started.
+                (false, Some(name)) if gas_client::fleet::find(name).is_some() => {
+                    Some(cli::Targets::One(cli::Place::named(name)?))
+                }
+                _ => None,
+            };
+            cli::restart(&settings, &env_file, targets.as_ref())
+        }
+        Command::Status { place, all, json } => match all {
+            true => cli::status_all(json),
+            false => cli::status(&place.place()?),
+        },
+        Command::List { json } => cli::list(json),
         Command::Logs {
             lines,
             follow,
             place,
-        } => cli::logs(&place.place(), lines, follow),
+            all,
+        } => cli::logs(&place.targets(all)?, lines, follow),
         Command::Info(settings) => cli::info(&settings, &env_file),
         Command::Tasks {
             state,
@@ -267,7 +332,7 @@ fn dispatch() -> Result<(), CliError> {
             csv,
             place,
         } => cli::tasks(
-            &place.place(),
+            &place.place()?,
             &cli::Ask {
                 state,
                 modality,
@@ -292,7 +357,10 @@ fn dispatch() -> Result<(), CliError> {
         } => cli::perf(&settings, lookback_days, modality, json),
         Command::Doctor(settings) => cli::doctor(&settings),
         // The launch settings were read at the top.
-        Command::Supervise { launch_env: _ } => cli::supervise(&env_file),
+        Command::Supervise {
+            launch_env: _,
+            last_words,
+        } => cli::supervise(&env_file, last_words.as_deref()),
         Command::VerifyC2pa {
             files,
             verbose,

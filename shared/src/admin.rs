@@ -11,6 +11,9 @@ use serde::{Deserialize, Serialize};
 /// `GET /status`: everything the dashboard shows.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct Status {
+    /// The miner's name on the box (`MINER_NAME`, else `<wallet>-<hotkey>`).
+    #[serde(default)]
+    pub name: String,
     pub version: String,
     pub hotkey: String,
     pub uid: Option<u16>,
@@ -152,6 +155,9 @@ pub struct StandingSummary {
     pub error: Option<String>,
     /// The v5 estimate of `R` (None while a gate is unknown).
     pub r_estimate: Option<f64>,
+    /// Our incentive as the chain last said (None: not read, or offline).
+    #[serde(default)]
+    pub incentive: Option<f64>,
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]

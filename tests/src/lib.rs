@@ -4,13 +4,14 @@
 //!
 //! `rig` starts the miner (`Fixture`, `Miner`, `Rig`), `challenger` talks to it as a validator,
 //! `fakes` are the parties it talks to (providers, validators), `fixtures` the C2PA media made
-//! at test time. This file holds the keys every part shares and where `../shared` is.
+//! at test time, `shell` an operator typing `gas-miner` commands. This file holds the keys every part shares and where `../shared` is.
 
 mod challenger;
 pub mod fakes;
 pub mod fixtures;
 mod rig;
 pub mod seed;
+mod shell;
 pub mod soak;
 pub mod subtensor;
 pub mod term;
@@ -18,6 +19,7 @@ pub mod term;
 pub use challenger::{Challenger, python_json};
 pub use fakes::*;
 pub use rig::{Fixture, Miner, Rig, free_port, miner_bin};
+pub use shell::{Operator, Said};
 pub use term::{Tmux, available, console_bin, tmux_or_skip};
 
 use gas_miner::identity::Hotkey;

@@ -2,6 +2,7 @@
 //! into state changes and commands for the network side). No I/O and no drawing here; `ui`
 //! draws from this.
 
+pub mod fleet;
 mod keys;
 pub mod log_lines;
 
@@ -508,6 +509,8 @@ pub struct App {
     pub message: Option<Message>,
     /// When the last status arrived (the console's clock).
     pub status_at_ms: Option<i64>,
+    /// The miner's name when it is one of a fleet (the header says so, `F` goes back).
+    pub fleet_name: Option<String>,
     /// The media path last asked for ("open"), printed when the console quits.
     pub opened: Option<String>,
     pub quit: bool,
@@ -548,6 +551,7 @@ impl App {
             calls: None,
             refusals: None,
             recent_asked_ms: 0,
+            fleet_name: None,
             message: None,
             status_at_ms: None,
             opened: None,
@@ -671,6 +675,11 @@ impl App {
                 }
             }
         }
+    }
+
+    /// Whether a line is being typed (every key goes to it).
+    pub fn typing(&self) -> bool {
+        self.search_input.is_some() || self.log_search.is_some() || self.services.typing.is_some()
     }
 
     /// The selected task of the list.

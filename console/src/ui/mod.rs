@@ -8,6 +8,7 @@ mod alerts;
 mod charts;
 mod dashboard;
 mod detail;
+pub mod fleet;
 mod help;
 mod logs;
 mod services;
@@ -69,6 +70,13 @@ fn header(f: &mut Frame, area: Rect, app: &App) {
         " gas-console ",
         BOLD.bg(Color::Blue).fg(Color::White),
     )];
+    if let Some(name) = &app.fleet_name {
+        spans.push(Span::styled(
+            format!(" {name} "),
+            BOLD.bg(Color::Cyan).fg(Color::Black),
+        ));
+        spans.push(Span::styled(" F fleet", DIM));
+    }
     if app.status.as_ref().is_some_and(|s| s.demo) {
         spans.push(Span::styled(
             " DEMO ",

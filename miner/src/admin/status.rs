@@ -79,6 +79,7 @@ impl Admin {
         }
         providers.sort_by(|a, b| a.name.cmp(&b.name));
         Status {
+            name: self.config.name.clone(),
             version: env!("CARGO_PKG_VERSION").to_string(),
             hotkey: self.key.ss58().to_string(),
             uid: me.map(|n| n.uid),

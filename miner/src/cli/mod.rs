@@ -7,6 +7,7 @@
 //! (0 ok, 1 a check failed, 2 bad usage or configuration) in one place.
 
 mod doctor;
+mod fleet;
 mod perf;
 mod process;
 mod report;
@@ -17,6 +18,7 @@ mod trust;
 mod verify;
 
 pub use doctor::doctor;
+pub use fleet::{Targets, list, status_all};
 pub use perf::{parse_modality, perf};
 pub use process::{load_launch_env, restart, start, stop, supervise};
 pub use report::{info, logs, status};
@@ -98,11 +100,12 @@ impl From<ClientError> for CliError {
     }
 }
 
-/// Where a miner keeps its state and answers.
+/// Where a miner keeps its state and answers, and its name when known.
 #[derive(Debug, Clone)]
 pub struct Place {
     pub state_dir: PathBuf,
     pub socket: PathBuf,
+    pub name: Option<String>,
 }
 
 impl Place {
@@ -116,12 +119,57 @@ impl Place {
                 return Place {
                     socket: demo.join("admin.sock"),
                     state_dir: demo,
+                    name: Some("demo".into()),
                 };
             }
         }
         let state_dir = crate::config::state_dir(state_dir);
         let socket = crate::config::socket_path(socket, &state_dir);
-        Place { state_dir, socket }
+        // The card of the miner that keeps its state there names it.
+        let name = fleet::card_of(&state_dir).map(|c| c.name);
+        Place {
+            state_dir,
+            socket,
+            name,
+        }
+    }
+
+    /// The miner named `name` on this box (its card in the fleet directory).
+    pub fn named(name: &str) -> Result<Place, CliError> {
+        let card = gas_client::fleet::find(name).ok_or_else(|| {
+            let known: Vec<String> = gas_client::fleet::cards()
+                .into_iter()
+                .map(|c| c.name)
+                .collect();
+            CliError::Failed(format!(
+                "no miner named {name} on this box ({}); see `gas-miner list`",
+                if known.is_empty() {
+                    "none is known yet".to_string()
+                } else {
+                    format!("known: {}", known.join(", "))
+                }
+            ))
+        })?;
+        Ok(Place::of(&card))
+    }
+
+    pub(crate) fn of(card: &gas_client::fleet::Card) -> Place {
+        Place {
+            state_dir: card.state_dir.clone(),
+            socket: card.socket.clone(),
+            name: Some(card.name.clone()),
+        }
+    }
+
+    /// Its tmux session, when its name is known.
+    fn session(&self) -> Option<String> {
+        self.name.as_deref().map(tmux::session)
+    }
+
+    /// Whether its tmux session exists.
+    fn in_tmux(&self) -> bool {
+        self.session()
+            .is_some_and(|s| tmux::session_exists(&s) == Some(true))
     }
 
     fn logs(&self) -> PathBuf {

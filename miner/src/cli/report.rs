@@ -2,7 +2,6 @@
 //! `info` (the configuration with secrets redacted, keys, services, anchors, chain) and
 //! `logs` (the rotated log files, followed across rotations).
 
-use super::tmux::{SESSION, session_exists};
 use super::{CliError, Place};
 use crate::config::Settings;
 use crate::identity::{Hotkey, IdentityError};
@@ -172,17 +171,17 @@ pub fn status(place: &Place) -> Result<(), CliError> {
     let s = match place.status() {
         Ok(s) => s,
         Err(e) => {
-            return Err(CliError::Failed(if session_exists() == Some(true) {
-                format!(
-                    "the tmux session {SESSION} exists but the miner does not answer ({e}); it may be starting or restarting: see `gas-miner logs`"
-                )
-            } else {
-                format!("not running: {e}; start it with `gas-miner start`")
+            return Err(CliError::Failed(match place.session() {
+                Some(session) if place.in_tmux() => format!(
+                    "the tmux session {session} exists but the miner does not answer ({e}); it may be starting or restarting: see `gas-miner logs`"
+                ),
+                _ => format!("not running: {e}; start it with `gas-miner start`"),
             }));
         }
     };
-    let in_tmux = if session_exists() == Some(true) {
-        format!(", tmux session {SESSION}")
+    let session = super::tmux::session(&s.name);
+    let in_tmux = if super::tmux::session_exists(&session) == Some(true) {
+        format!(", tmux session {session}")
     } else {
         String::new()
     };
@@ -192,7 +191,8 @@ pub fn status(place: &Place) -> Result<(), CliError> {
         ""
     };
     println!(
-        "gas-miner {} running: pid {}{in_tmux}, up {}{demo}",
+        "gas-miner {} ({}) running: pid {}{in_tmux}, up {}{demo}",
+        s.name,
         s.version,
         s.pid,
         ago(s.now_ms - s.started_ms)
@@ -337,7 +337,24 @@ pub fn status(place: &Place) -> Result<(), CliError> {
 
 /// `gas-miner logs [-n N] [-f]`: the last lines of the rotated log files in the state
 /// directory, then (with `-f`) what is written next, across rotations.
-pub fn logs(place: &Place, lines: usize, follow: bool) -> Result<(), CliError> {
+pub fn logs(targets: &super::Targets, lines: usize, follow: bool) -> Result<(), CliError> {
+    let place = match targets {
+        super::Targets::One(place) => place,
+        super::Targets::All => {
+            // Each miner's last lines, led by its name.
+            for k in super::fleet::known() {
+                let Some(place) = k.place() else { continue };
+                for file in crate::logs::LogFile::files(&place.logs()).iter().take(1) {
+                    let text = std::fs::read_to_string(file).unwrap_or_default();
+                    let all: Vec<&str> = text.lines().collect();
+                    for line in &all[all.len().saturating_sub(lines)..] {
+                        println!("[{}] {line}", k.name);
+                    }
+                }
+            }
+            return Ok(());
+        }
+    };
     let dir = place.logs();
     let files = crate::logs::LogFile::files(&dir);
     if files.is_empty() {

@@ -10,9 +10,14 @@ use crate::logs::LogFile;
 use std::io::IsTerminal;
 use std::path::PathBuf;
 
-/// `gas-miner run`: the miner in the foreground until SIGINT/SIGTERM.
-pub fn run(settings: &Settings) -> Result<(), CliError> {
-    let config = settings.resolve().map_err(CliError::Config)?;
+/// `gas-miner run`: the miner in the foreground until SIGINT/SIGTERM. `env_file`: the file
+/// read before the settings, if it exists.
+pub fn run(settings: &Settings, env_file: &std::path::Path) -> Result<(), CliError> {
+    let mut config = settings.resolve().map_err(CliError::Config)?;
+    config.env_file = env_file
+        .is_file()
+        .then(|| std::path::absolute(env_file).ok())
+        .flatten();
     let (logs, log_file) = crate::logs::init(&config.state_dir, config.log_filter, "", true)
         .map_err(|e| CliError::Config(vec![e.to_string()]))?;
     crate::tls::use_ring();

@@ -29,6 +29,11 @@ pub struct Config {
     pub wallet_path: PathBuf,
     pub wallet_name: String,
     pub wallet_hotkey: String,
+    /// The miner's name on the box (`MINER_NAME`, else `<wallet>-<hotkey>`), made safe for a
+    /// file and a tmux session name.
+    pub name: String,
+    /// The env file read at start, when there was one (`restart --name` reads it again).
+    pub env_file: Option<PathBuf>,
     pub netuid: u16,
     pub chain_endpoint: String,
     pub bind_ip: IpAddr,

@@ -388,6 +388,17 @@ impl Settings {
             wallet_hotkey: non_empty(&self.wallet_hotkey)
                 .unwrap_or("default")
                 .to_string(),
+            name: gas_client::fleet::clean_name(&non_empty(&self.name).map_or_else(
+                || {
+                    format!(
+                        "{}-{}",
+                        non_empty(&self.wallet_name).unwrap_or("default"),
+                        non_empty(&self.wallet_hotkey).unwrap_or("default")
+                    )
+                },
+                str::to_string,
+            )),
+            env_file: None,
             netuid,
             chain_endpoint,
             bind_ip,

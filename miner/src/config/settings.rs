@@ -130,6 +130,9 @@ pub struct Settings {
     /// Database, media and admin socket (default ~/.local/share/gas-miner)
     #[arg(long, env = "MINER_STATE_DIR")]
     pub state_dir: Option<String>,
+    /// This miner's name on the box: its tmux session (gas-miner-NAME), `--name` in the other commands, the console's fleet (default WALLET-HOTKEY)
+    #[arg(long, env = "MINER_NAME")]
+    pub name: Option<String>,
     /// Also copy every generated file to MINER_OUTPUT_DIR/<image|video>/
     #[arg(long, env = "MINER_SAVE_LOCALLY")]
     pub save_locally: Option<String>,

@@ -139,7 +139,10 @@ pub(crate) async fn run_with(
             format!("cannot listen on {addr}: {e}; pick another BT_AXON_PORT or stop what uses it"),
         )
     })?;
-    tracing::info!(%addr, hotkey = %key.ss58(), admin_socket = %config.admin_socket.display(), "gas-miner listening");
+    tracing::info!(%addr, hotkey = %key.ss58(), admin_socket = %config.admin_socket.display(), name = %config.name, "gas-miner listening");
+    if !config.demo {
+        register(&config, key.ss58());
+    }
     let signal = stop_tx.clone();
     // A closed terminal ends the demo; a real miner takes SIGHUP as "reload the anchors".
     let hangup_stops = config.demo;
@@ -193,6 +196,27 @@ pub(crate) async fn run_with(
     let _ = done_tx.send(true);
     let _ = tokio::time::timeout(Duration::from_secs(5), admin_task).await;
     Ok(())
+}
+
+/// Leaves this miner's card in the fleet directory, so that `gas-miner list`, `--name` and
+/// the console find it. Not fatal: the miner serves without it.
+fn register(config: &Config, hotkey: &str) {
+    let card = gas_client::fleet::Card {
+        name: config.name.clone(),
+        hotkey: hotkey.to_string(),
+        wallet: config.wallet_name.clone(),
+        wallet_hotkey: config.wallet_hotkey.clone(),
+        state_dir: std::path::absolute(&config.state_dir).unwrap_or(config.state_dir.clone()),
+        socket: std::path::absolute(&config.admin_socket).unwrap_or(config.admin_socket.clone()),
+        port: config.port,
+        env_file: config.env_file.clone(),
+        pid: std::process::id(),
+        started_ms: now_ms(),
+        demo: config.demo,
+    };
+    if let Err(e) = gas_client::fleet::register(&card) {
+        tracing::warn!(dir = %gas_client::fleet::dir().display(), error = %e, "this miner could not be listed in the fleet directory: gas-miner list and --name will not find it (set GAS_FLEET_DIR to a writable directory)");
+    }
 }
 
 /// The trust anchors' judge; without anchors the miner does not start (exit 2).

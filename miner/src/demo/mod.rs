@@ -186,6 +186,7 @@ pub async fn run(options: DemoOptions, logs: LogRing) -> Result<Tally, Fatal> {
         webhook_allow: Some("127.0.0.1".into()),
         gas_api_url: Some(format!("http://{validator_addr}")),
         standing_poll: Some("30".into()),
+        name: Some("demo".into()),
         demo: true,
         ..Settings::default()
     };

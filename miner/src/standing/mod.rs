@@ -183,6 +183,13 @@ impl Standing {
     fn summarise(&self, now: i64) {
         let api = self.api_view();
         let estimate = self.estimate(now, &api);
+        let incentive = self
+            .store
+            .latest_snapshot("chain")
+            .ok()
+            .flatten()
+            .and_then(|(_, raw)| serde_json::from_slice::<ChainStanding>(&raw).ok())
+            .and_then(|c| c.incentive);
         let summary =
             (api.fetched_ms.is_some() || api.tried_ms.is_some()).then(|| StandingSummary {
                 gates: api
@@ -194,6 +201,7 @@ impl Standing {
                 fetched_ms: api.fetched_ms,
                 error: api.error.clone(),
                 r_estimate: estimate.r,
+                incentive,
             });
         let mut last = self.last();
         last.summary = summary;
