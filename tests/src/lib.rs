@@ -9,6 +9,7 @@
 mod challenger;
 pub mod fakes;
 pub mod fixtures;
+pub mod measure;
 mod rig;
 pub mod seed;
 mod shell;

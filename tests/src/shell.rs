@@ -12,6 +12,22 @@ pub struct Said {
     pub err: String,
 }
 
+impl Said {
+    /// What a finished command said.
+    pub fn of(out: &std::process::Output) -> Said {
+        Said {
+            code: out.status.code().unwrap_or(-1),
+            out: String::from_utf8_lossy(&out.stdout).into_owned(),
+            err: String::from_utf8_lossy(&out.stderr).into_owned(),
+        }
+    }
+
+    /// stdout, then stderr.
+    pub fn all(&self) -> String {
+        format!("{}{}", self.out, self.err)
+    }
+}
+
 impl std::fmt::Debug for Said {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         write!(
@@ -77,11 +93,7 @@ impl Operator {
             .envs(env.iter().copied())
             .output()
             .expect("gas-miner runs");
-        let said = Said {
-            code: out.status.code().unwrap_or(-1),
-            out: String::from_utf8_lossy(&out.stdout).into_owned(),
-            err: String::from_utf8_lossy(&out.stderr).into_owned(),
-        };
+        let said = Said::of(&out);
         self.transcript
             .borrow_mut()
             .push_str(&format!("$ gas-miner {}\n{said:?}\n", args.join(" ")));

@@ -10,34 +10,13 @@ use gas_miner::identity::write_plain_hotkey;
 use gas_shared::Modality;
 use gas_shared::standing::{ChainStanding, Estimate, ModalityEstimate, StandingView};
 use gas_tests::fakes::gasapi::{FakeGasApi, Mode, REFUSED_BODY, STATUS_BODY};
-use gas_tests::{MINER_PHRASE, OPEN_ROUTER_KEY, OUTSIDER_PHRASE, VALIDATOR_PHRASE, key, miner_bin};
+use gas_tests::{
+    MINER_PHRASE, OPEN_ROUTER_KEY, OUTSIDER_PHRASE, Said, VALIDATOR_PHRASE, key, miner_bin,
+};
 use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
-
-/// What one command said.
-struct Said {
-    code: i32,
-    out: String,
-    err: String,
-}
-
-impl Said {
-    fn all(&self) -> String {
-        format!("{}{}", self.out, self.err)
-    }
-}
-
-impl std::fmt::Debug for Said {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(
-            f,
-            "exit {}\n--- stdout\n{}--- stderr\n{}",
-            self.code, self.out, self.err
-        )
-    }
-}
 
 /// An operator's home: the miner's wallet and the settings `perf` needs, pointed at `api`.
 struct Home {
@@ -83,11 +62,7 @@ impl Home {
             .stdin(Stdio::null())
             .output()
             .expect("gas-miner runs");
-        let said = Said {
-            code: out.status.code().unwrap_or(-1),
-            out: String::from_utf8_lossy(&out.stdout).into_owned(),
-            err: String::from_utf8_lossy(&out.stderr).into_owned(),
-        };
+        let said = Said::of(&out);
         for secret in [MINER_PHRASE, OPEN_ROUTER_KEY] {
             assert!(
                 !said.all().contains(secret),

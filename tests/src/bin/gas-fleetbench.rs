@@ -12,6 +12,7 @@ use gas_console::app::fleet::Fleet;
 use gas_console::net::NetEvent;
 use gas_miner::testing::Store;
 use gas_shared::admin::{Event, Status, TaskPage};
+use gas_tests::measure::{console_targets, frames, ms, open_times};
 use gas_tests::*;
 use ratatui::Terminal;
 use ratatui::backend::TestBackend;
@@ -32,15 +33,6 @@ struct Args {
     /// Times the console is opened (the median is reported)
     #[arg(long, default_value_t = 3)]
     opens: usize,
-}
-
-fn percentile(v: &mut [Duration], p: f64) -> Duration {
-    v.sort();
-    v[((v.len() - 1) as f64 * p).round() as usize]
-}
-
-fn ms(d: Duration) -> String {
-    format!("{:.2} ms", d.as_secs_f64() * 1e3)
 }
 
 #[tokio::main]
@@ -89,30 +81,14 @@ async fn main() -> anyhow::Result<()> {
         .map(|s| format!("--socket {}", s.display()))
         .collect();
     let want = format!("Fleet: {} miners, {} answering", args.miners, args.miners);
-    let mut opens = Vec::new();
-    for _ in 0..args.opens.max(1) {
-        let started = Instant::now();
-        let term = gas_tests::Tmux::start_sized(
-            &format!("{} {}", console.display(), options.join(" ")),
-            160,
-            48,
-        );
-        loop {
-            let text = term.pane();
-            if text.contains(&want) {
-                break;
-            }
-            anyhow::ensure!(
-                started.elapsed() < Duration::from_secs(30),
-                "the console never showed the fleet:\n{text}"
-            );
-            std::thread::sleep(Duration::from_millis(5));
-        }
-        opens.push(started.elapsed());
-        drop(term);
-    }
-    let runs: Vec<String> = opens.iter().map(|d| ms(*d)).collect();
-    let open = percentile(&mut opens, 0.5);
+    let (open, runs) = open_times(
+        &format!("{} {}", console.display(), options.join(" ")),
+        (160, 48),
+        args.opens,
+        "the fleet",
+        |text| text.contains(&want),
+    )
+    .map_err(anyhow::Error::msg)?;
     println!(
         "console open to a fleet screen with {} miners answering: median {} (runs: {}; target < 1 s)",
         args.miners,
@@ -145,17 +121,10 @@ async fn main() -> anyhow::Result<()> {
         let mut terminal = Terminal::new(TestBackend::new(w, h))?;
         for open in [None, Some(0)] {
             fleet.open = open;
-            let mut times = Vec::with_capacity(args.draws);
-            for _ in 0..args.draws {
-                let t = Instant::now();
-                terminal.draw(|f| match fleet.open {
-                    Some(i) => gas_console::ui::draw(f, &fleet.members[i].app),
-                    None => gas_console::ui::fleet::draw(f, &fleet),
-                })?;
-                times.push(t.elapsed());
-            }
-            let p50 = percentile(&mut times, 0.5);
-            let p99 = percentile(&mut times, 0.99);
+            let (p50, p99) = frames(&mut terminal, args.draws, |f| match fleet.open {
+                Some(i) => gas_console::ui::draw(f, &fleet.members[i].app),
+                None => gas_console::ui::fleet::draw(f, &fleet),
+            });
             worst = worst.max(p99);
             println!(
                 "frame {w}×{h} {}: median {} p99 {}",
@@ -169,16 +138,5 @@ async fn main() -> anyhow::Result<()> {
             );
         }
     }
-    println!("slowest p99 frame {} (target < 16 ms)", ms(worst));
-    anyhow::ensure!(
-        open < Duration::from_secs(1),
-        "the console took {} to open",
-        ms(open)
-    );
-    anyhow::ensure!(
-        worst < Duration::from_millis(16),
-        "a frame took {}",
-        ms(worst)
-    );
-    Ok(())
+    console_targets(open, worst).map_err(anyhow::Error::msg)
 }
