@@ -462,6 +462,7 @@ fn every_alert_is_listed_with_its_key() {
     }
     a.key(key(KeyCode::Char('!')));
     insta::assert_snapshot!("alerts", draw(&a, 80, 24));
+    insta::assert_snapshot!("alerts_large", draw(&a, 160, 48));
     let screen = draw(&a, 160, 48);
     for needle in [
         "videos have no service: their challenges get 503",
@@ -818,6 +819,7 @@ fn task_detail() {
         outcome: Some("openrouter: pre-flight failed: c2pa: Signature validation failed".into()),
     })));
     insta::assert_snapshot!(draw(&a, 80, 24));
+    insta::assert_snapshot!("task_detail_large", draw(&a, 160, 48));
     assert_eq!(
         a.key(key(KeyCode::Char('v'))),
         vec![Command::Verify(task(3, TaskState::Failed, true).task_id)]
@@ -856,6 +858,7 @@ fn logs_and_help() {
     insta::assert_snapshot!("logs_large", draw(&a, 160, 48));
     a.key(key(KeyCode::Char('?')));
     insta::assert_snapshot!("help", draw(&a, 80, 24));
+    insta::assert_snapshot!("help_large", draw(&a, 160, 48));
 }
 
 #[test]
@@ -866,6 +869,7 @@ fn the_miner_going_away_is_said_and_its_return_too() {
     ));
     a.tick(NOW + 5_000);
     insta::assert_snapshot!("disconnected", draw(&a, 80, 24));
+    insta::assert_snapshot!("disconnected_large", draw(&a, 160, 48));
     a.apply(NetEvent::Connected);
     assert!(draw(&a, 80, 24).contains("reconnected"));
 }

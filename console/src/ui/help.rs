@@ -17,7 +17,7 @@ const TEXT: &[(bool, &str)] = &[
     ),
     (
         false,
-        "Anywhere: ! every alert  t reload trust anchors  ? help  q quit",
+        "Anywhere: ! every alert  t reload trust anchors  ? help  q quit  F the fleet (several miners)",
     ),
     (
         false,
