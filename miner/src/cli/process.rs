@@ -364,10 +364,14 @@ pub fn stop(targets: &Targets) -> Result<(), CliError> {
         Targets::One(place) => stop_one(place),
         Targets::All => {
             let mut failed = Vec::new();
-            for k in super::fleet::known() {
-                if k.state == "stopped" {
-                    continue;
-                }
+            let running: Vec<_> = super::fleet::known()
+                .into_iter()
+                .filter(|k| k.state != "stopped")
+                .collect();
+            if running.is_empty() {
+                println!("gas-miner: no miner runs on this box (see `gas-miner list`)");
+            }
+            for k in running {
                 let Some(place) = k.place() else { continue };
                 println!("{}:", k.name);
                 if let Err(e) = stop_one(&place) {

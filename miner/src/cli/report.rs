@@ -342,7 +342,14 @@ pub fn logs(targets: &super::Targets, lines: usize, follow: bool) -> Result<(), 
         super::Targets::One(place) => place,
         super::Targets::All => {
             // Each miner's last lines, led by its name.
-            for k in super::fleet::known() {
+            let known = super::fleet::known();
+            if known.is_empty() {
+                return Err(CliError::Failed(format!(
+                    "no miner known on this box ({}); start one with `gas-miner start`",
+                    gas_client::fleet::dir().display()
+                )));
+            }
+            for k in known {
                 let Some(place) = k.place() else { continue };
                 for file in crate::logs::LogFile::files(&place.logs()).iter().take(1) {
                     let text = std::fs::read_to_string(file).unwrap_or_default();
