@@ -3,8 +3,8 @@
 //! needs at once (`Rig`).
 
 use crate::{
-    Challenger, FakeProviders, FakeValidator, MINER_PHRASE, OPEN_ROUTER_KEY, OPENAI_KEY,
-    POOR_PHRASE, RUNWAY_KEY, STABILITY_KEY, VALIDATOR_PHRASE, install_crypto, key,
+    Challenger, FakeProviders, FakeValidator, GEMINI_KEY, MINER_PHRASE, OPEN_ROUTER_KEY,
+    OPENAI_KEY, POOR_PHRASE, RUNWAY_KEY, STABILITY_KEY, VALIDATOR_PHRASE, install_crypto, key,
 };
 use gas_miner::clock::now_ms;
 use gas_miner::identity::write_plain_hotkey;
@@ -83,6 +83,8 @@ impl Fixture {
             ("OPEN_ROUTER_BASE_URL", providers.openrouter_url()),
             ("STABILITY_BASE_URL", providers.stability_url()),
             ("RUNWAY_BASE_URL", providers.runway_url()),
+            ("GEMINI_API_KEY", GEMINI_KEY.into()),
+            ("GEMINI_BASE_URL", providers.google_url()),
             ("MINER_VIDEO_POLL_INTERVAL", "0.1".into()),
             ("GAS_TRUST_ANCHORS", p(&anchors)),
             ("BT_LOGGING_LEVEL", "DEBUG".into()),

@@ -48,13 +48,13 @@ impl std::fmt::Debug for Said {
     }
 }
 
-/// The fakes and a miner's home using every service: images from OpenRouter, OpenAI and
-/// Stability AI, videos from OpenRouter, Runway and OpenAI; the subnet's API is a fake too.
+/// The fakes and a miner's home using every service: images from OpenRouter, OpenAI,
+/// Stability AI and Google, videos from OpenRouter, Runway and OpenAI; the subnet's API is a fake too.
 async fn world() -> (FakeProviders, FakeGasApi, Fixture) {
     let providers = FakeProviders::start().await;
     let api = FakeGasApi::start(key(MINER_PHRASE).ss58());
     let mut fixture = Fixture::new(&providers);
-    fixture.set("IMAGE_SERVICE", "openrouter,openai,stabilityai");
+    fixture.set("IMAGE_SERVICE", "openrouter,openai,stabilityai,google");
     fixture.set("VIDEO_SERVICE", "openrouter,runway,openai");
     fixture.set("GAS_API_URL", &api.url());
     (providers, api, fixture)
@@ -99,6 +99,8 @@ fn assert_green(said: &Said) {
         "✓ openrouter key (OPEN_ROUTER_API_KEY): accepted (GET /key)",
         "✓ stabilityai key (STABILITY_API_KEY): accepted (GET /v1/user/balance)",
         "✓ runway key (RUNWAYML_API_KEY): accepted (GET /v1/organization)",
+        "✓ google key (GEMINI_API_KEY): accepted (GET /models)",
+        "✓ google image model gemini-3-pro-image: offered to this key (GET /models)",
         "✓ openrouter image model google/gemini-3-pro-image-preview: offered, outputs images (GET /models)",
         "✓ openrouter video model google/veo-3.1-lite: offered, outputs videos (GET /videos/models)",
         "✓ openai image model gpt-image-1.5: offered to this key (GET /models)",
@@ -226,10 +228,15 @@ async fn a_retired_model_is_named_with_the_alternatives() {
     let (providers, _api, fixture) = world().await;
     providers.retire_model("google/gemini-3-pro-image-preview");
     providers.retire_model("sora-2");
+    providers.retire_model("gemini-3-pro-image");
     let said = doctor(&fixture).await;
     assert_eq!(said.code, 1, "{said:?}");
     let failures = said.failures();
-    assert_eq!(failures.len(), 2, "{said:?}");
+    assert_eq!(failures.len(), 3, "{said:?}");
+    assert_eq!(
+        said.line("✗ google image model"),
+        "✗ google image model gemini-3-pro-image: google no longer offers gemini-3-pro-image for images; offered: gemini-3.1-flash-image; set GOOGLE_IMAGE_MODEL to one of them"
+    );
     assert_eq!(
         said.line("✗ openrouter image model"),
         "✗ openrouter image model google/gemini-3-pro-image-preview: openrouter no longer offers google/gemini-3-pro-image-preview for images; offered: google/gemini-3-pro-image, google/gemini-3.1-flash-image, openai/gpt-5-image; set OPEN_ROUTER_IMAGE_MODEL to one of them"

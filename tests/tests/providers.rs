@@ -633,3 +633,152 @@ async fn a_failed_job_is_not_created_again_after_a_restart() {
         "the running job is resumed"
     );
 }
+
+/// The pre-flight's measured tier of each task, from the miner's task detail.
+async fn measured_tiers(r: &Rig, ids: &[String]) -> Vec<Option<gas_shared::Tier>> {
+    let mut out = Vec::new();
+    for id in ids {
+        let d: gas_shared::admin::TaskDetail =
+            gas_client::get_json(&r.fixture.socket(), "GET", &format!("/tasks/{id}"), None)
+                .await
+                .expect("task detail");
+        out.push(d.verdicts.last().and_then(|v| v.media.measured_tier));
+    }
+    out
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn google_images_reach_each_tier_skip_thought_images_and_keep_the_key_out_of_the_url() {
+    let r = Rig::start(&[("IMAGE_SERVICE", "google")]).await;
+    let mut ids = Vec::new();
+    for tier in ["1K", "2K", "4K"] {
+        ids.push(r.challenge("image", json!({"resolution": tier})).await);
+    }
+    let wide = r
+        .challenge("image", json!({"resolution": "2K", "aspect_ratio": "16:9"}))
+        .await;
+    ids.push(wide);
+    let hooks = r.webhooks_for(&ids).await;
+    // The final, signed image each time (the unsigned "thought" image before it would fail
+    // the pre-flight), its bytes as Google sent them.
+    r.assert_delivered_untouched(&hooks, "image/png");
+    use gas_shared::Tier;
+    assert_eq!(
+        measured_tiers(&r, &ids).await,
+        [
+            Some(Tier::K1),
+            Some(Tier::K2),
+            Some(Tier::K4),
+            Some(Tier::K1)
+        ],
+        "asked 4K, measured 4K; a 16:9 2K image is 1152 px high"
+    );
+    let requests = r.providers.requests(Api::Google);
+    let sizes: Vec<(&str, &str)> = requests
+        .iter()
+        .map(|b| {
+            let c = &b["generationConfig"]["imageConfig"];
+            (
+                c["imageSize"].as_str().unwrap_or_default(),
+                c["aspectRatio"].as_str().unwrap_or_default(),
+            )
+        })
+        .collect();
+    let mut sizes = sizes;
+    sizes.sort();
+    assert_eq!(
+        sizes,
+        [("1K", "1:1"), ("2K", "16:9"), ("2K", "1:1"), ("4K", "1:1")]
+    );
+    for body in &requests {
+        assert_eq!(
+            body["generationConfig"]["responseModalities"],
+            json!(["TEXT", "IMAGE"])
+        );
+    }
+    let seen = r.providers.seen(Api::Google, Some("generate"));
+    assert!(
+        seen.iter()
+            .all(|s| s.authorization.as_deref() == Some(GEMINI_KEY))
+    );
+    assert!(
+        r.providers.violations().is_empty(),
+        "{:?}",
+        r.providers.violations()
+    );
+    r.assert_no_secrets();
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_google_refusal_goes_to_the_next_provider_with_googles_reason_recorded() {
+    let r = Rig::start(&[("IMAGE_SERVICE", "google,openrouter")]).await;
+    r.providers.script(Api::Google, [Reply::Refuse]);
+    let id = r.challenge("image", json!({"resolution": "1K"})).await;
+    let hooks = r.webhooks_for(std::slice::from_ref(&id)).await;
+    r.assert_delivered_untouched(&hooks, "image/png");
+    assert_eq!(
+        r.providers.requests(Api::Google).len(),
+        1,
+        "a refusal is not retried"
+    );
+    assert_eq!(r.providers.requests(Api::OpenRouterImage).len(), 1);
+    let calls: Vec<gas_shared::admin::CallSummary> =
+        gas_client::get_json(&r.fixture.socket(), "GET", "/providers/google/calls", None)
+            .await
+            .expect("google's calls");
+    assert_eq!(calls.len(), 1, "{calls:?}");
+    assert_eq!(calls[0].task_id, id);
+    assert!(
+        calls[0]
+            .error
+            .as_deref()
+            .is_some_and(|e| e.contains("finishReason IMAGE_SAFETY")),
+        "{calls:?}"
+    );
+    assert_eq!(calls[0].cost_usd, None, "a refusal is not billed");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn google_429s_wait_as_retry_info_says_and_a_daily_quota_opens_the_breaker() {
+    let r = Rig::start(&[("IMAGE_SERVICE", "google,openrouter")]).await;
+    // A per-minute quota: RetryInfo says 1.5 s (there is no Retry-After header).
+    r.providers
+        .script(Api::Google, [gas_tests::fakes::google::rate_limited(1.5)]);
+    let id = r.challenge("image", json!({"resolution": "1K"})).await;
+    r.webhooks_for(std::slice::from_ref(&id)).await;
+    let tries = r.providers.seen(Api::Google, Some("generate"));
+    assert_eq!(tries.len(), 2, "asked again after the wait, and served");
+    let waited = tries[1].at - tries[0].at;
+    assert!(
+        waited >= Duration::from_millis(1400),
+        "waited {waited:?}, as RetryInfo said"
+    );
+    assert!(r.providers.requests(Api::OpenRouterImage).is_empty());
+
+    // A per-day quota: no retry loop; the breaker opens until midnight Pacific and the next
+    // provider serves, now and for the next challenge.
+    r.providers
+        .script(Api::Google, [gas_tests::fakes::google::out_for_the_day()]);
+    let a = r.challenge("image", json!({"resolution": "1K"})).await;
+    r.webhooks_for(std::slice::from_ref(&a)).await;
+    let b = r.challenge("image", json!({"resolution": "1K"})).await;
+    r.webhooks_for(std::slice::from_ref(&b)).await;
+    assert_eq!(
+        r.providers.seen(Api::Google, Some("generate")).len(),
+        3,
+        "one try on the daily quota, none after"
+    );
+    assert_eq!(r.providers.requests(Api::OpenRouterImage).len(), 2);
+    let s = r.fixture.status().await;
+    let google = s
+        .providers
+        .iter()
+        .find(|p| p.name == "google")
+        .expect("google in /status");
+    assert_eq!(google.health, "open", "{google:?}");
+    let why = google.health_reason.clone().unwrap_or_default();
+    assert!(
+        why.contains("out of quota") && why.contains("midnight Pacific"),
+        "{why}"
+    );
+}

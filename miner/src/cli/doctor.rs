@@ -12,7 +12,7 @@ use crate::chain::subtensor::Subtensor;
 use crate::config::{Config, Settings};
 use crate::identity::Hotkey;
 use crate::providers::registry::{ProviderSettings, Service};
-use crate::providers::{openai, openrouter, runway, stability};
+use crate::providers::{google, openai, openrouter, runway, stability};
 use crate::standing::api;
 use crate::text::{redact, truncate};
 use gas_shared::Modality;
@@ -167,14 +167,18 @@ async fn run_checks(config: &Config, key: &Hotkey) -> Vec<Check> {
             "none configured (IMAGE_SERVICE and VIDEO_SERVICE are none): the miner answers every challenge 503",
         ));
     }
-    let mut openai_models: Option<Vec<String>> = None;
+    // The models listed by the key's own check (OpenAI's and Google's GET /models).
+    let mut listed_models: std::collections::HashMap<Service, Vec<String>> = Default::default();
     for (p, answer) in services.iter().zip(&keys) {
         if let Ok(a) = answer {
             if let Some(s) = a.skew_s {
                 skews.push((p.service.name().to_string(), s));
             }
-            if p.service == Service::OpenAi && a.status == 200 {
-                openai_models = Some(ids(&a.body).into_iter().map(|(id, _)| id).collect());
+            if matches!(p.service, Service::OpenAi | Service::Google) && a.status == 200 {
+                listed_models.insert(
+                    p.service,
+                    ids(&a.body).into_iter().map(|(id, _)| id).collect(),
+                );
             }
         }
         checks.push(key_check(p, answer));
@@ -193,7 +197,8 @@ async fn run_checks(config: &Config, key: &Hotkey) -> Vec<Check> {
             (Service::OpenRouter, Modality::Video) => video_list.as_ref(),
             _ => None,
         };
-        checks.push(model_check(*modality, p, list, openai_models.as_deref()));
+        let listed = listed_models.get(&p.service).map(Vec::as_slice);
+        checks.push(model_check(*modality, p, list, listed));
     }
     // (c) trust anchors
     checks.push(
@@ -241,6 +246,7 @@ fn key_path(service: Service) -> &'static str {
         Service::OpenRouter => "/key",
         Service::StabilityAi => "/v1/user/balance",
         Service::Runway => "/v1/organization",
+        Service::Google => "/models",
     }
 }
 
@@ -250,7 +256,11 @@ async fn probe_key(client: &reqwest::Client, p: &ProviderSettings) -> Result<Ans
         p.base_url.trim_end_matches('/'),
         key_path(p.service)
     );
-    let mut headers = vec![("authorization", format!("Bearer {}", p.key.expose()))];
+    let mut headers = vec![match p.service {
+        // Google's key goes in its own header, never in the URL.
+        Service::Google => ("x-goog-api-key", p.key.expose().to_string()),
+        _ => ("authorization", format!("Bearer {}", p.key.expose())),
+    }];
     if p.service == Service::Runway {
         headers.push(("x-runway-version", "2024-11-06".to_string()));
     }
@@ -372,6 +382,7 @@ fn default_model(service: Service, modality: Modality) -> &'static str {
         (Service::OpenRouter, Modality::Video) => openrouter::DEFAULT_VIDEO_MODEL,
         (Service::StabilityAi, _) => stability::DEFAULT_MODEL,
         (Service::Runway, _) => runway::DEFAULT_MODEL,
+        (Service::Google, _) => google::DEFAULT_IMAGE_MODEL,
     }
 }
 
@@ -379,6 +390,14 @@ fn default_model(service: Service, modality: Modality) -> &'static str {
 /// modalities it outputs when the list says.
 fn ids(body: &str) -> Vec<(String, Option<Vec<String>>)> {
     let value: serde_json::Value = serde_json::from_str(body).unwrap_or_default();
+    // Google lists `{"models": [{"name": "models/<id>"}]}`.
+    if let Some(models) = value.get("models").and_then(|m| m.as_array()) {
+        return models
+            .iter()
+            .filter_map(|m| m.get("name").and_then(|n| n.as_str()))
+            .map(|n| (n.trim_start_matches("models/").to_string(), None))
+            .collect();
+    }
     let items = value
         .get("data")
         .or(Some(&value))
@@ -406,7 +425,7 @@ fn model_check(
     modality: Modality,
     p: &ProviderSettings,
     list: Option<&Result<Answer, String>>,
-    openai_models: Option<&[String]>,
+    listed_models: Option<&[String]>,
 ) -> Check {
     let service = p.service.name();
     let model = p
@@ -503,14 +522,15 @@ fn model_check(
                 ),
             }
         }
-        Service::OpenAi => match openai_models {
+        Service::OpenAi | Service::Google => match listed_models {
             Some(offered) if offered.contains(&model) => {
                 Check::new(Mark::Pass, thing, "offered to this key (GET /models)")
             }
             Some(offered) => {
-                let prefix = match modality {
-                    Modality::Image => "gpt-image",
-                    Modality::Video => "sora",
+                let prefix = match (p.service, modality) {
+                    (Service::Google, _) => "gemini",
+                    (_, Modality::Image) => "gpt-image",
+                    (_, Modality::Video) => "sora",
                 };
                 retired(
                     offered

@@ -119,6 +119,7 @@ impl Settings {
                 &self.runwayml_api_key,
                 &self.runway_base_url,
             ),
+            (Service::Google, &self.gemini_api_key, &self.gemini_base_url),
         ];
         let runway_alias = std::env::var("RUNWAYML_API_SECRET").ok();
         let mut providers = Vec::new();
@@ -141,6 +142,7 @@ impl Settings {
             ("OPEN_ROUTER_VIDEO_MODEL", &self.open_router_video_model),
             ("STABILITY_MODEL", &self.stability_model),
             ("RUNWAY_MODEL", &self.runway_model),
+            ("GOOGLE_IMAGE_MODEL", &self.google_image_model),
         ];
         let explicit =
             non_empty(&self.image_service).is_some() || non_empty(&self.video_service).is_some();

@@ -24,6 +24,14 @@ pub struct Settings {
     pub stability_api_key: Option<String>,
     #[arg(long, env = "RUNWAYML_API_KEY", hide_env_values = true)]
     pub runwayml_api_key: Option<String>,
+    /// Google's Gemini API key (the `google` image service)
+    #[arg(long, env = "GEMINI_API_KEY", hide_env_values = true)]
+    pub gemini_api_key: Option<String>,
+    /// The `google` service's image model: gemini-3-pro-image (default) or gemini-3.1-flash-image
+    #[arg(long, env = "GOOGLE_IMAGE_MODEL")]
+    pub google_image_model: Option<String>,
+    #[arg(long, env = "GEMINI_BASE_URL")]
+    pub gemini_base_url: Option<String>,
     /// OpenAI image model (default gpt-image-1.5)
     #[arg(long, env = "OPENAI_IMAGE_MODEL")]
     pub openai_image_model: Option<String>,

@@ -49,19 +49,37 @@ impl Signal {
         let refusal = said(&["moderation", "flagged", "safety", "policy", "refused by"]);
         let quota = said(&["quota", "credit", "billing", "insufficient"]);
         let key_var = registry::Service::parse(provider).map(|s| s.key_var());
+        // Google answers a bad key with 400 INVALID_ARGUMENT.
+        let bad_key = said(&["api key not valid", "api_key_invalid"]);
         match e.status {
+            Some(400) if bad_key => Signal::Refused(match key_var {
+                Some(var) => format!("the API key was refused: check {var}"),
+                None => "the API key was refused".to_string(),
+            }),
             Some(s @ (401 | 403)) if s == 401 || !refusal => Signal::Refused(match key_var {
                 Some(var) => format!("the API key was refused (HTTP {s}): check {var}"),
                 None => format!("the API key was refused (HTTP {s})"),
             }),
             Some(402) => Signal::Refused(format!("out of credit (HTTP 402): {}", e.message)),
-            Some(429) if quota => Signal::Refused(format!("out of quota: {}", e.message)),
+            // A wait the provider named decides: a short one is a pace to keep (Google's
+            // per-minute quotas say "quota" too), a long one keeps the breaker open that long
+            // (Google's per-day quota: until midnight Pacific).
             Some(429) => match e.retry_after {
                 Some(wait) if wait > LONG_RETRY_AFTER => Signal::RateLimited {
-                    reason: format!("rate limited: Retry-After {} s", wait.as_secs()),
+                    reason: if quota {
+                        format!(
+                            "out of quota for {} h: {}",
+                            wait.as_secs().div_ceil(3600),
+                            e.message
+                        )
+                    } else {
+                        format!("rate limited: Retry-After {} s", wait.as_secs())
+                    },
                     wait,
                 },
-                _ => Signal::Inconclusive,
+                Some(_) => Signal::Inconclusive,
+                None if quota => Signal::Refused(format!("out of quota: {}", e.message)),
+                None => Signal::Inconclusive,
             },
             Some(s) if s == 408 || s >= 500 => Signal::Outage(e.message.clone()),
             Some(s) if (400..500).contains(&s) => Signal::Answered,

@@ -102,7 +102,13 @@ pub(crate) struct Call<'a> {
     pub max_tries: u32,
     /// Recorded on the successful try: the call that is billed.
     pub cost_usd: Option<f64>,
+    /// Reads a successful answer for a refusal made with a 2xx (Google's `finishReason`
+    /// with no image): its words, recorded as the call's error, unbilled and not retried.
+    pub refusal: Option<Refusal>,
 }
+
+/// Finds a refusal in a successful answer's body; its words, if it is one.
+pub(crate) type Refusal = fn(&[u8]) -> Option<String>;
 
 impl Call<'_> {
     /// Sends `build()` until it succeeds, a non-retryable status arrives, or tries run out.
@@ -177,9 +183,19 @@ impl Call<'_> {
                 }
                 Ok(resp) => {
                     let status = resp.status().as_u16();
-                    let retry_after = parse_retry_after(resp.headers().get("retry-after"));
+                    let mut retry_after = parse_retry_after(resp.headers().get("retry-after"));
                     let body = read_limited(resp, 64 * 1024).await;
                     let mut message = format!("HTTP {status}: {}", error_text(&body));
+                    // Google says how long to wait in the body, not in a header.
+                    if retry_after.is_none()
+                        && let Some((wait, words)) =
+                            super::google::retry_hint(&body, crate::clock::now_ms())
+                    {
+                        retry_after = Some(wait);
+                        if let Some(words) = words {
+                            message = format!("HTTP {status}: {words}: {}", error_text(&body));
+                        }
+                    }
                     if status == 401 && self.op != "download" {
                         message.push_str(&key_refused(self.provider));
                     }
@@ -217,6 +233,19 @@ impl Call<'_> {
                 modality: None,
             };
             match outcome {
+                Ok((status, (Got::Answer(a), bytes)))
+                    if let Some(why) = self.refusal.and_then(|refused| refused(&a.body)) =>
+                {
+                    record.status = Some(status);
+                    record.bytes = bytes;
+                    record.error = Some(why.clone());
+                    job.record(record);
+                    return Err(ProviderError {
+                        message: why,
+                        status: Some(status),
+                        ..ProviderError::default()
+                    });
+                }
                 Ok((status, (value, bytes))) => {
                     record.status = Some(status);
                     record.bytes = bytes;
@@ -410,6 +439,9 @@ pub(crate) struct Http {
     pub tuning: Tuning,
     /// Headers every API request carries (Runway's version header).
     headers: &'static [(&'static str, &'static str)],
+    /// The header the key goes in, when not `Authorization: Bearer` (Google's
+    /// `x-goog-api-key`: a key never goes in a URL).
+    key_header: Option<&'static str>,
 }
 
 impl Http {
@@ -428,7 +460,13 @@ impl Http {
             client: http_client(&tuning),
             tuning,
             headers: &[],
+            key_header: None,
         }
+    }
+
+    pub(crate) fn with_key_header(mut self, name: &'static str) -> Http {
+        self.key_header = Some(name);
+        self
     }
 
     pub(crate) fn with_headers(mut self, headers: &'static [(&'static str, &'static str)]) -> Http {
@@ -446,6 +484,7 @@ impl Http {
             key: &self.key,
             max_tries: 4,
             cost_usd: None,
+            refusal: None,
         }
     }
 
@@ -454,8 +493,11 @@ impl Http {
         let mut req = self
             .client
             .request(method, format!("{}{path}", self.base_url))
-            .bearer_auth(&self.key)
             .timeout(self.tuning.call_timeout);
+        req = match self.key_header {
+            Some(name) => req.header(name, &self.key),
+            None => req.bearer_auth(&self.key),
+        };
         for (name, value) in self.headers {
             req = req.header(*name, *value);
         }
@@ -469,10 +511,22 @@ impl Http {
         job: &Job<'_>,
         path: &str,
     ) -> Result<Answer, ProviderError> {
+        self.post_plan_refusable(op, job, path, None).await
+    }
+
+    /// [`Http::post_plan`] for an API that may refuse with a 2xx: `refusal` finds it.
+    pub(crate) async fn post_plan_refusable(
+        &self,
+        op: &'static str,
+        job: &Job<'_>,
+        path: &str,
+        refusal: Option<Refusal>,
+    ) -> Result<Answer, ProviderError> {
         let body = &job.plan.params;
         let call = Call {
             summary: summary(body),
             cost_usd: Some(job.plan.cost_usd),
+            refusal,
             ..self.call(op, job)
         };
         call.send(job, || self.request(reqwest::Method::POST, path).json(body))

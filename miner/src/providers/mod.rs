@@ -5,6 +5,7 @@
 //! happens; downloads streamed to disk; API keys never in an error text.
 
 pub(crate) mod delivered;
+pub(crate) mod google;
 pub(crate) mod health;
 mod http;
 pub mod openai;

@@ -173,6 +173,12 @@ runway       veo3.1                             *      audio        second  0.40
 runway       veo3                               *      *            second  0.40
 runway       seedance2                          *      *            second  0.36
 runway       seedance2_fast                     *      *            second  0.18
+google       gemini-3-pro-image                 4K     *            image   0.24
+google       gemini-3-pro-image                 *      *            image   0.134
+google       gemini-3.1-flash-image             4K     *            image   0.151
+google       gemini-3.1-flash-image             2K     *            image   0.101
+google       gemini-3.1-flash-image             *      *            image   0.067
+google       *                                  *      *            image   0.24
 ";
 
 impl PriceTable {
@@ -282,7 +288,7 @@ fn parse_row(line: &str, at: &str) -> Result<PriceRow, String> {
     let [provider, model, tier, option, per, usd] = cols[..] else {
         return Err(format!("{} columns, not 6; {FORMAT}", cols.len()));
     };
-    const PROVIDERS: [&str; 4] = ["openai", "openrouter", "stabilityai", "runway"];
+    const PROVIDERS: [&str; 5] = ["openai", "openrouter", "stabilityai", "runway", "google"];
     if !PROVIDERS.contains(&provider) {
         return Err(format!(
             "unknown provider `{provider}`; use one of {}",

@@ -4,6 +4,7 @@
 //! provider clients for a chain. Configuration, the daemon and the admin socket's service
 //! editor all go through here, so a service is added in one place.
 
+use super::google::{self, Google};
 use super::openai::OpenAi;
 use super::openrouter::{self, OpenRouter};
 use super::runway::{self, Runway};
@@ -24,14 +25,19 @@ pub enum Service {
     OpenRouter,
     StabilityAi,
     Runway,
+    /// Gemini images on Google's own API.
+    Google,
 }
 
 impl Service {
-    pub const ORDER: [Service; 4] = [
+    /// Also the order a modality's service is picked in when none is named (the first with
+    /// a key): Google, added last, never displaces an existing operator's default.
+    pub const ORDER: [Service; 5] = [
         Service::OpenAi,
         Service::OpenRouter,
         Service::StabilityAi,
         Service::Runway,
+        Service::Google,
     ];
 
     pub fn name(self) -> &'static str {
@@ -40,6 +46,7 @@ impl Service {
             Service::OpenRouter => "openrouter",
             Service::StabilityAi => "stabilityai",
             Service::Runway => "runway",
+            Service::Google => "google",
         }
     }
 
@@ -50,6 +57,7 @@ impl Service {
             Service::OpenRouter => "https://openrouter.ai/api/v1",
             Service::StabilityAi => "https://api.stability.ai",
             Service::Runway => "https://api.dev.runwayml.com",
+            Service::Google => "https://generativelanguage.googleapis.com/v1beta",
         }
     }
 
@@ -60,6 +68,7 @@ impl Service {
             Service::OpenRouter => "OPEN_ROUTER_BASE_URL",
             Service::StabilityAi => "STABILITY_BASE_URL",
             Service::Runway => "RUNWAY_BASE_URL",
+            Service::Google => "GEMINI_BASE_URL",
         }
     }
 
@@ -73,6 +82,7 @@ impl Service {
             Service::OpenRouter => "OPEN_ROUTER_API_KEY",
             Service::StabilityAi => "STABILITY_API_KEY",
             Service::Runway => "RUNWAYML_API_KEY",
+            Service::Google => "GEMINI_API_KEY",
         }
     }
 
@@ -81,7 +91,7 @@ impl Service {
         matches!(
             (self, modality),
             (Service::OpenAi | Service::OpenRouter, _)
-                | (Service::StabilityAi, Modality::Image)
+                | (Service::StabilityAi | Service::Google, Modality::Image)
                 | (Service::Runway, Modality::Video)
         )
     }
@@ -95,6 +105,7 @@ impl Service {
             (Service::OpenRouter, Modality::Video) => "OPEN_ROUTER_VIDEO_MODEL",
             (Service::StabilityAi, _) => "STABILITY_MODEL",
             (Service::Runway, _) => "RUNWAY_MODEL",
+            (Service::Google, _) => "GOOGLE_IMAGE_MODEL",
         }
     }
 
@@ -119,6 +130,10 @@ impl Service {
             (Service::StabilityAi, _) if !stability::known_model(model) => Some(format!(
                 "unknown model; use one of {}",
                 stability::MODELS.iter().map(|m| m.0).collect::<Vec<_>>().join(", ")
+            )),
+            (Service::Google, _) if !google::IMAGE_MODELS.contains(&model) => Some(format!(
+                "not a Gemini image model served on Google's API (the -preview ids were retired on 2026-06-25); use one of {}",
+                google::IMAGE_MODELS.join(", ")
             )),
             (Service::Runway, _) if runway::model(model).is_none() => Some(format!(
                 "not offered (gen4.5 fails validation: its claim signature does not verify); use one of {}",
@@ -167,7 +182,10 @@ pub(crate) fn select_chain(
     }
     for name in names {
         let Some(service) = Service::parse(&name) else {
-            problems.push(format!("{var}={name}: unknown service; use one of openai, openrouter, stabilityai, runway or none"));
+            problems.push(format!(
+                "{var}={name}: unknown service; use one of {} or none",
+                Service::ORDER.map(Service::name).join(", ")
+            ));
             continue;
         };
         if !service.can_serve(modality) {
@@ -253,6 +271,7 @@ pub(crate) fn build_chain(
                 Service::OpenRouter => Arc::new(OpenRouter::new(base, key, t, image, video)),
                 Service::StabilityAi => Arc::new(Stability::new(base, key, t, model)),
                 Service::Runway => Arc::new(Runway::new(base, key, t, model)),
+                Service::Google => Arc::new(Google::new(base, key, t, model)),
             }
         })
         .filter(|p| p.supports(modality))

@@ -19,6 +19,7 @@
 //! makes and spoils the media, `jobs` runs video jobs and their downloads.
 
 pub mod gasapi;
+pub mod google;
 mod jobs;
 mod openai;
 mod openrouter;
@@ -48,7 +49,14 @@ pub const OPENAI_KEY: &str = "sk-openai-test-key";
 pub const OPEN_ROUTER_KEY: &str = "sk-or-test-key";
 pub const STABILITY_KEY: &str = "sk-stability-test-key";
 pub const RUNWAY_KEY: &str = "key_runway-test-key";
-pub const ALL_KEYS: [&str; 4] = [OPENAI_KEY, OPEN_ROUTER_KEY, STABILITY_KEY, RUNWAY_KEY];
+pub const GEMINI_KEY: &str = "AIzaSy-gemini-test-key";
+pub const ALL_KEYS: [&str; 5] = [
+    OPENAI_KEY,
+    OPEN_ROUTER_KEY,
+    STABILITY_KEY,
+    RUNWAY_KEY,
+    GEMINI_KEY,
+];
 
 /// Which API a request was for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -59,12 +67,15 @@ pub enum Api {
     OpenRouterVideo,
     Stability,
     Runway,
+    /// Gemini images on Google's own API.
+    Google,
 }
 
 impl Api {
-    /// The key the miner must send as its bearer token.
+    /// The key the miner must send (as its bearer token; Google's in `x-goog-api-key`).
     pub fn key(self) -> &'static str {
         match self {
+            Api::Google => GEMINI_KEY,
             Api::OpenAiImage | Api::OpenAiVideo => OPENAI_KEY,
             Api::OpenRouterImage | Api::OpenRouterVideo => OPEN_ROUTER_KEY,
             Api::Stability => STABILITY_KEY,
@@ -231,6 +242,8 @@ impl FakeProviders {
             .route("/openrouter/api/v1/key", get(openrouter::key))
             .route("/stability/v1/user/balance", get(stability::balance))
             .route("/runway/v1/organization", get(runway::organization))
+            .route("/google/v1beta/models/{call}", post(google::generate))
+            .route("/google/v1beta/models", get(google::models))
             .layer(axum::middleware::map_response_with_state(
                 state.clone(),
                 skewed_date,
@@ -251,6 +264,9 @@ impl FakeProviders {
     }
     pub fn runway_url(&self) -> String {
         format!("http://{}/runway", self.addr)
+    }
+    pub fn google_url(&self) -> String {
+        format!("http://{}/google/v1beta", self.addr)
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, FakeState> {
@@ -431,8 +447,14 @@ fn arrive(
     headers: &HeaderMap,
     body: &Value,
 ) -> (Reply, bool) {
-    let authorization = header(headers, "authorization");
-    let authorized = authorization.as_deref() == Some(&format!("Bearer {}", api.key()));
+    let authorization = match api {
+        Api::Google => header(headers, "x-goog-api-key"),
+        _ => header(headers, "authorization"),
+    };
+    let authorized = match api {
+        Api::Google => authorization.as_deref() == Some(api.key()),
+        _ => authorization.as_deref() == Some(&format!("Bearer {}", api.key())),
+    };
     let mut s = lock(state);
     s.seen.push(Seen {
         api,

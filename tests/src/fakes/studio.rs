@@ -120,6 +120,36 @@ pub(super) fn make_png(state: &Shared, api: Api, defect: Option<Defect>) -> Vec<
     bytes
 }
 
+/// A signed `width`×`height` picture for `api`, of noise in 32 px blocks (distinct per call
+/// for the perceptual hash, yet small as PNG even at 4K), recorded as produced.
+pub(super) fn make_png_sized(state: &Shared, api: Api, width: u32, height: u32) -> Vec<u8> {
+    let studio = lock(state).studio.clone();
+    let cells = noise_png(width.div_ceil(32).max(1));
+    let small = image::load_from_memory(&cells).expect("noise decodes");
+    let big = small.resize_exact(
+        width.div_ceil(32) * 32,
+        height.div_ceil(32) * 32,
+        image::imageops::FilterType::Nearest,
+    );
+    let big = big.crop_imm(0, 0, width, height);
+    let mut png = std::io::Cursor::new(Vec::new());
+    big.write_to(&mut png, image::ImageFormat::Png)
+        .expect("png encodes");
+    let bytes = studio.sign(&png.into_inner(), "image/png", None);
+    let mut s = lock(state);
+    s.produced.push(Produced {
+        api,
+        sha256: hex::encode(Sha256::digest(&bytes)),
+        len: bytes.len(),
+    });
+    bytes
+}
+
+/// A picture nobody signed (a model's interim "thought" image).
+pub(super) fn unsigned_png() -> Vec<u8> {
+    noise_png(64)
+}
+
 /// A signed video of `(width, height)` and about `payload` bytes (or a flawed one).
 pub(super) fn make_video(
     studio: &Studio,
