@@ -119,6 +119,27 @@ impl Pipeline {
             .cloned()
     }
 
+    /// Checks every provider of the chains in use against its own model list, in the
+    /// background, and logs what needs the operator.
+    pub(crate) fn check_models(&self) {
+        let mut seen = std::collections::HashSet::new();
+        for modality in Modality::ALL {
+            for provider in self.chain(modality).unwrap_or_default() {
+                // One client per modality: each is checked (an image client and a video one
+                // of the same service are different objects).
+                let key = (provider.name(), modality);
+                if !seen.insert(key) {
+                    continue;
+                }
+                tokio::spawn(async move {
+                    if let Some(words) = provider.check_models().await {
+                        tracing::warn!(provider = provider.name(), "{words}");
+                    }
+                });
+            }
+        }
+    }
+
     /// The chain `modality` started with (before any change from the console).
     pub(crate) fn started_chain(&self, modality: Modality) -> Vec<Arc<dyn Provider>> {
         self.started.get(&modality).cloned().unwrap_or_default()

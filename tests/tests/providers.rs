@@ -782,3 +782,57 @@ async fn google_429s_wait_as_retry_info_says_and_a_daily_quota_opens_the_breaker
         "{why}"
     );
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_retired_openrouter_default_image_model_moves_to_a_listed_one_and_a_chosen_one_is_reported()
+ {
+    install_crypto();
+    let providers = FakeProviders::start().await;
+    providers.retire_model("google/gemini-3-pro-image-preview");
+    let validator = FakeValidator::start(&key(VALIDATOR_PHRASE), &key(MINER_PHRASE)).await;
+    let fixture = Fixture::new(&providers);
+    let miner = fixture.start();
+    let v = Challenger::new(&fixture.base(), VALIDATOR_PHRASE);
+    let r = Rig {
+        providers,
+        validator,
+        fixture,
+        miner,
+        v,
+    };
+    let start = Instant::now();
+    while !r
+        .miner
+        .log()
+        .contains("asking for google/gemini-3-pro-image instead")
+    {
+        assert!(start.elapsed() < WAIT, "{}", r.miner.log());
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let id = r.challenge("image", json!({"resolution": "2K"})).await;
+    let hooks = r.webhooks_for(&[id]).await;
+    r.assert_delivered_untouched(&hooks, "image/png");
+    let requests = r.providers.requests(Api::OpenRouterImage);
+    assert_eq!(requests.len(), 1, "the retired id is never asked for");
+    assert_eq!(requests[0]["model"], "google/gemini-3-pro-image");
+
+    // A model the operator chose is theirs: reported with what is offered, not moved.
+    let mut chosen = Fixture::new(&r.providers);
+    chosen.set(
+        "OPEN_ROUTER_IMAGE_MODEL",
+        "google/gemini-3-pro-image-preview",
+    );
+    let miner = chosen.start();
+    let start = Instant::now();
+    while !miner.log().contains("OPEN_ROUTER_IMAGE_MODEL=google/gemini-3-pro-image-preview is not in OpenRouter's model list") {
+        assert!(start.elapsed() < WAIT, "{}", miner.log());
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert!(
+        miner.log().contains(
+            "offered for images: google/gemini-3-pro-image, google/gemini-3.1-flash-image"
+        ),
+        "{}",
+        miner.log()
+    );
+}

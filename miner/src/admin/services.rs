@@ -177,6 +177,8 @@ pub(super) async fn set_services(
     if let Err(e) = a.apply_services(&update) {
         return error(StatusCode::BAD_REQUEST, format!("selection refused: {e}"));
     }
+    // The new chain's clients are checked against their model lists as at start.
+    a.pipeline.check_models();
     let current = a.services();
     let saved =
         serde_json::json!({"image": current.image.join(","), "video": current.video.join(",")});

@@ -110,6 +110,7 @@ pub(crate) async fn run_with(
             tracing::info!("POST /gen_{modality} → {}", names.join(" → "));
         }
     }
+    pipeline.check_models();
     let resumed = pipeline.recover().map_err(|e| fatal(1, e.to_string()))?;
     if resumed > 0 {
         tracing::info!(tasks = resumed, "resumed unfinished tasks");

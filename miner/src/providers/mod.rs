@@ -176,6 +176,12 @@ pub trait Provider: Send + Sync {
     /// The request this provider would make for `task`.
     fn plan(&self, task: &TaskRecord) -> Plan;
     async fn generate(&self, job: &Job<'_>) -> Result<Generated, ProviderError>;
+    /// Checks, once the miner is up, that the models this provider will ask for are still
+    /// offered (the provider's own public list); a built-in default that is gone moves to one
+    /// that is listed. What the operator should read, if anything.
+    async fn check_models(&self) -> Option<String> {
+        None
+    }
 }
 
 pub(crate) use http::{Call, Http, error_text, parse_json, summary};

@@ -81,9 +81,17 @@ pub fn video_tier(short: u32, ratio: f64) -> Tier {
 pub struct OpenRouter {
     http: Http,
     videos: VideosApi,
-    image_model: String,
+    /// The image model asked for when a challenge names none: the operator's, or the
+    /// built-in default, which [`Provider::check_models`] may move to one OpenRouter lists.
+    image_model: std::sync::RwLock<String>,
+    /// `OPEN_ROUTER_IMAGE_MODEL` chose it (never moved, only reported).
+    image_model_chosen: bool,
     video_model: &'static VideoModel,
 }
+
+/// The image models to move a retired default to, best first.
+const DEFAULT_SUCCESSORS: [&str; 2] =
+    ["google/gemini-3-pro-image", "google/gemini-3.1-flash-image"];
 
 impl OpenRouter {
     pub fn new(
@@ -100,7 +108,10 @@ impl OpenRouter {
                 default_poll: Duration::from_secs(10),
             },
             http,
-            image_model: image_model.unwrap_or(DEFAULT_IMAGE_MODEL).to_string(),
+            image_model: std::sync::RwLock::new(
+                image_model.unwrap_or(DEFAULT_IMAGE_MODEL).to_string(),
+            ),
+            image_model_chosen: image_model.is_some(),
             video_model: video_model_id
                 .and_then(video_model)
                 .unwrap_or(&VIDEO_MODELS[0]),
@@ -111,11 +122,13 @@ impl OpenRouter {
     /// validators score the smaller side).
     pub fn image_plan(&self, prompt: &str, parameters: &serde_json::Value, tier: Tier) -> Plan {
         let p = Params(parameters);
-        let model = p
+        let model = match p
             .model()
             .filter(|m| m.contains('/') && video_model(m).is_none())
-            .unwrap_or(&self.image_model)
-            .to_string();
+        {
+            Some(m) => m.to_string(),
+            None => self.image_model(),
+        };
         let aspect = nearest_ratio(&ASPECT_RATIOS, p.shape(), "1:1");
         let size = match tier {
             Tier::K4 => "4K",
@@ -201,6 +214,48 @@ impl OpenRouter {
         }
     }
 
+    fn image_model(&self) -> String {
+        self.image_model
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone()
+    }
+
+    /// The image models OpenRouter lists (`GET /models`, public), or why it could not be read.
+    async fn listed_image_models(&self) -> Result<Vec<String>, String> {
+        let resp = self
+            .http
+            .request(reqwest::Method::GET, "/models")
+            .send()
+            .await
+            .map_err(|e| crate::text::error_chain(&e))?;
+        let status = resp.status();
+        let body = resp
+            .bytes()
+            .await
+            .map_err(|e| crate::text::error_chain(&e))?;
+        if !status.is_success() {
+            return Err(format!(
+                "HTTP {}: {}",
+                status.as_u16(),
+                super::error_text(&body)
+            ));
+        }
+        let doc = parse_json("OpenRouter", &body).map_err(|e| e.message)?;
+        Ok(doc
+            .get("data")
+            .and_then(|d| d.as_array())
+            .into_iter()
+            .flatten()
+            .filter(|m| {
+                m.pointer("/architecture/output_modalities")
+                    .and_then(|o| o.as_array())
+                    .is_none_or(|o| o.iter().any(|x| x == "image"))
+            })
+            .filter_map(|m| m.get("id").and_then(|i| i.as_str()).map(str::to_string))
+            .collect())
+    }
+
     async fn image(&self, job: &Job<'_>) -> Result<Generated, ProviderError> {
         let model = &job.plan.model;
         let answer = self
@@ -274,6 +329,59 @@ impl Provider for OpenRouter {
         match job.task.modality {
             Modality::Image => self.image(job).await,
             Modality::Video => video::run(&self.videos, job).await,
+        }
+    }
+
+    /// The image model against OpenRouter's public list: a retired default moves to a listed
+    /// successor; a retired model the operator chose is reported with what is offered.
+    async fn check_models(&self) -> Option<String> {
+        let model = self.image_model();
+        let listed = match self.listed_image_models().await {
+            Ok(listed) => listed,
+            Err(e) => {
+                return Some(format!(
+                    "OpenRouter's model list (GET /models) could not be read ({e}); the image model {model} is used unchecked"
+                ));
+            }
+        };
+        if listed.iter().any(|m| m.eq_ignore_ascii_case(&model)) {
+            return None;
+        }
+        let offered: Vec<&str> = listed
+            .iter()
+            .filter(|m| m.starts_with("google/gemini-3"))
+            .chain(listed.iter().filter(|m| !m.starts_with("google/gemini-3")))
+            .take(5)
+            .map(String::as_str)
+            .collect();
+        if self.image_model_chosen {
+            return Some(format!(
+                "OPEN_ROUTER_IMAGE_MODEL={model} is not in OpenRouter's model list (GET /models); offered for images: {}; set OPEN_ROUTER_IMAGE_MODEL to one of them (gas-miner doctor fails until then)",
+                offered.join(", ")
+            ));
+        }
+        let successor = DEFAULT_SUCCESSORS
+            .iter()
+            .find(|s| listed.iter().any(|m| m == *s))
+            .map(|s| s.to_string())
+            .or_else(|| {
+                listed
+                    .iter()
+                    .find(|m| m.starts_with("google/gemini-3"))
+                    .cloned()
+            });
+        match successor {
+            Some(new) => {
+                *self.image_model.write().unwrap_or_else(|p| p.into_inner()) = new.clone();
+                Some(format!(
+                    "OpenRouter no longer lists the default image model {model}; asking for {new} instead (offered for images: {}); set OPEN_ROUTER_IMAGE_MODEL to choose",
+                    offered.join(", ")
+                ))
+            }
+            None => Some(format!(
+                "OpenRouter no longer lists the default image model {model} and lists no Gemini 3 image model; offered for images: {}; set OPEN_ROUTER_IMAGE_MODEL to one of them",
+                offered.join(", ")
+            )),
         }
     }
 }

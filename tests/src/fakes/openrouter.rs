@@ -33,6 +33,13 @@ pub(super) async fn chat(
         .pointer("/image_config/aspect_ratio")
         .and_then(|v| v.as_str())
         .unwrap_or("1:1");
+    let model = body
+        .get("model")
+        .and_then(|m| m.as_str())
+        .unwrap_or_default();
+    if !offered(&state, model) {
+        return error(404, &format!("No endpoints found for {model}."));
+    }
     if !["0.5K", "1K", "2K", "4K"].contains(&size.as_str())
         || ![
             "1:1", "2:3", "3:2", "3:4", "4:3", "4:5", "5:4", "9:16", "16:9", "21:9",
