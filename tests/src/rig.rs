@@ -85,6 +85,11 @@ impl Fixture {
             ("RUNWAY_BASE_URL", providers.runway_url()),
             ("GEMINI_API_KEY", GEMINI_KEY.into()),
             ("GEMINI_BASE_URL", providers.google_url()),
+            (
+                "GOOGLE_APPLICATION_CREDENTIALS",
+                p(&providers.vertex_key_file(dir.path())),
+            ),
+            ("VERTEX_BASE_URL", providers.vertex_url()),
             ("MINER_VIDEO_POLL_INTERVAL", "0.1".into()),
             ("GAS_TRUST_ANCHORS", p(&anchors)),
             ("BT_LOGGING_LEVEL", "DEBUG".into()),

@@ -55,7 +55,7 @@ async fn world() -> (FakeProviders, FakeGasApi, Fixture) {
     let api = FakeGasApi::start(key(MINER_PHRASE).ss58());
     let mut fixture = Fixture::new(&providers);
     fixture.set("IMAGE_SERVICE", "openrouter,openai,stabilityai,google");
-    fixture.set("VIDEO_SERVICE", "openrouter,runway,openai");
+    fixture.set("VIDEO_SERVICE", "openrouter,runway,openai,vertex");
     fixture.set("GAS_API_URL", &api.url());
     (providers, api, fixture)
 }
@@ -101,6 +101,8 @@ fn assert_green(said: &Said) {
         "✓ runway key (RUNWAYML_API_KEY): accepted (GET /v1/organization)",
         "✓ google key (GEMINI_API_KEY): accepted (GET /models)",
         "✓ google image model gemini-3-pro-image: offered to this key (GET /models)",
+        "✓ vertex key (GOOGLE_APPLICATION_CREDENTIALS): accepted (GET /<model> with a token for the service account)",
+        "✓ vertex video model veo-3.1-lite-generate-001: Vertex AI answers for it with the service account's token",
         "✓ openrouter image model google/gemini-3-pro-image-preview: offered, outputs images (GET /models)",
         "✓ openrouter video model google/veo-3.1-lite: offered, outputs videos (GET /videos/models)",
         "✓ openai image model gpt-image-1.5: offered to this key (GET /models)",

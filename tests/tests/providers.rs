@@ -836,3 +836,122 @@ async fn a_retired_openrouter_default_image_model_moves_to_a_listed_one_and_a_ch
         miner.log()
     );
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn vertex_videos_come_from_a_service_account_token_and_an_inline_base64_video() {
+    let r = Rig::start(&[("VIDEO_SERVICE", "vertex")]).await;
+    let mut ids = Vec::new();
+    for tier in ["480p", "720p", "1080p"] {
+        ids.push(r.challenge("video", json!({"resolution": tier})).await);
+    }
+    let hooks = r.webhooks_for(&ids).await;
+    r.assert_delivered_untouched(&hooks, "video/mp4");
+    let mut sent: Vec<(String, u64)> = r
+        .providers
+        .requests(Api::Vertex)
+        .iter()
+        .map(|b| {
+            let p = &b["parameters"];
+            (
+                p["resolution"].as_str().unwrap_or_default().to_string(),
+                p["durationSeconds"].as_u64().unwrap_or_default(),
+            )
+        })
+        .collect();
+    sent.sort();
+    assert_eq!(
+        sent,
+        [("1080p".into(), 8), ("720p".into(), 4), ("720p".into(), 4)],
+        "Lite: 480p and 720p ask 720p; 1080p asks 1080p at 8 s"
+    );
+    assert_eq!(
+        r.providers.vertex_tokens_issued(),
+        1,
+        "one token, kept for every call"
+    );
+    assert!(
+        r.providers.lock_refused().is_empty(),
+        "every grant was valid: {:?}",
+        r.providers.lock_refused()
+    );
+    r.assert_no_secrets();
+    let log = r.miner.log();
+    assert!(!log.contains("ya29.fake-"), "no token in the log");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn vertex_survives_a_revoked_token_and_kill_9_while_polling_without_a_second_job() {
+    let mut r = Rig::start(&[("VIDEO_SERVICE", "vertex")]).await;
+    r.providers.set_polls_to_finish(10_000);
+    let id = r.challenge("video", json!({"resolution": "720p"})).await;
+    let start = Instant::now();
+    while r.providers.seen(Api::Vertex, Some("poll")).len() < 2 {
+        assert!(start.elapsed() < WAIT, "never polled:\n{}", r.miner.log());
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    // The token is revoked mid-job: the next poll gets 401, a new token is fetched.
+    r.providers.revoke_vertex_tokens();
+    let polled = r.providers.seen(Api::Vertex, Some("poll")).len();
+    while r.providers.seen(Api::Vertex, Some("poll")).len() < polled + 3 {
+        assert!(start.elapsed() < WAIT, "{}", r.miner.log());
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    assert_eq!(r.providers.vertex_tokens_issued(), 2, "{}", r.miner.log());
+    r.miner.kill9();
+    r.providers.finish_jobs();
+    let miner = r.fixture.start();
+    let hook = r.webhooks_for(std::slice::from_ref(&id)).await.remove(0);
+    assert_eq!(hook.status_header, "completed", "{}", miner.log());
+    assert_eq!(
+        r.providers.requests(Api::Vertex).len(),
+        1,
+        "exactly one paid operation"
+    );
+    assert!(
+        miner.log().contains("resuming the provider's job"),
+        "{}",
+        miner.log()
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_vertex_safety_filter_or_failed_operation_goes_to_the_next_provider() {
+    let r = Rig::start(&[("VIDEO_SERVICE", "vertex,openrouter")]).await;
+    r.providers.script(Api::Vertex, [Reply::Refuse]);
+    let filtered = r.challenge("video", json!({"resolution": "720p"})).await;
+    let hooks = r.webhooks_for(std::slice::from_ref(&filtered)).await;
+    r.assert_delivered_untouched(&hooks, "video/mp4");
+    r.providers.script(
+        Api::Vertex,
+        [Reply::JobFails(
+            "Video generation failed: internal error".into(),
+        )],
+    );
+    let failed = r.challenge("video", json!({"resolution": "720p"})).await;
+    r.webhooks_for(std::slice::from_ref(&failed)).await;
+    assert_eq!(r.providers.requests(Api::Vertex).len(), 2);
+    assert_eq!(
+        r.providers.requests(Api::OpenRouterVideo).len(),
+        2,
+        "OpenRouter served both"
+    );
+    let log = r.miner.log();
+    assert!(
+        log.contains("Google's safety filter withheld the video")
+            && log.contains("Video generation failed: internal error"),
+        "{log}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn with_vertex_down_the_chain_delivers_through_openrouter() {
+    let r = Rig::start(&[
+        ("VIDEO_SERVICE", "vertex,openrouter"),
+        ("VERTEX_BASE_URL", "http://127.0.0.1:9/v1"),
+    ])
+    .await;
+    let id = r.challenge("video", json!({"resolution": "720p"})).await;
+    let hooks = r.webhooks_for(&[id]).await;
+    r.assert_delivered_untouched(&hooks, "video/mp4");
+    assert_eq!(r.providers.requests(Api::OpenRouterVideo).len(), 1);
+}

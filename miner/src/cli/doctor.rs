@@ -12,7 +12,7 @@ use crate::chain::subtensor::Subtensor;
 use crate::config::{Config, Settings};
 use crate::identity::Hotkey;
 use crate::providers::registry::{ProviderSettings, Service};
-use crate::providers::{google, openai, openrouter, runway, stability};
+use crate::providers::{google, openai, openrouter, runway, stability, vertex};
 use crate::standing::api;
 use crate::text::{redact, truncate};
 use gas_shared::Modality;
@@ -174,6 +174,11 @@ async fn run_checks(config: &Config, key: &Hotkey) -> Vec<Check> {
             if let Some(s) = a.skew_s {
                 skews.push((p.service.name().to_string(), s));
             }
+            if p.service == Service::Vertex && a.status == 200 {
+                // The model's own page answered.
+                let model = p.model.as_deref().unwrap_or(vertex::DEFAULT_MODEL);
+                listed_models.insert(p.service, vec![model.to_string()]);
+            }
             if matches!(p.service, Service::OpenAi | Service::Google) && a.status == 200 {
                 listed_models.insert(
                     p.service,
@@ -247,10 +252,14 @@ fn key_path(service: Service) -> &'static str {
         Service::StabilityAi => "/v1/user/balance",
         Service::Runway => "/v1/organization",
         Service::Google => "/models",
+        Service::Vertex => "/<model> with a token for the service account",
     }
 }
 
 async fn probe_key(client: &reqwest::Client, p: &ProviderSettings) -> Result<Answer, String> {
+    if p.service == Service::Vertex {
+        return probe_vertex(client, p).await;
+    }
     let url = format!(
         "{}{}",
         p.base_url.trim_end_matches('/'),
@@ -271,6 +280,43 @@ async fn probe_key(client: &reqwest::Client, p: &ProviderSettings) -> Result<Ans
             a
         })
         .map_err(|e| redact(&e, p.key.expose()))
+}
+
+/// Vertex AI: a token for the service account (the key file, the token endpoint), then the
+/// model's own page with it. A refused token answers as a 401 would.
+async fn probe_vertex(client: &reqwest::Client, p: &ProviderSettings) -> Result<Answer, String> {
+    let account = match crate::providers::google_auth::ServiceAccount::load(std::path::Path::new(
+        p.key.expose(),
+    )) {
+        Ok(a) => a,
+        Err(e) => {
+            return Ok(Answer {
+                status: 401,
+                body: e,
+                skew_s: None,
+            });
+        }
+    };
+    let tokens = crate::providers::google_auth::TokenSource::new(account, client.clone());
+    let token = match tokens.token().await {
+        Ok(t) => t,
+        Err(e) if e.unreachable => return Err(e.message),
+        Err(e) => {
+            return Ok(Answer {
+                status: 401,
+                body: e.message,
+                skew_s: None,
+            });
+        }
+    };
+    let model = p.model.as_deref().unwrap_or(vertex::DEFAULT_MODEL);
+    let url = format!("{}/{model}", p.base_url.trim_end_matches('/'));
+    get(
+        client,
+        &url,
+        &[("authorization", format!("Bearer {}", token.expose()))],
+    )
+    .await
 }
 
 /// One GET, bounded by the client's timeout; the body as one short, scrubbed line.
@@ -383,6 +429,7 @@ fn default_model(service: Service, modality: Modality) -> &'static str {
         (Service::StabilityAi, _) => stability::DEFAULT_MODEL,
         (Service::Runway, _) => runway::DEFAULT_MODEL,
         (Service::Google, _) => google::DEFAULT_IMAGE_MODEL,
+        (Service::Vertex, _) => vertex::DEFAULT_MODEL,
     }
 }
 
@@ -544,6 +591,18 @@ fn model_check(
                 Mark::Skipped,
                 thing,
                 "the model list needs the key, which was not accepted (above)",
+            ),
+        },
+        Service::Vertex => match listed_models {
+            Some(_) => Check::new(
+                Mark::Pass,
+                thing,
+                "Vertex AI answers for it with the service account's token",
+            ),
+            None => Check::new(
+                Mark::Skipped,
+                thing,
+                "the model needs a token, which was not had (above)",
             ),
         },
         Service::StabilityAi | Service::Runway => Check::new(

@@ -9,7 +9,7 @@ use crate::providers::registry::{KeyedService, Service, select_chain};
 use crate::secret::Secret;
 use gas_shared::Modality;
 use std::net::IpAddr;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 /// The subnet's API (STANDING.md §1).
@@ -120,11 +120,34 @@ impl Settings {
                 &self.runway_base_url,
             ),
             (Service::Google, &self.gemini_api_key, &self.gemini_base_url),
+            (
+                Service::Vertex,
+                &self.google_application_credentials,
+                &self.vertex_base_url,
+            ),
         ];
         let runway_alias = std::env::var("RUNWAYML_API_SECRET").ok();
         let mut providers = Vec::new();
+        let location = non_empty(&self.google_cloud_location).unwrap_or("us-central1");
         for (service, key, base) in keys {
-            let base_url = p.url(service.base_url_var(), base, service.default_base_url());
+            let default_base = match service {
+                Service::Vertex => format!("https://{location}-aiplatform.googleapis.com/v1"),
+                _ => service.default_base_url().to_string(),
+            };
+            let mut base_url = p.url(service.base_url_var(), base, &default_base);
+            if service == Service::Vertex {
+                // The project: the setting, else the key file's own.
+                let project = non_empty(&self.google_cloud_project)
+                    .map(str::to_string)
+                    .or_else(|| {
+                        let path = non_empty(key)?;
+                        crate::providers::google_auth::ServiceAccount::load(Path::new(path))
+                            .ok()?
+                            .project_id
+                    })
+                    .unwrap_or_default();
+                base_url = crate::providers::vertex::models_url(&base_url, &project, location);
+            }
             let key = non_empty(key).or(if service == Service::Runway {
                 runway_alias
                     .as_deref()
@@ -143,6 +166,7 @@ impl Settings {
             ("STABILITY_MODEL", &self.stability_model),
             ("RUNWAY_MODEL", &self.runway_model),
             ("GOOGLE_IMAGE_MODEL", &self.google_image_model),
+            ("VERTEX_VIDEO_MODEL", &self.vertex_video_model),
         ];
         let explicit =
             non_empty(&self.image_service).is_some() || non_empty(&self.video_service).is_some();

@@ -32,6 +32,20 @@ pub struct Settings {
     pub google_image_model: Option<String>,
     #[arg(long, env = "GEMINI_BASE_URL")]
     pub gemini_base_url: Option<String>,
+    /// The service account's JSON key file (the `vertex` video service: Veo on Vertex AI)
+    #[arg(long, env = "GOOGLE_APPLICATION_CREDENTIALS")]
+    pub google_application_credentials: Option<String>,
+    /// The Google Cloud project that runs Vertex AI (default: the key file's project_id)
+    #[arg(long, env = "GOOGLE_CLOUD_PROJECT")]
+    pub google_cloud_project: Option<String>,
+    /// Vertex AI's region (default us-central1)
+    #[arg(long, env = "GOOGLE_CLOUD_LOCATION")]
+    pub google_cloud_location: Option<String>,
+    /// The `vertex` service's model: veo-3.1-lite-generate-001 (default), veo-3.1-fast-generate-001 or veo-3.1-generate-001
+    #[arg(long, env = "VERTEX_VIDEO_MODEL")]
+    pub vertex_video_model: Option<String>,
+    #[arg(long, env = "VERTEX_BASE_URL")]
+    pub vertex_base_url: Option<String>,
     /// OpenAI image model (default gpt-image-1.5)
     #[arg(long, env = "OPENAI_IMAGE_MODEL")]
     pub openai_image_model: Option<String>,

@@ -132,7 +132,17 @@ impl Call<'_> {
         job: &Job<'_>,
         build: impl Fn() -> reqwest::RequestBuilder,
     ) -> Result<u64, ProviderError> {
-        match self.run(job, build, Some(job.dest)).await? {
+        self.download_to(job, build, job.dest).await
+    }
+
+    /// [`Call::download`] to `to` (an answer too big to hold: a video inline in JSON).
+    pub(crate) async fn download_to(
+        &self,
+        job: &Job<'_>,
+        build: impl Fn() -> reqwest::RequestBuilder,
+        to: &Path,
+    ) -> Result<u64, ProviderError> {
+        match self.run(job, build, Some(to)).await? {
             Got::File(n) => Ok(n),
             Got::Answer(_) => Err(ProviderError::new(
                 "internal: an answer where a download was expected",
@@ -502,6 +512,24 @@ impl Http {
             req = req.header(*name, *value);
         }
         req
+    }
+
+    /// A request to `path` with `token` as the bearer (a short-lived OAuth token, not a key).
+    pub(crate) fn request_as(
+        &self,
+        method: reqwest::Method,
+        path: &str,
+        token: &str,
+    ) -> reqwest::RequestBuilder {
+        self.client
+            .request(method, format!("{}{path}", self.base_url))
+            .bearer_auth(token)
+            .timeout(self.tuning.call_timeout)
+    }
+
+    /// The HTTP client (for requests outside the base URL: a token endpoint).
+    pub(crate) fn client(&self) -> reqwest::Client {
+        self.client.clone()
     }
 
     /// POSTs `job.plan.params` as JSON: the billed call of a generation or job creation.

@@ -6,6 +6,7 @@
 
 pub(crate) mod delivered;
 pub(crate) mod google;
+pub(crate) mod google_auth;
 pub(crate) mod health;
 mod http;
 pub mod openai;
@@ -15,6 +16,7 @@ pub(crate) mod prices;
 pub(crate) mod registry;
 pub mod runway;
 pub mod stability;
+pub(crate) mod vertex;
 pub(crate) mod video;
 
 use crate::task::{CallRecord, Checkpoint, TaskRecord};

@@ -179,6 +179,16 @@ google       gemini-3.1-flash-image             4K     *            image   0.15
 google       gemini-3.1-flash-image             2K     *            image   0.101
 google       gemini-3.1-flash-image             *      *            image   0.067
 google       *                                  *      *            image   0.24
+vertex       veo-3.1-lite-generate-001          720p   *            second  0.03
+vertex       veo-3.1-lite-generate-001          720p   audio        second  0.05
+vertex       veo-3.1-lite-generate-001          *      *            second  0.05
+vertex       veo-3.1-lite-generate-001          *      audio        second  0.08
+vertex       veo-3.1-fast-generate-001          4K     *            second  0.30
+vertex       veo-3.1-fast-generate-001          *      audio        second  0.15
+vertex       veo-3.1-fast-generate-001          *      *            second  0.10
+vertex       veo-3.1-generate-001               4K     *            second  0.60
+vertex       veo-3.1-generate-001               *      *            second  0.40
+vertex       *                                  *      *            second  0.60
 ";
 
 impl PriceTable {
@@ -288,7 +298,14 @@ fn parse_row(line: &str, at: &str) -> Result<PriceRow, String> {
     let [provider, model, tier, option, per, usd] = cols[..] else {
         return Err(format!("{} columns, not 6; {FORMAT}", cols.len()));
     };
-    const PROVIDERS: [&str; 5] = ["openai", "openrouter", "stabilityai", "runway", "google"];
+    const PROVIDERS: [&str; 6] = [
+        "openai",
+        "openrouter",
+        "stabilityai",
+        "runway",
+        "google",
+        "vertex",
+    ];
     if !PROVIDERS.contains(&provider) {
         return Err(format!(
             "unknown provider `{provider}`; use one of {}",

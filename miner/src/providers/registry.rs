@@ -9,6 +9,7 @@ use super::openai::OpenAi;
 use super::openrouter::{self, OpenRouter};
 use super::runway::{self, Runway};
 use super::stability::{self, Stability};
+use super::vertex::{self, Vertex};
 use super::{Provider, Tuning};
 use crate::secret::Secret;
 use gas_shared::Modality;
@@ -27,17 +28,20 @@ pub enum Service {
     Runway,
     /// Gemini images on Google's own API.
     Google,
+    /// Veo on Vertex AI (a service account, not an API key).
+    Vertex,
 }
 
 impl Service {
     /// Also the order a modality's service is picked in when none is named (the first with
     /// a key): Google, added last, never displaces an existing operator's default.
-    pub const ORDER: [Service; 5] = [
+    pub const ORDER: [Service; 6] = [
         Service::OpenAi,
         Service::OpenRouter,
         Service::StabilityAi,
         Service::Runway,
         Service::Google,
+        Service::Vertex,
     ];
 
     pub fn name(self) -> &'static str {
@@ -47,6 +51,7 @@ impl Service {
             Service::StabilityAi => "stabilityai",
             Service::Runway => "runway",
             Service::Google => "google",
+            Service::Vertex => "vertex",
         }
     }
 
@@ -58,6 +63,8 @@ impl Service {
             Service::StabilityAi => "https://api.stability.ai",
             Service::Runway => "https://api.dev.runwayml.com",
             Service::Google => "https://generativelanguage.googleapis.com/v1beta",
+            // With the location in front (`us-central1-aiplatform…`); see `config`.
+            Service::Vertex => "https://aiplatform.googleapis.com/v1",
         }
     }
 
@@ -69,6 +76,7 @@ impl Service {
             Service::StabilityAi => "STABILITY_BASE_URL",
             Service::Runway => "RUNWAY_BASE_URL",
             Service::Google => "GEMINI_BASE_URL",
+            Service::Vertex => "VERTEX_BASE_URL",
         }
     }
 
@@ -83,6 +91,8 @@ impl Service {
             Service::StabilityAi => "STABILITY_API_KEY",
             Service::Runway => "RUNWAYML_API_KEY",
             Service::Google => "GEMINI_API_KEY",
+            // The service account's key file (its path): Vertex takes OAuth tokens, no key.
+            Service::Vertex => "GOOGLE_APPLICATION_CREDENTIALS",
         }
     }
 
@@ -92,7 +102,7 @@ impl Service {
             (self, modality),
             (Service::OpenAi | Service::OpenRouter, _)
                 | (Service::StabilityAi | Service::Google, Modality::Image)
-                | (Service::Runway, Modality::Video)
+                | (Service::Runway | Service::Vertex, Modality::Video)
         )
     }
 
@@ -106,6 +116,7 @@ impl Service {
             (Service::StabilityAi, _) => "STABILITY_MODEL",
             (Service::Runway, _) => "RUNWAY_MODEL",
             (Service::Google, _) => "GOOGLE_IMAGE_MODEL",
+            (Service::Vertex, _) => "VERTEX_VIDEO_MODEL",
         }
     }
 
@@ -134,6 +145,10 @@ impl Service {
             (Service::Google, _) if !google::IMAGE_MODELS.contains(&model) => Some(format!(
                 "not a Gemini image model served on Google's API (the -preview ids were retired on 2026-06-25); use one of {}",
                 google::IMAGE_MODELS.join(", ")
+            )),
+            (Service::Vertex, _) if vertex::model(model).is_none() => Some(format!(
+                "not a Veo model on Vertex AI; use one of {}",
+                vertex::MODELS.iter().map(|m| m.id).collect::<Vec<_>>().join(", ")
             )),
             (Service::Runway, _) if runway::model(model).is_none() => Some(format!(
                 "not offered (gen4.5 fails validation: its claim signature does not verify); use one of {}",
@@ -220,6 +235,20 @@ pub(crate) fn select_chain(
             problems.push(format!("{}={m}: {why}", service.model_var(modality)));
             continue;
         }
+        if service == Service::Vertex {
+            if let Err(why) =
+                super::google_auth::ServiceAccount::load(std::path::Path::new(key.expose()))
+            {
+                problems.push(format!("{var}={name}: {why}"));
+                continue;
+            }
+            if entry.base_url.contains("/projects//") {
+                problems.push(format!(
+                    "{var}={name}: GOOGLE_CLOUD_PROJECT is not set and the key file names no project_id; set GOOGLE_CLOUD_PROJECT to the Google Cloud project that runs Vertex AI"
+                ));
+                continue;
+            }
+        }
         if chain.iter().any(|c| c.service == service) {
             problems.push(format!(
                 "{var}: {name} is listed twice; list each service once"
@@ -272,6 +301,7 @@ pub(crate) fn build_chain(
                 Service::StabilityAi => Arc::new(Stability::new(base, key, t, model)),
                 Service::Runway => Arc::new(Runway::new(base, key, t, model)),
                 Service::Google => Arc::new(Google::new(base, key, t, model)),
+                Service::Vertex => Arc::new(Vertex::new(base, key, t, model)),
             }
         })
         .filter(|p| p.supports(modality))

@@ -63,6 +63,20 @@ async fn new_job(
     id
 }
 
+/// A job's finished video, handed out inline (a Vertex operation carries it), recorded as
+/// produced.
+pub(super) fn job_media(state: &Shared, id: &str) -> Option<Bytes> {
+    let mut s = lock(state);
+    let job = s.jobs.get(id)?;
+    let (api, media, sha256) = (job.api, job.media.clone(), job.sha256.clone());
+    s.produced.push(Produced {
+        api,
+        sha256,
+        len: media.len(),
+    });
+    Some(media)
+}
+
 /// Answers a job-creation request as scripted: a new job (running, or bound to fail), a
 /// refusal, or a scripted error.
 pub(super) async fn create_job(

@@ -28,6 +28,7 @@ mod stability;
 mod studio;
 mod tls;
 mod validator;
+pub mod vertex;
 
 pub use studio::{Defect, Studio};
 pub use tls::TlsTrap;
@@ -69,6 +70,8 @@ pub enum Api {
     Runway,
     /// Gemini images on Google's own API.
     Google,
+    /// Veo on Vertex AI (OAuth tokens of a service account).
+    Vertex,
 }
 
 impl Api {
@@ -76,6 +79,8 @@ impl Api {
     pub fn key(self) -> &'static str {
         match self {
             Api::Google => GEMINI_KEY,
+            // Vertex takes tokens the fake issued, checked by `vertex::Auth`.
+            Api::Vertex => "",
             Api::OpenAiImage | Api::OpenAiVideo => OPENAI_KEY,
             Api::OpenRouterImage | Api::OpenRouterVideo => OPEN_ROUTER_KEY,
             Api::Stability => STABILITY_KEY,
@@ -172,6 +177,8 @@ pub struct FakeState {
     /// Per API, the frame size of its videos when not 1920×1080 (a route that ignores the
     /// resolution it is sent).
     video_size: HashMap<Api, (u16, u16)>,
+    /// Vertex AI's service account and the tokens issued for it.
+    pub vertex: vertex::Auth,
 }
 
 #[derive(Clone)]
@@ -206,6 +213,7 @@ impl FakeProviders {
             clock_skew: Duration::ZERO,
             retired: Vec::new(),
             video_size: HashMap::new(),
+            vertex: vertex::Auth::new(),
         }));
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
             .await
@@ -244,6 +252,11 @@ impl FakeProviders {
             .route("/runway/v1/organization", get(runway::organization))
             .route("/google/v1beta/models/{call}", post(google::generate))
             .route("/google/v1beta/models", get(google::models))
+            .route("/vertex/token", post(vertex::token))
+            .route(
+                "/vertex/v1/projects/{project}/locations/{location}/publishers/google/models/{call}",
+                post(vertex::call).get(vertex::model),
+            )
             .layer(axum::middleware::map_response_with_state(
                 state.clone(),
                 skewed_date,
@@ -267,6 +280,36 @@ impl FakeProviders {
     }
     pub fn google_url(&self) -> String {
         format!("http://{}/google/v1beta", self.addr)
+    }
+    /// Vertex AI's base (`VERTEX_BASE_URL`): the project and location paths follow it.
+    pub fn vertex_url(&self) -> String {
+        format!("http://{}/vertex/v1", self.addr)
+    }
+
+    /// Writes the service account's key file (its token endpoint this fake) into `dir`.
+    pub fn vertex_key_file(&self, dir: &std::path::Path) -> std::path::PathBuf {
+        let token_uri = format!("http://{}/vertex/token", self.addr);
+        self.lock().vertex.key_file(dir, &token_uri)
+    }
+
+    /// Tokens issued from now on live `seconds`.
+    pub fn set_vertex_token_life(&self, seconds: u64) {
+        self.lock().vertex.life = seconds;
+    }
+
+    /// Revokes every token issued so far (they answer 401 from now on).
+    pub fn revoke_vertex_tokens(&self) {
+        self.lock().vertex.revoke();
+    }
+
+    /// Tokens issued so far.
+    pub fn vertex_tokens_issued(&self) -> usize {
+        self.lock().vertex.issued.len()
+    }
+
+    /// The token grants refused so far, and why.
+    pub fn lock_refused(&self) -> Vec<String> {
+        self.lock().vertex.refused.clone()
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, FakeState> {
@@ -451,11 +494,15 @@ fn arrive(
         Api::Google => header(headers, "x-goog-api-key"),
         _ => header(headers, "authorization"),
     };
+    let mut s = lock(state);
     let authorized = match api {
         Api::Google => authorization.as_deref() == Some(api.key()),
+        Api::Vertex => authorization
+            .as_deref()
+            .and_then(|a| a.strip_prefix("Bearer "))
+            .is_some_and(|t| s.vertex.valid(t)),
         _ => authorization.as_deref() == Some(&format!("Bearer {}", api.key())),
     };
-    let mut s = lock(state);
     s.seen.push(Seen {
         api,
         op,
