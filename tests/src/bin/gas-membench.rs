@@ -1,6 +1,8 @@
 //! Memory benchmark for large media: a real `gas-miner` makes N videos at once through a fake
-//! OpenRouter that streams each one (50 MB by default), and delivers them to a fake validator
-//! that hashes every webhook body as it streams in. The miner's resident memory is sampled
+//! OpenRouter that streams each one (50 MB by default), or a fake Vertex AI that answers the
+//! finished operation with the video inline in base64 (`--service vertex`: 67 MB of JSON per
+//! 50 MB video), and delivers them to a fake validator that hashes every webhook body as it
+//! streams in. The miner's resident memory is sampled
 //! throughout and its kernel-recorded peak (VmHWM) is reported: downloads go to disk and
 //! webhooks stream from disk, so the peak must not grow with video size.
 //!
@@ -27,6 +29,9 @@ struct Args {
     /// Fail (exit 1) when the median peak RSS exceeds this many MB
     #[arg(long, default_value_t = 250)]
     limit_mb: u64,
+    /// The video service: openrouter (a download) or vertex (base64 inside the answer)
+    #[arg(long, default_value = "openrouter")]
+    service: String,
 }
 
 /// `VmRSS` or `VmHWM` of a process, in kB.
@@ -58,7 +63,7 @@ async fn run_once(args: &Args) -> anyhow::Result<Run> {
     providers.set_chunk_pause(Duration::from_micros(1200));
     let validator = FakeValidator::start(&key(VALIDATOR_PHRASE), &key(MINER_PHRASE)).await;
     let mut fixture = Fixture::new(&providers);
-    fixture.set("VIDEO_SERVICE", "openrouter");
+    fixture.set("VIDEO_SERVICE", &args.service);
     fixture.set("MINER_MAX_CONCURRENT_TASKS", &args.videos.to_string());
     fixture.set("MINER_VIDEO_POLL_INTERVAL", "0.2");
     fixture.set("BT_LOGGING_LEVEL", "WARNING");
@@ -131,10 +136,11 @@ async fn main() -> anyhow::Result<()> {
     for i in 0..args.runs.max(1) {
         let r = run_once(&args).await?;
         println!(
-            "run {}: {} videos × {} MB downloaded ({} at once) and delivered in {:.1} s; miner RSS idle {:.1} MB, peak {:.1} MB",
+            "run {}: {} videos × {} MB from {} ({} downloads at once) delivered in {:.1} s; miner RSS idle {:.1} MB, peak {:.1} MB",
             i + 1,
             args.videos,
             args.mb,
+            args.service,
             r.parallel,
             r.seconds,
             r.idle_kb as f64 / 1024.0,
