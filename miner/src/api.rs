@@ -41,6 +41,8 @@ pub(crate) struct ApiState {
     pub webhook_guard: crate::netguard::WebhookGuard,
     /// `MINER_ADMISSION_MAX_WAIT`: a challenge whose expected wait is longer is refused.
     pub admission_max_wait: Duration,
+    /// Requests refused before they are challenges, summed up rather than logged one by one.
+    pub rejections: Arc<crate::rejections::Rejections>,
 }
 
 pub(crate) fn router(state: Arc<ApiState>) -> Router {
@@ -142,7 +144,14 @@ async fn epistula_guard(
         .get("content-length")
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.parse::<u64>().ok());
+    let source = parts
+        .extensions
+        .get::<axum::extract::ConnectInfo<std::net::SocketAddr>>()
+        .map(|c| c.0.ip());
     let Some(bytes) = read_limited(body, declared).await else {
+        state
+            .rejections
+            .refused("Request body too large", source, None);
         return detail(StatusCode::PAYLOAD_TOO_LARGE, "Request body too large");
     };
     let graph = state.metagraph.get();
@@ -165,7 +174,19 @@ async fn epistula_guard(
                 // A real key we do not know: perhaps registered since the last sync.
                 state.metagraph.request_sync();
             }
-            tracing::warn!(path = %parts.uri.path(), signer = ?parts.headers.get("epistula-signed-by"), status = rejection.status.as_u16(), reason = %rejection.detail, "request refused");
+            // One summary line per interval; in full only the first of each reason from a
+            // signer the metagraph knows (the one an operator needs).
+            let claimed = parts
+                .headers
+                .get("epistula-signed-by")
+                .and_then(|v| v.to_str().ok());
+            let validator = claimed.filter(|h| graph.neuron(h).is_some());
+            if state
+                .rejections
+                .refused(&rejection.detail, source, validator)
+            {
+                tracing::warn!(path = %parts.uri.path(), signer = validator.unwrap_or_default(), status = rejection.status.as_u16(), reason = %rejection.detail, "request from a registered validator refused (the first of this reason; the rest are summed up every 10 s)");
+            }
             detail(rejection.status, &rejection.detail)
         }
     }

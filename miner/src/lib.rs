@@ -31,6 +31,7 @@ pub(crate) mod metrics;
 pub(crate) mod netguard;
 pub(crate) mod pipeline;
 pub(crate) mod providers;
+pub(crate) mod rejections;
 pub(crate) mod secret;
 pub(crate) mod standing;
 pub(crate) mod stats;

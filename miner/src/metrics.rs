@@ -47,6 +47,22 @@ fn label(v: &str) -> String {
 }
 
 /// The metrics text for a status snapshot and the standing.
+/// `gas_requests_refused_total{reason}`: requests refused before they were challenges
+/// (Epistula checks, body size), by reason, since the miner started.
+pub(crate) fn requests_refused(totals: &[(String, u64)]) -> String {
+    let mut text = String::from(
+        "# HELP gas_requests_refused_total Requests refused before they were challenges (bad or missing signature, unknown signer, stale, replayed, too big), by reason, since the miner started.\n# TYPE gas_requests_refused_total counter\n",
+    );
+    for (reason, n) in totals {
+        let _ = writeln!(
+            text,
+            "gas_requests_refused_total{{reason=\"{}\"}} {n}",
+            label(reason)
+        );
+    }
+    text
+}
+
 pub(crate) fn render(s: &Status, running: usize, standing: &StandingView) -> String {
     let mut text = String::new();
     let mut push = |name: &str, kind: &str, help: &str, samples: Vec<(String, String)>| {

@@ -412,3 +412,94 @@ async fn no_key_seed_or_phrase_shows_in_logs_admin_replies_webhooks_or_info() {
         );
     }
 }
+
+/// The counts a summary line gives each reason (`8,288 Signature Mismatch from 3 addresses`).
+fn summed(log: &str, reason: &str) -> u64 {
+    log.lines()
+        .filter_map(|l| l.split(" requests refused in the last 10 s: ").nth(1))
+        .flat_map(|rest| rest.split(", "))
+        .filter(|part| part.contains(reason))
+        .filter_map(|part| part.split(' ').next())
+        .filter_map(|n| n.replace(',', "").parse::<u64>().ok())
+        .sum()
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_flood_of_refused_requests_is_summed_up_not_logged_one_by_one() {
+    let (_providers, _validator, fixture, miner) = rig(None).await;
+    let v = Challenger::new(&fixture.base(), VALIDATOR_PHRASE);
+    let stranger = Challenger::new(&fixture.base(), OUTSIDER_PHRASE);
+    let body = json!({"prompt": "junk"}).to_string().into_bytes();
+    let flood = (0..300).map(|_| v.send(reqwest::Method::POST, "/gen_image", body.clone(), &[]));
+    for (status, _) in futures_util::future::join_all(flood).await {
+        assert_eq!(status, 400);
+    }
+    // Signed by the registered validator, then changed: the first is the one to read.
+    let now = gas_miner::clock::now_ms();
+    let tampered = |i: usize| {
+        let headers = v.headers(&body, now + i as i64);
+        let mut changed = body.clone();
+        changed.push(b' ');
+        (changed, headers)
+    };
+    for i in 0..50 {
+        let (b, h) = tampered(i);
+        let (status, reply) = v.send(reqwest::Method::POST, "/gen_image", b, &h).await;
+        assert_eq!(
+            (status, reply["detail"].as_str()),
+            (400, Some("Signature Mismatch"))
+        );
+    }
+    // A key nobody registered.
+    for _ in 0..20 {
+        let h = stranger.headers(&body, gas_miner::clock::now_ms());
+        stranger
+            .send(reqwest::Method::POST, "/gen_image", body.clone(), &h)
+            .await;
+    }
+    let start = Instant::now();
+    while summed(&miner.log(), "Unknown Epistula version") < 300
+        || summed(&miner.log(), "Signature Mismatch") < 50
+        || summed(&miner.log(), "Signer not in metagraph") < 20
+    {
+        assert!(
+            start.elapsed() < Duration::from_secs(25),
+            "no summary yet:\n{}",
+            miner.log()
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    let log = miner.log();
+    assert_eq!(summed(&log, "Unknown Epistula version"), 300, "{log}");
+    assert_eq!(summed(&log, "Signature Mismatch"), 50, "{log}");
+    assert_eq!(summed(&log, "Signer not in metagraph"), 20, "{log}");
+    assert!(
+        log.contains("Unknown Epistula version from 1 address"),
+        "{log}"
+    );
+    let full: Vec<&str> = log
+        .lines()
+        .filter(|l| l.contains("request from a registered validator refused"))
+        .collect();
+    assert_eq!(
+        full.len(),
+        1,
+        "the first from the validator, once: {full:?}"
+    );
+    assert!(
+        full[0].contains("Signature Mismatch") && full[0].contains(key(VALIDATOR_PHRASE).ss58()),
+        "{}",
+        full[0]
+    );
+    let lines = log.lines().filter(|l| l.contains("refused")).count();
+    assert!(lines <= 6, "370 refusals made {lines} log lines:\n{log}");
+    let (_, metrics) = request(&fixture.socket(), "GET", "/metrics", None)
+        .await
+        .expect("metrics");
+    let metrics = String::from_utf8_lossy(&metrics);
+    assert!(
+        metrics.contains("gas_requests_refused_total{reason=\"Unknown Epistula version\"} 300")
+            && metrics.contains("gas_requests_refused_total{reason=\"Signature Mismatch\"} 50"),
+        "{metrics}"
+    );
+}

@@ -47,6 +47,8 @@ pub(crate) struct Admin {
     pub demo: bool,
     /// What the subnet pays us (`GET /standing`).
     pub standing: Arc<crate::standing::Standing>,
+    /// Requests refused before they were challenges (`/metrics`).
+    pub rejections: Arc<crate::rejections::Rejections>,
 }
 
 /// Why the admin socket cannot be served.

@@ -16,11 +16,13 @@ use std::time::Duration;
 impl Admin {
     /// `/metrics`: the status and the standing in Prometheus' text format.
     pub(crate) fn metrics_text(&self) -> String {
-        crate::metrics::render(
+        let mut text = crate::metrics::render(
             &self.status(),
             self.pipeline.running(),
             &self.standing_view(true),
-        )
+        );
+        text.push_str(&crate::metrics::requests_refused(&self.rejections.totals()));
+        text
     }
 
     pub(crate) fn status(&self) -> Status {

@@ -48,6 +48,8 @@ pub(crate) async fn run(config: Config, key: Hotkey, logs: LogRing) -> Result<()
 /// How long a stop waits for the work in flight (generations, webhooks) before it leaves the
 /// rest to the next start.
 const DRAIN: Duration = Duration::from_secs(30);
+/// How often refused requests are summed up in the log.
+const REJECTIONS_EVERY: Duration = Duration::from_secs(10);
 
 /// `run` with the provider chains given (the demo brings its own), stopping by itself after
 /// `until` if given.
@@ -165,10 +167,17 @@ pub(crate) async fn run_with(
     // The admin socket stays up while draining, so `gas-miner stop` and consoles can watch.
     let (done_tx, done_rx) = tokio::sync::watch::channel(false);
     let admin_task = tokio::spawn(crate::admin::serve(admin_listener, admin, stopped(done_rx)));
-    axum::serve(listener, router(state))
-        .with_graceful_shutdown(stopped(stop_rx))
-        .await
-        .map_err(|e| fatal(1, format!("server stopped: {e}")))?;
+    tokio::spawn(crate::rejections::report(
+        state.rejections.clone(),
+        REJECTIONS_EVERY,
+    ));
+    axum::serve(
+        listener,
+        router(state).into_make_service_with_connect_info::<std::net::SocketAddr>(),
+    )
+    .with_graceful_shutdown(stopped(stop_rx))
+    .await
+    .map_err(|e| fatal(1, format!("server stopped: {e}")))?;
     if let Some(why) = broken_rx.borrow().clone() {
         return Err(fatal(
             1,
@@ -293,7 +302,9 @@ pub(crate) fn assemble(
         config.save_locally.then(|| config.output_dir.clone()),
     );
     let stop = tokio::sync::watch::channel(false).0;
+    let rejections = Arc::new(crate::rejections::Rejections::default());
     let admin = Arc::new(Admin {
+        rejections: rejections.clone(),
         stop: stop.clone(),
         demo: config.demo,
         store: store.clone(),
@@ -323,6 +334,7 @@ pub(crate) fn assemble(
         started: Instant::now(),
         webhook_guard: config.webhook_guard.clone(),
         admission_max_wait: config.admission_max_wait,
+        rejections,
     });
     Ok(Parts {
         store,
