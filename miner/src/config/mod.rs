@@ -34,6 +34,8 @@ pub struct Config {
     pub name: String,
     /// The env file read at start, when there was one (`restart --name` reads it again).
     pub env_file: Option<PathBuf>,
+    /// MiB of the database's page cache (`MINER_DB_CACHE_MB`).
+    pub db_cache_mb: u64,
     pub netuid: u16,
     pub chain_endpoint: String,
     pub bind_ip: IpAddr,

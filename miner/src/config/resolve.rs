@@ -284,6 +284,13 @@ impl Settings {
                 }
             }
         });
+        let db_cache_mb = p.number(
+            "MINER_DB_CACHE_MB",
+            &self.db_cache_mb,
+            crate::store::DEFAULT_CACHE_MB,
+            1,
+            "a number of MiB",
+        );
         let retention_days = p.number(
             "MINER_RETENTION_DAYS",
             &self.retention_days,
@@ -425,6 +432,7 @@ impl Settings {
                 str::to_string,
             )),
             env_file: None,
+            db_cache_mb,
             netuid,
             chain_endpoint,
             bind_ip,

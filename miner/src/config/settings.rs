@@ -152,6 +152,9 @@ pub struct Settings {
     /// Database, media and admin socket (default ~/.local/share/gas-miner)
     #[arg(long, env = "MINER_STATE_DIR")]
     pub state_dir: Option<String>,
+    /// MiB of the database's page cache (default 32; sled's own default, 1 GiB, grows with what is stored)
+    #[arg(long, env = "MINER_DB_CACHE_MB")]
+    pub db_cache_mb: Option<String>,
     /// This miner's name on the box: its tmux session (gas-miner-NAME), `--name` in the other commands, the console's fleet (default WALLET-HOTKEY)
     #[arg(long, env = "MINER_NAME")]
     pub name: Option<String>,

@@ -238,7 +238,8 @@ fn open_preflight(config: &Config) -> Result<Arc<Preflight>, Fatal> {
 
 /// The state database, with the pre-flight's memory of recent deliveries restored from it.
 fn open_store(config: &Config, preflight: &Preflight) -> Result<Store, Fatal> {
-    let store = Store::open(&config.state_dir).map_err(|e| fatal(1, e.to_string()))?;
+    let store = Store::open_with_cache(&config.state_dir, config.db_cache_mb)
+        .map_err(|e| fatal(1, e.to_string()))?;
     preflight.restore(
         store
             .recent_phashes()

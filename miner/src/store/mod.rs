@@ -100,9 +100,19 @@ pub struct Store {
     committer: mpsc::UnboundedSender<Waiter>,
 }
 
+/// The page cache sled keeps when none is configured (`MINER_DB_CACHE_MB`); sled's own
+/// default is 1 GiB, which a miner fills with what it has stored and never gives back.
+pub(crate) const DEFAULT_CACHE_MB: u64 = 32;
+
 impl Store {
-    /// Opens (or creates) the database in `state_dir`. Must run inside a tokio runtime.
+    /// Opens (or creates) the database in `state_dir` with the default cache. Must run
+    /// inside a tokio runtime.
     pub fn open(state_dir: &Path) -> Result<Store, StoreError> {
+        Store::open_with_cache(state_dir, DEFAULT_CACHE_MB)
+    }
+
+    /// [`Store::open`] with a page cache of `cache_mb` MiB.
+    pub fn open_with_cache(state_dir: &Path, cache_mb: u64) -> Result<Store, StoreError> {
         let path = state_dir.join("db");
         std::fs::create_dir_all(state_dir.join("media")).map_err(|e| StoreError::Open {
             path: state_dir.to_path_buf(),
@@ -110,6 +120,7 @@ impl Store {
         })?;
         let db = sled::Config::new()
             .path(&path)
+            .cache_capacity(cache_mb.max(1) * 1024 * 1024)
             .mode(sled::Mode::HighThroughput)
             .flush_every_ms(Some(1000))
             .open()
