@@ -5,7 +5,7 @@
 //! only the models whose output carries verifiable C2PA, and the resolution snapped up to the
 //! tier (the reference snapped a 1080p request on seedance-2.0-fast down to 480p).
 
-use super::params::{Params, at_least, nearest_ratio, parse_ratio};
+use super::params::{Params, at_least, nearest_ratio, parse_ratio, reaching_resolution};
 use super::prices::{Per, Priced};
 use super::video::{self, VideosApi};
 use super::{Generated, Http, Job, Plan, Provider, ProviderError, Tuning, parse_json};
@@ -70,12 +70,6 @@ pub const VIDEO_MODELS: [VideoModel; 5] = [
 /// The verifiable video model named `id` (case-insensitive).
 pub fn video_model(id: &str) -> Option<&'static VideoModel> {
     VIDEO_MODELS.iter().find(|m| m.id.eq_ignore_ascii_case(id))
-}
-
-/// The validators' tier for a video whose short side is `short` px at shape `ratio` (w/h).
-pub fn video_tier(short: u32, ratio: f64) -> Tier {
-    let long = (f64::from(short) * if ratio >= 1.0 { ratio } else { 1.0 / ratio }).round();
-    Tier::of_video(long as u32, short)
 }
 
 pub struct OpenRouter {
@@ -176,15 +170,7 @@ impl OpenRouter {
         let model = p.model().and_then(video_model).unwrap_or(self.video_model);
         let aspect = nearest_ratio(model.ratios, p.shape(), "16:9");
         let ratio = parse_ratio(aspect).unwrap_or(16.0 / 9.0);
-        let tiers: Vec<Tier> = model
-            .resolutions
-            .iter()
-            .map(|(_, short)| video_tier(*short, ratio))
-            .collect();
-        let index = tiers
-            .iter()
-            .position(|t| *t >= tier)
-            .unwrap_or(tiers.len() - 1);
+        let (index, delivers) = reaching_resolution(model.resolutions, ratio, tier);
         let want = p.duration().map(|d| d.ceil() as u32).unwrap_or(0);
         let duration = at_least(model.durations, want);
         let audio = p.flag("generate_audio").unwrap_or(false);
@@ -201,11 +187,11 @@ impl OpenRouter {
         }
         Plan {
             model: model.id.to_string(),
-            delivers: tiers[index],
+            delivers,
             cost_usd: self.http.tuning.prices.cost(&Priced {
                 provider: "openrouter",
                 model: model.id,
-                tier: tiers[index],
+                tier: delivers,
                 option: audio.then_some("audio"),
                 per: Per::Second,
                 seconds: duration,

@@ -3,7 +3,29 @@
 //! `negative_prompt`, `format`) and snapping them onto a provider's allowed values: the
 //! smallest allowed value that is at least the request, the nearest shape for ratios.
 
+use gas_shared::Tier;
 use serde_json::Value;
+
+/// The validators' tier for a video whose short side is `short` px at shape `ratio` (w/h).
+pub fn video_tier(short: u32, ratio: f64) -> Tier {
+    let long = (f64::from(short) * if ratio >= 1.0 { ratio } else { 1.0 / ratio }).round();
+    Tier::of_video(long as u32, short)
+}
+
+/// The first of a video model's `resolutions` (ascending, each with its short side in px)
+/// whose measured tier at shape `ratio` reaches `want`, else the largest: its index and the
+/// tier it delivers.
+pub fn reaching_resolution(resolutions: &[(&str, u32)], ratio: f64, want: Tier) -> (usize, Tier) {
+    let tiers: Vec<Tier> = resolutions
+        .iter()
+        .map(|(_, short)| video_tier(*short, ratio))
+        .collect();
+    let index = tiers
+        .iter()
+        .position(|t| *t >= want)
+        .unwrap_or(tiers.len().saturating_sub(1));
+    (index, tiers.get(index).copied().unwrap_or(want))
+}
 
 /// A task's `parameters` object, read leniently: validators' values may be strings or numbers.
 pub struct Params<'a>(pub &'a Value);

@@ -10,8 +10,7 @@
 
 use super::google_auth::{ServiceAccount, TokenSource};
 use super::http::Call;
-use super::openrouter::video_tier;
-use super::params::{Params, at_least, nearest_ratio, parse_ratio};
+use super::params::{Params, at_least, nearest_ratio, parse_ratio, reaching_resolution};
 use super::prices::{Per, Priced};
 use super::video::{self, JobStatus, VideoApi};
 use super::{Generated, Http, Job, Plan, Provider, ProviderError, Tuning, summary};
@@ -98,15 +97,7 @@ impl Vertex {
         let m = p.model().and_then(model).unwrap_or(self.model);
         let aspect = nearest_ratio(&RATIOS, p.shape(), "16:9");
         let ratio = parse_ratio(aspect).unwrap_or(16.0 / 9.0);
-        let tiers: Vec<Tier> = m
-            .resolutions
-            .iter()
-            .map(|(_, short)| video_tier(*short, ratio))
-            .collect();
-        let index = tiers
-            .iter()
-            .position(|t| *t >= tier)
-            .unwrap_or(tiers.len() - 1);
+        let (index, delivers) = reaching_resolution(m.resolutions, ratio, tier);
         let resolution = m.resolutions[index].0;
         let want = p.duration().map(|d| d.ceil() as u32).unwrap_or(0);
         let seconds = if resolution == "720p" {
@@ -130,11 +121,11 @@ impl Vertex {
         }
         Plan {
             model: m.id.to_string(),
-            delivers: tiers[index],
+            delivers,
             cost_usd: self.http.tuning.prices.cost(&Priced {
                 provider: "vertex",
                 model: m.id,
-                tier: tiers[index],
+                tier: delivers,
                 option: audio.then_some("audio"),
                 per: Per::Second,
                 seconds,
