@@ -98,6 +98,21 @@ impl Challenger {
         self.send(reqwest::Method::GET, path, Vec::new(), &headers)
             .await
     }
+
+    /// The task's `/status` once its state is `state`, or the last answer after `within`.
+    /// The webhook reaches the validator before the miner has recorded its reply, so a
+    /// test that saw the webhook waits here for the record rather than racing it.
+    pub async fn task_in_state(&self, task_id: &str, state: &str, within: Duration) -> Value {
+        let path = format!("/status/{task_id}");
+        let start = std::time::Instant::now();
+        loop {
+            let (_, task) = self.get(&path).await;
+            if task["state"] == state || start.elapsed() > within {
+                return task;
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
 }
 
 /// JSON as Python's `json.dumps` writes it (`", "` and `": "` separators).

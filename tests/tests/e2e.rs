@@ -79,9 +79,12 @@ async fn each_image_tier_is_asked_for_and_delivered_signed_and_untouched() {
         ["1K", "2K", "4K"].into_iter().map(String::from).collect()
     );
 
-    let (status, task) = v.get(&format!("/status/{}", ids[2])).await;
-    assert_eq!(status, 200);
-    assert_eq!(task["state"], "delivered");
+    for id in &ids[..2] {
+        let task = v.task_in_state(id, "delivered", WAIT).await;
+        assert_eq!(task["state"], "delivered", "{task}");
+    }
+    let task = v.task_in_state(&ids[2], "delivered", WAIT).await;
+    assert_eq!(task["state"], "delivered", "{task}");
     assert_eq!(task["status"], "completed");
     assert_eq!(task["resolution"], "4K");
     assert_eq!(task["last_reply"]["status"], 200);
@@ -568,7 +571,7 @@ async fn a_webhook_receiver_that_is_down_gets_the_media_later() {
         hooks[0].epistula_error, "",
         "a retry is signed afresh, so its timestamp is fresh"
     );
-    let (_, task) = v.get(&format!("/status/{}", task_id(&reply))).await;
+    let task = v.task_in_state(&task_id(&reply), "delivered", WAIT).await;
     assert_eq!(task["state"], "delivered", "{}", miner.log());
 }
 
