@@ -19,6 +19,13 @@ pub(crate) enum Refusal {
     NoHealthyProvider { modality: Modality },
     /// The modality's spend budget (or the whole one) is reached, counting the queue.
     OverBudget { detail: String },
+    /// The modality's queue holds `MINER_QUEUE_MAX` tasks already: the hard cap behind the
+    /// wait check, which needs an hour's history to judge.
+    QueueFull {
+        modality: Modality,
+        ahead: u64,
+        max: u64,
+    },
     /// The expected wait is over the limit.
     Wait {
         modality: Modality,
@@ -36,6 +43,7 @@ impl Refusal {
         match self {
             Refusal::NoHealthyProvider { .. } => NO_PROVIDER,
             Refusal::OverBudget { .. } => BUDGET,
+            Refusal::QueueFull { .. } => QUEUE_FULL,
             Refusal::Wait { .. } => WAIT,
         }
     }
@@ -45,6 +53,11 @@ impl Refusal {
 pub(crate) const NO_PROVIDER: &str = "no_provider";
 /// Counter name: a spend budget is reached.
 pub(crate) const BUDGET: &str = "budget";
+/// Counter name: the queue is at its hard cap.
+pub(crate) const QUEUE_FULL: &str = "queue_full";
+/// `MINER_QUEUE_MAX` when unset: far beyond what the wait check lets in once it has an
+/// hour's history, small enough that the queue's records stay a few MB.
+pub(crate) const DEFAULT_QUEUE_MAX: u64 = 2000;
 /// Counter name: the queue's wait would be too long.
 pub(crate) const WAIT: &str = "wait";
 /// Counter name: the modality has no provider chain at all.
@@ -58,6 +71,14 @@ impl std::fmt::Display for Refusal {
                 "refused: no healthy provider for modality={modality} (every breaker of its chain is open)"
             ),
             Refusal::OverBudget { detail } => write!(f, "refused: {detail}"),
+            Refusal::QueueFull {
+                modality,
+                ahead,
+                max,
+            } => write!(
+                f,
+                "refused: the {modality} queue holds {ahead} tasks, at MINER_QUEUE_MAX={max}"
+            ),
             Refusal::Wait {
                 modality,
                 wait_s,
@@ -96,6 +117,8 @@ pub(crate) struct Inputs {
     pub p95: Option<Duration>,
     /// `MINER_ADMISSION_MAX_WAIT`; zero turns the wait check off.
     pub max_wait: Duration,
+    /// `MINER_QUEUE_MAX`: `ahead` at which every challenge is refused.
+    pub queue_max: u64,
     /// Why the spend budget refuses it (`budget`'s words), if it does.
     pub over_budget: Option<String>,
 }
@@ -114,6 +137,13 @@ pub(crate) fn decide(i: &Inputs) -> Result<(), Refusal> {
     if let Some(detail) = &i.over_budget {
         return Err(Refusal::OverBudget {
             detail: detail.clone(),
+        });
+    }
+    if i.ahead >= i.queue_max {
+        return Err(Refusal::QueueFull {
+            modality: i.modality,
+            ahead: i.ahead,
+            max: i.queue_max,
         });
     }
     if i.max_wait.is_zero() || i.finished_last_hour < MIN_HISTORY {
@@ -147,8 +177,29 @@ mod tests {
             finished_last_hour: 60,
             p95: Some(Duration::from_secs(60)),
             max_wait: Duration::from_secs(1800),
+            queue_max: DEFAULT_QUEUE_MAX,
             over_budget: None,
         }
+    }
+
+    #[test]
+    fn the_hard_cap_refuses_even_without_the_history_the_wait_needs() {
+        let full = Inputs {
+            finished_last_hour: 0,
+            ahead: 2000,
+            ..inputs()
+        };
+        let err = decide(&full).expect_err("refused");
+        assert_eq!(err.label(), QUEUE_FULL);
+        assert_eq!(
+            err.to_string(),
+            "refused: the image queue holds 2000 tasks, at MINER_QUEUE_MAX=2000"
+        );
+        let below = Inputs {
+            ahead: 1999,
+            ..full
+        };
+        assert_eq!(decide(&below), Ok(()));
     }
 
     #[test]
@@ -189,7 +240,7 @@ mod tests {
     fn too_little_history_or_a_zero_limit_never_refuses_on_the_wait() {
         let few = Inputs {
             finished_last_hour: MIN_HISTORY - 1,
-            ahead: 20_000,
+            ahead: 1_900,
             ..inputs()
         };
         assert_eq!(decide(&few), Ok(()));

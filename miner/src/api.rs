@@ -41,6 +41,8 @@ pub(crate) struct ApiState {
     pub webhook_guard: crate::netguard::WebhookGuard,
     /// `MINER_ADMISSION_MAX_WAIT`: a challenge whose expected wait is longer is refused.
     pub admission_max_wait: Duration,
+    /// `MINER_QUEUE_MAX`.
+    pub queue_max: u64,
     /// Requests refused before they are challenges, summed up rather than logged one by one.
     pub rejections: Arc<crate::rejections::Rejections>,
 }
@@ -392,6 +394,7 @@ fn admission_inputs(state: &ApiState, task: &TaskRecord) -> crate::admission::In
             .and_then(|n| state.store.provider_latency_ms(n, 0.95))
             .map(Duration::from_millis),
         max_wait: state.admission_max_wait,
+        queue_max: state.queue_max,
         over_budget,
     }
 }

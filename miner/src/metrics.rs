@@ -46,7 +46,6 @@ fn label(v: &str) -> String {
         .replace('\n', " ")
 }
 
-/// The metrics text for a status snapshot and the standing.
 /// `gas_requests_refused_total{reason}`: requests refused before they were challenges
 /// (Epistula checks, body size), by reason, since the miner started.
 pub(crate) fn requests_refused(totals: &[(String, u64)]) -> String {
@@ -63,6 +62,35 @@ pub(crate) fn requests_refused(totals: &[(String, u64)]) -> String {
     text
 }
 
+/// `gas_db_commit_seconds`: how long each group commit (one fsync, which every 201 waits
+/// for) took since the miner started, as a Prometheus histogram.
+pub(crate) fn commit_times(t: &crate::store::CommitTimes) -> String {
+    let mut text = String::from(
+        "# HELP gas_db_commit_seconds Group commits of the state database (one fsync each; every 201 waits for one) by time taken, since the miner started.\n# TYPE gas_db_commit_seconds histogram\n",
+    );
+    for (bound, n) in crate::store::COMMIT_BUCKETS_MS.iter().zip(t.at_most) {
+        let _ = writeln!(
+            text,
+            "gas_db_commit_seconds_bucket{{le=\"{}\"}} {n}",
+            *bound as f64 / 1000.0
+        );
+    }
+    let _ = writeln!(
+        text,
+        "gas_db_commit_seconds_bucket{{le=\"+Inf\"}} {}\ngas_db_commit_seconds_sum {}\ngas_db_commit_seconds_count {}",
+        t.count,
+        t.sum_ms / 1000.0,
+        t.count
+    );
+    let _ = writeln!(
+        text,
+        "# HELP gas_db_commit_max_seconds The slowest group commit since the miner started.\n# TYPE gas_db_commit_max_seconds gauge\ngas_db_commit_max_seconds {}",
+        t.max_ms / 1000.0
+    );
+    text
+}
+
+/// The metrics text for a status snapshot and the standing.
 pub(crate) fn render(s: &Status, running: usize, standing: &StandingView) -> String {
     let mut text = String::new();
     let mut push = |name: &str, kind: &str, help: &str, samples: Vec<(String, String)>| {
@@ -472,6 +500,29 @@ mod tests {
     use super::*;
     use gas_shared::admin::*;
     use gas_shared::{Modality, TaskState};
+
+    #[test]
+    fn commit_times_are_a_prometheus_histogram_in_seconds() {
+        let t = crate::store::CommitTimes {
+            count: 3,
+            sum_ms: 1530.5,
+            max_ms: 1500.0,
+            at_most: [1, 1, 1, 1, 1, 2, 2, 2, 2, 2],
+        };
+        let text = commit_times(&t);
+        for line in [
+            "# TYPE gas_db_commit_seconds histogram",
+            "gas_db_commit_seconds_bucket{le=\"0.001\"} 1",
+            "gas_db_commit_seconds_bucket{le=\"0.05\"} 2",
+            "gas_db_commit_seconds_bucket{le=\"1\"} 2",
+            "gas_db_commit_seconds_bucket{le=\"+Inf\"} 3",
+            "gas_db_commit_seconds_sum 1.5305",
+            "gas_db_commit_seconds_count 3",
+            "gas_db_commit_max_seconds 1.5",
+        ] {
+            assert!(text.lines().any(|l| l == line), "no {line:?} in\n{text}");
+        }
+    }
 
     #[test]
     fn the_text_has_each_family_with_its_samples() {

@@ -105,6 +105,8 @@ struct RefusedCounts {
     wait: u64,
     #[serde(default)]
     budget: u64,
+    #[serde(default)]
+    queue_full: u64,
 }
 
 impl RefusedCounts {
@@ -113,6 +115,7 @@ impl RefusedCounts {
             crate::admission::NO_PROVIDER => &mut self.no_provider,
             crate::admission::WAIT => &mut self.wait,
             crate::admission::BUDGET => &mut self.budget,
+            crate::admission::QUEUE_FULL => &mut self.queue_full,
             _ => &mut self.no_service,
         }
     }
@@ -122,6 +125,7 @@ impl RefusedCounts {
         self.no_provider += o.no_provider;
         self.wait += o.wait;
         self.budget += o.budget;
+        self.queue_full += o.queue_full;
     }
 
     fn named(&self) -> Vec<(String, u64)> {
@@ -130,6 +134,7 @@ impl RefusedCounts {
             (crate::admission::NO_PROVIDER, self.no_provider),
             (crate::admission::WAIT, self.wait),
             (crate::admission::BUDGET, self.budget),
+            (crate::admission::QUEUE_FULL, self.queue_full),
         ]
         .into_iter()
         .filter(|(_, n)| *n > 0)

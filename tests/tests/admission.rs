@@ -189,3 +189,28 @@ async fn a_queue_that_would_miss_the_max_wait_is_refused_naming_the_wait() {
     assert!(logged[0].contains("MINER_ADMISSION_MAX_WAIT=5"), "{log}");
     r.providers.set_delay(Duration::ZERO);
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_queue_at_its_hard_cap_is_refused_without_any_history() {
+    let r = Rig::start(&[
+        ("MINER_MAX_CONCURRENT_TASKS", "1"),
+        ("MINER_QUEUE_MAX", "2"),
+    ])
+    .await;
+    // No history, so the wait check has nothing to judge: only the cap stands.
+    r.providers.set_delay(Duration::from_secs(30));
+    accepted(&r).await;
+    accepted(&r).await;
+    let (code, reply) = challenge(&r).await;
+    assert_eq!(code, 503, "{reply}\n{}", r.miner.log());
+    assert_eq!(
+        reply["error"],
+        "refused: the image queue holds 2 tasks, at MINER_QUEUE_MAX=2"
+    );
+    let s = r.fixture.status().await;
+    assert_eq!(s.refusals.hour, vec![("queue_full".to_string(), 1)]);
+    let text = metrics(&r).await;
+    let line = "gas_challenges_refused_by_reason_total{reason=\"queue_full\"} 1";
+    assert!(text.lines().any(|l| l == line), "no {line:?} in\n{text}");
+    r.providers.set_delay(Duration::ZERO);
+}

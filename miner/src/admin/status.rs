@@ -22,6 +22,7 @@ impl Admin {
             &self.standing_view(true),
         );
         text.push_str(&crate::metrics::requests_refused(&self.rejections.totals()));
+        text.push_str(&crate::metrics::commit_times(&self.store.commit_times()));
         text
     }
 

@@ -51,6 +51,8 @@ pub struct Config {
     /// A challenge whose expected wait is longer is refused (`MINER_ADMISSION_MAX_WAIT`;
     /// zero: no wait check).
     pub admission_max_wait: Duration,
+    /// `MINER_QUEUE_MAX`: tasks of one modality queued or generating at most.
+    pub queue_max: u64,
     pub output_dir: PathBuf,
     pub state_dir: PathBuf,
     pub trust_anchors: PathBuf,

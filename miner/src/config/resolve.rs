@@ -261,6 +261,13 @@ impl Settings {
             0,
             "a number of seconds",
         );
+        let queue_max = p.number(
+            "MINER_QUEUE_MAX",
+            &self.queue_max,
+            crate::admission::DEFAULT_QUEUE_MAX,
+            1,
+            "a number of tasks",
+        );
         let webhook_deadline = p.number(
             "MINER_WEBHOOK_DEADLINE",
             &self.webhook_deadline,
@@ -445,6 +452,7 @@ impl Settings {
             video_timeout: Duration::from_secs(video_timeout),
             breaker_pause: Duration::from_secs(breaker_pause),
             admission_max_wait: Duration::from_secs(admission_max_wait),
+            queue_max,
             output_dir: non_empty(&self.output_dir)
                 .map(expand_home)
                 .unwrap_or_else(|| PathBuf::from("miner_generated_content")),

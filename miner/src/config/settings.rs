@@ -131,6 +131,9 @@ pub struct Settings {
     /// Seconds: refuse (503) a challenge whose expected wait (queue ahead ÷ last hour's throughput + provider p95) is longer; 0 turns the check off (default 1800)
     #[arg(long, env = "MINER_ADMISSION_MAX_WAIT")]
     pub admission_max_wait: Option<String>,
+    /// Tasks of one modality queued or generating at most: a challenge beyond is refused (503, reason queue_full) whatever the wait check says (default 2000)
+    #[arg(long, env = "MINER_QUEUE_MAX")]
+    pub queue_max: Option<String>,
     /// US$ the miner may spend on provider calls over any 24 hours, all modalities (estimated list prices; default no limit)
     #[arg(long, env = "MINER_BUDGET_USD_PER_DAY")]
     pub budget_usd_per_day: Option<String>,

@@ -335,6 +335,7 @@ pub(crate) fn assemble(
         started: Instant::now(),
         webhook_guard: config.webhook_guard.clone(),
         admission_max_wait: config.admission_max_wait,
+        queue_max: config.queue_max,
         rejections,
     });
     Ok(Parts {

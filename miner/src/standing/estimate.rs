@@ -77,7 +77,7 @@ const FLAT_VIDEO_PRICES: [(&str, f64); 3] = [
 ];
 
 /// One terminal outcome in the window, as the validators will count it.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct Outcome {
     pub modality: Modality,
     /// Verified (Stage A and B passed) or failed.
@@ -129,6 +129,89 @@ impl Outcome {
     }
 }
 
+/// Outcomes summed by kind (every field but the cost): all the estimate needs, in memory
+/// that grows with the kinds delivered (a few dozen), not with the tasks.
+#[derive(Debug, Clone, Default, PartialEq, serde::Serialize, serde::Deserialize)]
+pub(crate) struct Tally {
+    groups: Vec<Group>,
+}
+
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+struct Group {
+    /// The kind; its `cost_usd` is the group's total.
+    outcome: Outcome,
+    count: u64,
+}
+
+impl Outcome {
+    fn same_kind(&self, o: &Outcome) -> bool {
+        self.modality == o.modality
+            && self.verified == o.verified
+            && self.from_validator == o.from_validator
+            && self.requested == o.requested
+            && self.measured == o.measured
+            && self.model_name == o.model_name
+            && self.provider == o.provider
+            && self.model == o.model
+    }
+}
+
+impl Tally {
+    pub(crate) fn add(&mut self, o: &Outcome) {
+        self.add_n(o, 1, o.cost_usd);
+    }
+
+    fn add_n(&mut self, o: &Outcome, count: u64, cost_usd: f64) {
+        match self.groups.iter_mut().find(|g| g.outcome.same_kind(o)) {
+            Some(g) => {
+                g.count += count;
+                g.outcome.cost_usd += cost_usd;
+            }
+            None => self.groups.push(Group {
+                outcome: Outcome {
+                    cost_usd,
+                    ..o.clone()
+                },
+                count,
+            }),
+        }
+    }
+
+    /// Takes back an outcome added before (one that was replaced).
+    pub(crate) fn remove(&mut self, o: &Outcome) {
+        if let Some(i) = self.groups.iter().position(|g| g.outcome.same_kind(o)) {
+            let g = &mut self.groups[i];
+            g.count = g.count.saturating_sub(1);
+            g.outcome.cost_usd -= o.cost_usd;
+            if g.count == 0 {
+                self.groups.remove(i);
+            }
+        }
+    }
+
+    pub(crate) fn merge(&mut self, other: &Tally) {
+        for g in &other.groups {
+            self.add_n(&g.outcome, g.count, g.outcome.cost_usd);
+        }
+    }
+
+    /// How many outcomes are summed.
+    #[cfg(test)]
+    pub(crate) fn count(&self) -> u64 {
+        self.groups.iter().map(|g| g.count).sum()
+    }
+}
+
+impl<'a> FromIterator<&'a Outcome> for Tally {
+    fn from_iter<I: IntoIterator<Item = &'a Outcome>>(outcomes: I) -> Tally {
+        let mut tally = Tally::default();
+        for o in outcomes {
+            tally.add(o);
+        }
+        tally
+    }
+}
+
 /// The gates as the subnet's API last said (None: unknown).
 #[derive(Debug, Clone, Copy, Default, PartialEq)]
 pub struct Gates {
@@ -147,9 +230,14 @@ impl Gates {
 
 /// The estimate over `outcomes` (all inside the window already).
 pub fn estimate(outcomes: &[Outcome], gates: Gates) -> Estimate {
+    estimate_tally(&outcomes.iter().collect(), gates)
+}
+
+/// The estimate over the outcomes summed in `tally` (all inside the window already).
+pub(crate) fn estimate_tally(tally: &Tally, gates: Gates) -> Estimate {
     let modalities: Vec<ModalityEstimate> = Modality::ALL
         .iter()
-        .map(|&m| modality_estimate(m, outcomes, gates.of(m)))
+        .map(|&m| modality_estimate(m, tally, gates.of(m)))
         .collect();
     let r_ungated = modalities.iter().map(|m| m.weight * m.base).sum();
     let gate_unknown = modalities
@@ -167,7 +255,7 @@ pub fn estimate(outcomes: &[Outcome], gates: Gates) -> Estimate {
         modalities,
         r,
         r_ungated,
-        spend: spend_lines(outcomes),
+        spend: spend_lines(tally),
         spend_per_day: Vec::new(),
     }
 }
@@ -179,20 +267,34 @@ pub(crate) fn volume(n: u64) -> f64 {
 
 fn modality_estimate(
     modality: Modality,
-    outcomes: &[Outcome],
+    tally: &Tally,
     qualified: Option<bool>,
 ) -> ModalityEstimate {
-    let mine: Vec<&Outcome> = outcomes.iter().filter(|o| o.modality == modality).collect();
-    let verified: Vec<&Outcome> = mine.iter().copied().filter(|o| o.verified).collect();
-    let n = verified.len() as u64;
-    let failed = mine.len() as u64 - n;
-    let from_validators = mine.iter().filter(|o| o.from_validator).count() as u64;
-    let p = (!mine.is_empty()).then(|| n as f64 / mine.len() as f64);
+    let mine: Vec<&Group> = tally
+        .groups
+        .iter()
+        .filter(|g| g.outcome.modality == modality)
+        .collect();
+    let total: u64 = mine.iter().map(|g| g.count).sum();
+    let sum = |keep: fn(&Outcome) -> bool| -> u64 {
+        mine.iter()
+            .filter(|g| keep(&g.outcome))
+            .map(|g| g.count)
+            .sum()
+    };
+    let n = sum(|o| o.verified);
+    let failed = total - n;
+    let from_validators = sum(|o| o.from_validator);
+    let p = (total > 0).then(|| n as f64 / total as f64);
     // The validators' mean over verified outcomes; 1.0 with none (base is 0 then anyway).
-    let multiplier = if verified.is_empty() {
+    let multiplier = if n == 0 {
         1.0
     } else {
-        verified.iter().map(|o| o.multiplier()).sum::<f64>() / n as f64
+        mine.iter()
+            .filter(|g| g.outcome.verified)
+            .map(|g| g.count as f64 * g.outcome.multiplier())
+            .sum::<f64>()
+            / n as f64
     };
     let volume = volume(n);
     ModalityEstimate {
@@ -200,7 +302,7 @@ fn modality_estimate(
         verified: n,
         failed,
         from_validators,
-        from_preflight: mine.len() as u64 - from_validators,
+        from_preflight: total - from_validators,
         p,
         n,
         volume,
@@ -216,7 +318,7 @@ fn modality_estimate(
 
 /// Spend per (provider, model, tier), the tier being what was delivered (else what was
 /// asked), largest spend first.
-fn spend_lines(outcomes: &[Outcome]) -> Vec<SpendLine> {
+fn spend_lines(tally: &Tally) -> Vec<SpendLine> {
     #[derive(Default)]
     struct Sum {
         spend: f64,
@@ -224,15 +326,16 @@ fn spend_lines(outcomes: &[Outcome]) -> Vec<SpendLine> {
         multipliers: f64,
     }
     let mut sums: BTreeMap<(&str, &str, &str), Sum> = BTreeMap::new();
-    for o in outcomes {
+    for g in &tally.groups {
+        let o = &g.outcome;
         let tier = o.measured.unwrap_or(o.requested).as_str();
         let sum = sums
             .entry((o.provider.as_str(), o.model.as_str(), tier))
             .or_default();
         sum.spend += o.cost_usd;
         if o.verified {
-            sum.verified += 1;
-            sum.multipliers += o.multiplier();
+            sum.verified += g.count;
+            sum.multipliers += g.count as f64 * o.multiplier();
         }
     }
     let mut lines: Vec<SpendLine> = sums
@@ -489,7 +592,7 @@ mod tests {
         let mut c = outcome(Modality::Image, false, Tier::K2, None, None);
         c.provider = "openai".into();
         c.cost_usd = 0.0;
-        let lines = spend_lines(&[c, a, b]);
+        let lines = spend_lines(&[c, a, b].iter().collect());
         assert_eq!(lines.len(), 2);
         assert_eq!(lines[0].tier, "1080p");
         assert!(close(lines[0].spend_usd, 4.0));

@@ -15,10 +15,11 @@ use crate::chain::subtensor::Subtensor;
 use crate::clock::now_ms;
 use crate::identity::Hotkey;
 use crate::store::Store;
+use estimate::Tally;
 use gas_shared::Modality;
 use gas_shared::admin::{StandingSummary, ValidatorStats};
 use gas_shared::standing::{ApiStanding, ChainStanding, StandingView, ValidatorStanding};
-use std::collections::HashMap;
+use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -40,14 +41,26 @@ struct Last {
     estimate: gas_shared::standing::Estimate,
 }
 
-/// Our outcomes of the last 24 h, kept up to date task by task as tasks end (so the
-/// estimate never rereads the store), loaded whole once.
+/// Our outcomes of the last 24 h summed per minute of ending, kept up to date task by task
+/// as tasks end. The store keeps the sums (`outcome_1m/…` counters) and each task's counted
+/// outcome (`outcomes`), so a start reads at most 1,440 sums and the few tasks that ended
+/// unseen, never every task: memory follows the kinds of outcome, not the tasks.
 #[derive(Default)]
 struct Window {
     loaded: bool,
-    /// task id → (when it ended, its outcome).
-    outcomes: HashMap<String, (i64, estimate::Outcome)>,
+    /// Minute of ending → the outcomes that ended in it.
+    minutes: BTreeMap<i64, Tally>,
 }
+
+/// Where a minute's sum is kept (`counters`).
+fn minute_key(minute: i64) -> String {
+    format!("{MINUTE_PREFIX}{minute:012}")
+}
+
+const MINUTE_PREFIX: &str = "outcome_1m/";
+
+/// `counters`: every task that ended before this time has been counted.
+const COUNTED_THROUGH: &str = "outcomes_counted_through";
 
 pub(crate) struct Standing {
     store: Store,
@@ -305,14 +318,15 @@ impl Standing {
             video: gate(Modality::Video),
         };
         let outcomes = self.outcomes(now);
-        let mut estimate = estimate::estimate(&outcomes, gates);
+        let mut estimate = estimate::estimate_tally(&outcomes, gates);
         estimate.spend_per_day = self.store.spend_per_day(now - KEEP_MS).unwrap_or_default();
         estimate
     }
 
-    /// Our outcomes of the 24 h before `now`: the window brought up to date with the tasks
-    /// that ended since it was last (loaded whole the first time, or after missing some).
-    fn outcomes(&self, now: i64) -> Vec<estimate::Outcome> {
+    /// Our outcomes of the 24 h before `now`, summed: the window brought up to date with the
+    /// tasks that ended since it was last (after a start or a missed announcement, with those
+    /// the store has not counted, from a little before the last time all were).
+    fn outcomes(&self, now: i64) -> Tally {
         let mut ended = Vec::new();
         let mut missed = false;
         {
@@ -326,29 +340,99 @@ impl Standing {
             }
         }
         let mut window = self.window.lock().unwrap_or_else(|p| p.into_inner());
-        if !window.loaded || missed {
-            match outcomes::in_window(&self.store, now) {
-                Ok(all) => {
-                    window.outcomes = all.into_iter().map(|(id, f, o)| (id, (f, o))).collect();
-                    window.loaded = true;
-                }
+        if !window.loaded {
+            window.minutes = self
+                .store
+                .counters(MINUTE_PREFIX)
+                .into_iter()
+                .filter_map(|(k, v)| {
+                    let minute = k[MINUTE_PREFIX.len()..].parse::<i64>().ok()?;
+                    Some((minute, serde_json::from_value(v).ok()?))
+                })
+                .collect();
+            window.loaded = true;
+            missed = true;
+        }
+        if missed {
+            let through = self
+                .store
+                .counter(COUNTED_THROUGH)
+                .and_then(|v| v.as_i64())
+                .unwrap_or(now - outcomes::WINDOW_MS);
+            match self
+                .store
+                .uncounted_since(through - outcomes::LONGEST_TASK_MS)
+            {
+                Ok(ids) => ended.extend(ids),
                 Err(e) => tracing::warn!(error = %e, "standing: our outcomes could not be read"),
             }
         }
         for id in ended {
-            match outcomes::of_task(&self.store, &id) {
-                Ok(Some(o)) => {
-                    window.outcomes.insert(id, o);
-                }
-                Ok(None) => {}
-                Err(e) => {
-                    tracing::warn!(error = %e, task_id = %id, "standing: an outcome could not be read")
-                }
+            if let Err(e) = self.count(&mut window, now, &id) {
+                tracing::warn!(error = %e, task_id = %id, "standing: an outcome could not be counted");
             }
         }
-        let since = now - outcomes::WINDOW_MS;
-        window.outcomes.retain(|_, (ended, _)| *ended >= since);
-        window.outcomes.values().map(|(_, o)| o.clone()).collect()
+        let first = (now - outcomes::WINDOW_MS).div_euclid(60_000);
+        while let Some((&m, _)) = window.minutes.first_key_value()
+            && m < first
+        {
+            window.minutes.remove(&m);
+            let _ = self.store.remove_counter(&minute_key(m));
+        }
+        let _ = self
+            .store
+            .put_counter(COUNTED_THROUGH, &serde_json::json!(now));
+        let mut all = Tally::default();
+        for tally in window.minutes.values() {
+            all.merge(tally);
+        }
+        all
+    }
+
+    /// Counts one task's outcome once it has ended inside the window, replacing the one
+    /// counted for it before (a validator's later word changes it).
+    fn count(
+        &self,
+        window: &mut Window,
+        now: i64,
+        task_id: &str,
+    ) -> Result<(), crate::store::StoreError> {
+        let Some(ended) = outcomes::of_task(&self.store, task_id)? else {
+            return Ok(());
+        };
+        if ended.at_ms < now - outcomes::WINDOW_MS {
+            return Ok(());
+        }
+        let counted = outcomes::Counted {
+            at_ms: ended.at_ms,
+            outcome: ended.outcome,
+        };
+        let before: Option<outcomes::Counted> = self.store.counted_outcome(&ended.task)?;
+        if before.as_ref() == Some(&counted) {
+            return Ok(());
+        }
+        let mut touched = Vec::new();
+        if let Some(before) = before {
+            let m = before.at_ms.div_euclid(60_000);
+            if let Some(tally) = window.minutes.get_mut(&m) {
+                tally.remove(&before.outcome);
+                touched.push(m);
+            }
+        }
+        let m = counted.at_ms.div_euclid(60_000);
+        window.minutes.entry(m).or_default().add(&counted.outcome);
+        touched.push(m);
+        let sums: Vec<(String, serde_json::Value)> = touched
+            .into_iter()
+            .map(|m| {
+                let tally = window.minutes.get(&m).cloned().unwrap_or_default();
+                (
+                    minute_key(m),
+                    serde_json::to_value(tally).unwrap_or_default(),
+                )
+            })
+            .collect();
+        self.store.count_outcome(&ended.task, &counted, &sums)
     }
 
     /// Everything the Standing screen shows; `validators` are our own counts. The estimate
@@ -460,7 +544,7 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn the_window_follows_tasks_as_they_end_without_rereading_the_store() {
+    async fn the_window_counts_each_ended_task_once_across_changes_and_restarts() {
         let dir = tempfile::tempdir().expect("tempdir");
         let store = Store::open(dir.path()).expect("store");
         let now = now_ms();
@@ -477,13 +561,34 @@ mod tests {
         };
         ended("a");
         let s = standing(store.clone());
-        assert_eq!(s.outcomes(now).len(), 1, "loaded whole the first time");
+        assert_eq!(s.outcomes(now).count(), 1, "counted at the first look");
         ended("b");
         let outcomes = s.outcomes(now);
-        assert_eq!(outcomes.len(), 2, "the task that just ended is in");
-        assert!(outcomes.iter().all(|o| !o.verified && o.from_validator));
+        assert_eq!(outcomes.count(), 2, "the task that just ended is in");
+        let e = estimate::estimate_tally(&outcomes, estimate::Gates::default());
+        assert_eq!(e.modalities[0].failed, 2, "{e:?}");
+        assert_eq!(e.modalities[0].from_validators, 2);
+        // A validator's later word replaces the outcome counted, never adds a second.
+        store
+            .update("a", crate::store::OutboxChange::None, |t| {
+                t.state = gas_shared::TaskState::Delivered;
+                t.last_reply = Some(crate::task::Reply {
+                    status: Some(200),
+                    body: "Binary content received".into(),
+                    at_ms: now - 500,
+                });
+            })
+            .expect("update");
+        let e = estimate::estimate_tally(&s.outcomes(now), estimate::Gates::default());
+        assert_eq!((e.modalities[0].verified, e.modalities[0].failed), (1, 1));
+        // A task that ends while nobody counts (a crash before its turn) is found by the
+        // next start, which reads the kept sums back without counting anyone twice.
+        ended("c");
+        let again = standing(store.clone());
+        let e = estimate::estimate_tally(&again.outcomes(now), estimate::Gates::default());
+        assert_eq!((e.modalities[0].verified, e.modalities[0].failed), (1, 2));
         // A day later both have left the window.
-        assert!(s.outcomes(now + outcomes::WINDOW_MS + 1).is_empty());
+        assert_eq!(s.outcomes(now + outcomes::WINDOW_MS + 120_000).count(), 0);
     }
 
     #[tokio::test]

@@ -1,7 +1,8 @@
 //! Our own records read as the validators will count them (VALIDATION.md, Rewards): every
-//! task that ended in the window is one outcome, verified or failed. Where a validator told
-//! us (a v4.9.x reply, a recorded failure report, a timeout) that is the verdict; where it
-//! did not (a v5 202) our pre-flight verdict stands in for it, marked as an estimate.
+//! task that ended in the window is one outcome, verified or failed, read once as it ends.
+//! Where a validator told us (a v4.9.x reply, a recorded failure report, a timeout) that is
+//! the verdict; where it did not (a v5 202) our pre-flight verdict stands in for it, marked
+//! as an estimate.
 
 use super::estimate::Outcome;
 use crate::store::{Store, StoreError};
@@ -12,37 +13,39 @@ use gas_shared::reply::ReplyClass;
 /// The window validators score over.
 pub(crate) const WINDOW_MS: i64 = 24 * 3_600_000;
 
-/// How long before the window a task may have been accepted and still end inside it: the
-/// validators' purge (~2 h 22 min) with room to spare.
-const LONGEST_TASK_MS: i64 = 3 * 3_600_000;
+/// How long before it ended a task may have been accepted: the validators' purge (~2 h
+/// 22 min) with room to spare. A start looks this far behind the last time every ended task
+/// was counted for the ones it missed.
+pub(crate) const LONGEST_TASK_MS: i64 = 3 * 3_600_000;
 
-/// The outcomes of the tasks that ended in the 24 h before `now_ms`, by task id with the time
-/// each ended. Reads every task accepted in the window: done once, then kept up to date task
-/// by task ([`of_task`]).
-pub(crate) fn in_window(
-    store: &Store,
-    now_ms: i64,
-) -> Result<Vec<(String, i64, Outcome)>, StoreError> {
-    let since = now_ms - WINDOW_MS;
-    let mut out = Vec::new();
-    for task in store.tasks_since(since - LONGEST_TASK_MS)? {
-        match task.finished_ms {
-            Some(f) if task.state.is_final() && f >= since => {
-                out.push((task.task_id.clone(), f, outcome(store, &task)?));
-            }
-            _ => {}
-        }
-    }
-    Ok(out)
+/// A finished task, when it ended, and its outcome.
+pub(crate) struct Ended {
+    pub task: TaskRecord,
+    pub at_ms: i64,
+    pub outcome: Outcome,
+}
+
+/// What the store keeps of a task's counted outcome (`Store::count_outcome`).
+#[derive(Debug, PartialEq, serde::Serialize, serde::Deserialize)]
+pub(crate) struct Counted {
+    pub at_ms: i64,
+    pub outcome: Outcome,
 }
 
 /// One task's outcome and when it ended, once it has (None before, or when it is gone).
-pub(crate) fn of_task(store: &Store, task_id: &str) -> Result<Option<(i64, Outcome)>, StoreError> {
+pub(crate) fn of_task(store: &Store, task_id: &str) -> Result<Option<Ended>, StoreError> {
     let Some(task) = store.get(task_id)? else {
         return Ok(None);
     };
     match task.finished_ms {
-        Some(f) if task.state.is_final() => Ok(Some((f, outcome(store, &task)?))),
+        Some(at_ms) if task.state.is_final() => {
+            let outcome = outcome(store, &task)?;
+            Ok(Some(Ended {
+                task,
+                at_ms,
+                outcome,
+            }))
+        }
         _ => Ok(None),
     }
 }

@@ -40,6 +40,12 @@ impl Store {
         scan(&self.feedback, &format!("{validator}/"))
     }
 
+    /// One counter record, if kept (and readable).
+    pub fn counter(&self, key: &str) -> Option<serde_json::Value> {
+        let v = self.counters.get(key.as_bytes()).ok()??;
+        serde_json::from_slice(&v).ok()
+    }
+
     /// A counter record (JSON) kept across restarts and pruning.
     pub fn put_counter(&self, key: &str, value: &serde_json::Value) -> Result<(), StoreError> {
         self.counters.insert(

@@ -4,13 +4,16 @@
 //! job checkpoints (`calls`), pre-flight verdicts and image hashes (`verdicts`), validators'
 //! replies and statistics counters (`feedback`), live settings and the saved metagraph
 //! (`settings`), snapshots of our standing from the subnet's API and the chain (`standing`),
+//! each finished task's outcome as the standing counted it (`outcomes`),
 //! spend per modality over the last day for the budgets (`spend`), and retention (`prune`). This file opens the database and commits.
 //! Writes that must survive a crash wait for [`Store::commit`], which batches concurrent
-//! callers into one fsync (group commit) so accepting stays fast under load.
+//! callers into one fsync (group commit, `commits`) so accepting stays fast under load.
 
 mod calls;
+mod commits;
 mod feedback;
 mod outbox;
+mod outcomes;
 mod prune;
 mod settings;
 mod spend;
@@ -20,6 +23,7 @@ mod tasks;
 pub(crate) mod tests;
 mod verdicts;
 
+pub(crate) use commits::{COMMIT_BUCKETS_MS, CommitTimes};
 pub use outbox::OutboxChange;
 pub(crate) use outbox::OutboxEntry;
 
@@ -79,6 +83,7 @@ pub struct Store {
     jobs: sled::Tree,
     verdicts: sled::Tree,
     phashes: sled::Tree,
+    outcomes: sled::Tree,
     meta: sled::Tree,
     outbox: sled::Tree,
     feedback: sled::Tree,
@@ -98,6 +103,7 @@ pub struct Store {
     counters: sled::Tree,
     standing: sled::Tree,
     committer: mpsc::UnboundedSender<Waiter>,
+    commit_times: Arc<Mutex<CommitTimes>>,
 }
 
 /// The page cache sled keeps when none is configured (`MINER_DB_CACHE_MB`); sled's own
@@ -152,6 +158,7 @@ impl Store {
             jobs: db.open_tree("jobs")?,
             verdicts: db.open_tree("verdicts")?,
             phashes: db.open_tree("phashes")?,
+            outcomes: db.open_tree("outcomes")?,
             meta: meta.clone(),
             outbox: db.open_tree("outbox")?,
             feedback: db.open_tree("feedback")?,
@@ -168,6 +175,7 @@ impl Store {
             counters: db.open_tree("counters")?,
             standing: db.open_tree("standing")?,
             committer,
+            commit_times: Arc::default(),
             db,
         };
         if found < SCHEMA_VERSION {
@@ -177,7 +185,11 @@ impl Store {
         store.recount()?;
         store.load_usage()?;
         store.load_spend(crate::clock::now_ms())?;
-        tokio::spawn(group_commit(store.db.clone(), rx));
+        tokio::spawn(commits::group_commit(
+            store.db.clone(),
+            rx,
+            store.commit_times.clone(),
+        ));
         Ok(store)
     }
 
@@ -201,6 +213,14 @@ impl Store {
             Ok(Err(e)) => Err(StoreError::Flush(e)),
             Err(_) => Err(StoreError::CommitStopped),
         }
+    }
+
+    /// How long the commits (fsyncs) took since the store was opened.
+    pub(crate) fn commit_times(&self) -> CommitTimes {
+        self.commit_times
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone()
     }
 
     /// Task changes as they happen (for the admin socket's events).
@@ -258,30 +278,4 @@ fn scan<T: serde::de::DeserializeOwned>(
         })?);
     }
     Ok(out)
-}
-
-/// One fsync for every caller waiting when it starts; callers arriving during it wait for the
-/// next one. Throughput scales with concurrency while each caller still waits for its own data.
-async fn group_commit(db: sled::Db, mut rx: mpsc::UnboundedReceiver<Waiter>) {
-    while let Some(first) = rx.recv().await {
-        // Let the runtime run whatever is ready first, so concurrent writers join this fsync:
-        // fewer, larger flushes under load, no added delay when idle.
-        for _ in 0..4 {
-            tokio::task::yield_now().await;
-        }
-        let mut waiters = vec![first];
-        while let Ok(w) = rx.try_recv() {
-            waiters.push(w);
-        }
-        let db = db.clone();
-        let result = tokio::task::spawn_blocking(move || db.flush().map(|_| ()))
-            .await
-            .unwrap_or_else(|e| Err(sled::Error::Io(std::io::Error::other(e))));
-        if let Err(e) = &result {
-            tracing::error!(error = %e, "state database flush failed");
-        }
-        for w in waiters {
-            let _ = w.send(result.clone());
-        }
-    }
 }

@@ -1,5 +1,6 @@
 //! Retention: finished tasks older than the cutoff go with everything recorded for them and
-//! their media; their counts live on in `meta` so totals never shrink.
+//! their media; their counts live on in `meta` so totals never shrink (`pruned/…` from before
+//! the final states' counts were kept there is read once, when they are first counted).
 
 use super::tasks::queue_key;
 use super::{Store, StoreError};
@@ -46,16 +47,9 @@ impl Store {
             }
             self.queue.remove(queue_key(&task))?;
             self.by_time.remove(&k)?;
+            self.outcomes.remove(&k)?;
             self.tasks.remove(id.as_bytes())?;
-            // The task still counts: its state's total lives on in `meta`.
-            let key = pruned_key(task.state, task.modality);
-            let before = self
-                .meta
-                .get(&key)?
-                .and_then(|v| <[u8; 8]>::try_from(v.as_ref()).ok())
-                .map(u64::from_be_bytes)
-                .unwrap_or(0);
-            self.meta.insert(key, &(before + 1).to_be_bytes())?;
+            // The task still counts: its state's total is kept in `meta` (`tasks`).
             pruned += 1;
         }
         // Replies are keyed validator/time/…: drop the old ones.

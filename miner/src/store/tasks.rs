@@ -1,7 +1,9 @@
 //! The `tasks` tree (task id → record) and its two indexes: `queue` (state ‖ modality ‖
 //! created ‖ id: tasks of a state, oldest first, and counts from the keys alone) and `by_time`
 //! (created ‖ id: every task by age, for listing and pruning). The counts per state and
-//! modality are kept in memory, rebuilt from the index at open.
+//! modality are kept in memory. Those of the final states are also kept in `meta`, moved in
+//! the same transaction as the task, so opening reads them instead of every index key; only
+//! the live states (queued, generating, …) are counted from the index at open.
 
 use super::outbox::{OutboxChange, OutboxEntry};
 use super::prune::pruned_key;
@@ -9,6 +11,7 @@ use super::{SCHEMA_VERSION, Store, StoreError, encode};
 use crate::task::TaskRecord;
 use gas_shared::{Modality, TaskState};
 use sled::Transactional;
+use sled::transaction::TransactionalTree;
 use sled::transaction::{ConflictableTransactionError, TransactionError};
 use std::collections::HashMap;
 
@@ -34,10 +37,50 @@ fn modality_code(m: Modality) -> u8 {
 }
 
 /// `created ‖ id`: every task, by age.
-fn time_key(task: &TaskRecord) -> Vec<u8> {
+pub(super) fn time_key(task: &TaskRecord) -> Vec<u8> {
     let mut k = (task.created_ms.max(0) as u64).to_be_bytes().to_vec();
     k.extend_from_slice(task.task_id.as_bytes());
     k
+}
+
+/// Set in `meta` once the final states' counts are kept there.
+const COUNTS_KEPT: &str = "counts_kept";
+
+/// Where a final state's count of tasks of a modality is kept (`meta`).
+fn final_count_key(state: TaskState, modality: Modality) -> String {
+    format!("count/{}/{modality}", state.as_str())
+}
+
+fn read_count(v: Option<sled::IVec>) -> u64 {
+    v.and_then(|v| <[u8; 8]>::try_from(v.as_ref()).ok())
+        .map_or(0, u64::from_be_bytes)
+}
+
+/// The modality a queue key names.
+fn modality_of_key(k: &[u8]) -> Modality {
+    match k.get(1) {
+        Some(1) => Modality::Video,
+        _ => Modality::Image,
+    }
+}
+
+/// Moves a task between final states' kept counts inside the task's own transaction.
+fn move_final_count(
+    meta: &TransactionalTree,
+    modality: Modality,
+    from: TaskState,
+    to: TaskState,
+) -> Result<(), ConflictableTransactionError<()>> {
+    for (state, up) in [(from, false), (to, true)] {
+        if !state.is_final() {
+            continue;
+        }
+        let key = final_count_key(state, modality);
+        let n = read_count(meta.get(key.as_bytes())?);
+        let n = if up { n + 1 } else { n.saturating_sub(1) };
+        meta.insert(key.as_bytes(), &n.to_be_bytes())?;
+    }
+    Ok(())
 }
 
 impl Store {
@@ -60,30 +103,60 @@ impl Store {
         Ok(())
     }
 
+    /// Rebuilds the counts at open: the final states' from `meta`, the live states' from
+    /// their part of the index. A store from before the kept counts is counted whole once.
     pub(super) fn recount(&self) -> Result<(), StoreError> {
+        if self.meta.get(COUNTS_KEPT)?.is_none() {
+            return self.count_everything();
+        }
+        let mut counts = HashMap::new();
+        for state in TaskState::ALL {
+            if state.is_final() {
+                for modality in Modality::ALL {
+                    let n = read_count(self.meta.get(final_count_key(state, modality))?);
+                    if n > 0 {
+                        counts.insert((state, modality), n);
+                    }
+                }
+            } else {
+                for item in self.queue.scan_prefix([state.code()]) {
+                    let (k, _) = item?;
+                    *counts.entry((state, modality_of_key(&k))).or_insert(0) += 1;
+                }
+            }
+        }
+        *self.counts.lock().unwrap_or_else(|p| p.into_inner()) = counts;
+        Ok(())
+    }
+
+    /// Counts every index entry (and the pruned tasks' totals), then keeps the final states'
+    /// counts in `meta` from here on.
+    fn count_everything(&self) -> Result<(), StoreError> {
         let mut counts = HashMap::new();
         for item in self.queue.iter() {
             let (k, _) = item?;
             let state = TaskState::ALL
                 .into_iter()
                 .find(|s| Some(&s.code()) == k.first());
-            let modality = match k.get(1) {
-                Some(1) => Modality::Video,
-                _ => Modality::Image,
-            };
             if let Some(state) = state {
-                *counts.entry((state, modality)).or_insert(0) += 1;
+                *counts.entry((state, modality_of_key(&k))).or_insert(0) += 1;
             }
         }
         for state in TaskState::ALL {
             for modality in Modality::ALL {
-                if let Some(v) = self.meta.get(pruned_key(state, modality))?
-                    && let Ok(n) = <[u8; 8]>::try_from(v.as_ref())
-                {
-                    *counts.entry((state, modality)).or_insert(0) += u64::from_be_bytes(n);
+                if let Some(v) = self.meta.get(pruned_key(state, modality))? {
+                    *counts.entry((state, modality)).or_insert(0) += read_count(Some(v));
                 }
             }
         }
+        for state in TaskState::ALL.into_iter().filter(|s| s.is_final()) {
+            for modality in Modality::ALL {
+                let n = counts.get(&(state, modality)).copied().unwrap_or(0);
+                self.meta
+                    .insert(final_count_key(state, modality), &n.to_be_bytes())?;
+            }
+        }
+        self.meta.insert(COUNTS_KEPT, &[1u8])?;
         *self.counts.lock().unwrap_or_else(|p| p.into_inner()) = counts;
         Ok(())
     }
@@ -139,6 +212,11 @@ impl Store {
         self.tasks.insert(task.task_id.as_bytes(), value)?;
         self.queue.insert(queue_key(task), &[])?;
         self.by_time.insert(time_key(task), &[])?;
+        if task.state.is_final() {
+            let key = final_count_key(task.state, task.modality);
+            let n = read_count(self.meta.get(&key)?);
+            self.meta.insert(key, &(n + 1).to_be_bytes())?;
+        }
         self.shift_count(task.modality, None, task.state);
         self.announce(task);
         Ok(())
@@ -152,8 +230,8 @@ impl Store {
         change: impl Fn(&mut TaskRecord),
     ) -> Result<TaskRecord, StoreError> {
         let old_state = std::cell::Cell::new(None);
-        let result = (&self.tasks, &self.queue, &self.outbox)
-            .transaction(|(tasks, queue, out)| {
+        let result = (&self.tasks, &self.queue, &self.outbox, &self.meta)
+            .transaction(|(tasks, queue, out, meta)| {
                 let Some(raw) = tasks.get(task_id.as_bytes())? else {
                     return Err(ConflictableTransactionError::Abort(()));
                 };
@@ -168,6 +246,11 @@ impl Store {
                 if before != after {
                     queue.remove(before.as_slice())?;
                     queue.insert(after.as_slice(), &[])?;
+                }
+                if let Some(old) = old_state.get()
+                    && old != task.state
+                {
+                    move_final_count(meta, task.modality, old, task.state)?;
                 }
                 let value = serde_json::to_vec(&task)
                     .map_err(|_| ConflictableTransactionError::Abort(()))?;
@@ -253,11 +336,7 @@ impl Store {
                     }
                 }
                 None => {
-                    let modality = match k.get(1) {
-                        Some(1) => Modality::Video,
-                        _ => Modality::Image,
-                    };
-                    self.uncount(state, modality);
+                    self.uncount(state, modality_of_key(&k));
                     self.queue.remove(&k)?;
                 }
             }

@@ -230,3 +230,70 @@ async fn pruning_forgets_old_finished_tasks_and_their_media_but_keeps_the_counts
     assert_eq!(store.counts().get(&TaskState::Failed), Some(&1));
     assert_eq!(store.counts().get(&TaskState::Generating), Some(&1));
 }
+
+#[tokio::test]
+async fn final_counts_are_kept_with_the_task_and_an_older_store_is_counted_once() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let finish = |store: &Store, id: &str, state: TaskState| {
+        store.insert_new(&task(id)).expect("insert");
+        store
+            .update(id, OutboxChange::None, |t| t.state = state)
+            .expect("update");
+    };
+    {
+        let store = Store::open(dir.path()).expect("open");
+        finish(&store, "d1", TaskState::Delivered);
+        finish(&store, "d2", TaskState::Delivered);
+        finish(&store, "f1", TaskState::Failed);
+        store.insert_new(&task("q1")).expect("insert");
+        // A final task changed again (a late failure report) moves between final counts.
+        store
+            .update("d2", OutboxChange::None, |t| t.state = TaskState::Failed)
+            .expect("update");
+        store.flush().expect("flush");
+    }
+    // The commit task lets go of the database once the last handle is gone.
+    tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    let kept = |store: &Store, state: TaskState| {
+        store
+            .meta
+            .get(format!("count/{}/image", state.as_str()))
+            .expect("get")
+            .map(|v| u64::from_be_bytes(v.as_ref().try_into().expect("8 bytes")))
+    };
+    {
+        let store = Store::open(dir.path()).expect("reopen");
+        assert_eq!(kept(&store, TaskState::Delivered), Some(1));
+        assert_eq!(kept(&store, TaskState::Failed), Some(2));
+        let counts = store.counts();
+        assert_eq!(counts.get(&TaskState::Delivered), Some(&1));
+        assert_eq!(counts.get(&TaskState::Failed), Some(&2));
+        assert_eq!(
+            counts.get(&TaskState::Queued),
+            Some(&1),
+            "live states from the index"
+        );
+        // What a store from before the kept counts holds: no counts, only pruned totals.
+        for state in [TaskState::Delivered, TaskState::Failed] {
+            store
+                .meta
+                .remove(format!("count/{}/image", state.as_str()))
+                .expect("remove");
+        }
+        store.meta.remove("counts_kept").expect("remove");
+        store
+            .meta
+            .insert("pruned/delivered/image", &5u64.to_be_bytes())
+            .expect("insert");
+        store.flush().expect("flush");
+    }
+    tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    let store = Store::open(dir.path()).expect("reopen the older store");
+    assert_eq!(store.counts().get(&TaskState::Delivered), Some(&6));
+    assert_eq!(
+        kept(&store, TaskState::Delivered),
+        Some(6),
+        "kept from now on"
+    );
+    assert_eq!(store.counts().get(&TaskState::Failed), Some(&2));
+}
