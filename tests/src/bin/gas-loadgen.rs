@@ -64,6 +64,29 @@ fn percentile(sorted: &[Duration], p: f64) -> Duration {
     sorted[((sorted.len() as f64 - 1.0) * p).round() as usize]
 }
 
+/// The miner's own account of its group commits (`gas_db_commit_seconds`).
+async fn commit_summary(socket: &std::path::Path) -> String {
+    let Ok((_, body)) = gas_client::request(socket, "GET", "/metrics", None).await else {
+        return "unavailable".into();
+    };
+    let text = String::from_utf8_lossy(&body);
+    let value = |name: &str| {
+        text.lines()
+            .find_map(|l| l.strip_prefix(name)?.trim().parse::<f64>().ok())
+            .unwrap_or(0.0)
+    };
+    let count = value("gas_db_commit_seconds_count");
+    let within_50 = value("gas_db_commit_seconds_bucket{le=\"0.05\"}");
+    let within_20 = value("gas_db_commit_seconds_bucket{le=\"0.02\"}");
+    format!(
+        "{count:.0} commits, mean {:.2} ms, {:.0} over 20 ms, {:.0} over 50 ms, slowest {:.1} ms",
+        value("gas_db_commit_seconds_sum") * 1000.0 / count.max(1.0),
+        count - within_20,
+        count - within_50,
+        value("gas_db_commit_max_seconds") * 1000.0
+    )
+}
+
 fn ms(d: Duration) -> String {
     format!("{:.2} ms", d.as_secs_f64() * 1000.0)
 }
@@ -81,8 +104,10 @@ async fn main() -> anyhow::Result<()> {
     let mut fixture = fixture;
     fixture.set("BT_LOGGING_LEVEL", "WARNING");
     // The queue grows to tens of thousands on purpose: once a few tasks finish, admission
-    // would (rightly) refuse the rest for their wait, and this measures the accept path.
+    // would (rightly) refuse the rest for their wait or the queue's cap, and this measures
+    // the accept path.
     fixture.set("MINER_ADMISSION_MAX_WAIT", "0");
+    fixture.set("MINER_QUEUE_MAX", "1000000");
     let api = args.standing_poll.map(|every| {
         let api = gasapi::FakeGasApi::start(key(MINER_PHRASE).ss58());
         fixture.set("GAS_API_URL", &api.url());
@@ -165,12 +190,21 @@ async fn main() -> anyhow::Result<()> {
     }
     let mut latencies = Vec::with_capacity(total);
     let mut rate_ok = 0;
-    for h in handles {
+    // Requests over 50 ms by the second they were due in: one cluster is one stall.
+    let mut slow: std::collections::BTreeMap<u64, (usize, Duration)> = Default::default();
+    for (i, h) in handles.into_iter().enumerate() {
         let (ok, d) = h.await?;
         rate_ok += ok as usize;
         latencies.push(d);
+        if d > Duration::from_millis(50) {
+            let second = (interval * i as u32).as_secs();
+            let e = slow.entry(second).or_default();
+            e.0 += 1;
+            e.1 = e.1.max(d);
+        }
     }
     latencies.sort();
+    let commits = commit_summary(&fixture.socket()).await;
     if let Some(api) = &api {
         println!(
             "the miner read its standing {} times while loaded",
@@ -186,6 +220,36 @@ async fn main() -> anyhow::Result<()> {
         ms(percentile(&latencies, 0.99)),
         ms(percentile(&latencies, 1.0)),
     );
+
+    let bounds = [5u64, 10, 20, 50, 100, 200];
+    let mut lower = 0;
+    let mut parts = Vec::new();
+    for b in bounds {
+        let n = latencies
+            .iter()
+            .filter(|d| **d > Duration::from_millis(lower) && **d <= Duration::from_millis(b))
+            .count();
+        parts.push(format!("≤{b} ms {n}"));
+        lower = b;
+    }
+    let over = latencies
+        .iter()
+        .filter(|d| **d > Duration::from_millis(lower))
+        .count();
+    parts.push(format!(">{lower} ms {over}"));
+    println!("distribution: {}", parts.join(", "));
+    if slow.is_empty() {
+        println!("stalls: no request took over 50 ms");
+    } else {
+        println!(
+            "stalls (seconds with requests over 50 ms): {}",
+            slow.iter()
+                .map(|(s, (n, max))| format!("{s} s: {n} (longest {})", ms(*max)))
+                .collect::<Vec<_>>()
+                .join("; ")
+        );
+    }
+    println!("the miner's commits (fsyncs), from its /metrics: {commits}");
 
     // Durability: kill -9, restart, count what the miner remembers.
     miner.kill9();

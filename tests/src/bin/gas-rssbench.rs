@@ -1,8 +1,12 @@
 //! Memory against history: the real miner's resident memory (VmRSS) with 0, 20,000, 50,000
-//! and 100,000 finished tasks seeded into its store, each measured after a start, after the
-//! console's usual reads (`/status`, the task list, the events snapshot) and again after a
-//! restart. With `--cache-mb` the database's page cache is set (`MINER_DB_CACHE_MB`); the
-//! target is a flat line within a few MB of the cache, not one that grows with the store.
+//! and 100,000 finished tasks, each measured after a start, after the console's usual reads
+//! (`/status`, the task list, a filtered list) and again after a restart. Two ways to the
+//! tasks: seeded into the store between runs (as a store from before this version: the first
+//! start counts it once), and accepted through the API by one running miner (signed
+//! challenges, each refused by the provider and answered with a failure webhook, so every
+//! task leaves its call, reply and outcome behind). With `--cache-mb` the database's page
+//! cache is set (`MINER_DB_CACHE_MB`); the target is a flat line, not one that grows with
+//! the store.
 //!
 //! `bench/memory.sh` builds the release binaries and runs this; see BENCHMARKS.md.
 
@@ -20,6 +24,9 @@ struct Args {
     /// MINER_DB_CACHE_MB for the miner (unset: its default)
     #[arg(long)]
     cache_mb: Option<u64>,
+    /// Which way to the tasks: seeded, api, or both
+    #[arg(long, default_value = "both")]
+    phase: String,
 }
 
 /// `VmRSS` of a process, in MB.
@@ -49,6 +56,22 @@ async fn browse(socket: &std::path::Path) {
 async fn main() -> anyhow::Result<()> {
     let args = Args::parse();
     install_crypto();
+    println!(
+        "MINER_DB_CACHE_MB={}",
+        args.cache_mb
+            .map_or("(default)".to_string(), |m| m.to_string())
+    );
+    if args.phase != "api" {
+        seeded(&args).await?;
+    }
+    if args.phase != "seeded" {
+        through_the_api(&args).await?;
+    }
+    Ok(())
+}
+
+/// Tasks seeded into the store between runs.
+async fn seeded(args: &Args) -> anyhow::Result<()> {
     let providers = FakeProviders::start().await;
     let mut fixture = Fixture::new(&providers);
     fixture.set("BT_LOGGING_LEVEL", "WARNING");
@@ -58,11 +81,8 @@ async fn main() -> anyhow::Result<()> {
     let state = fixture.dir.path().join("state");
     let socket = fixture.socket();
     println!(
-        "MINER_DB_CACHE_MB={}",
-        args.cache_mb
-            .map_or("(default)".to_string(), |m| m.to_string())
+        "seeded: stored tasks | first start (counts a seeded store once) | after the console's reads | after a restart"
     );
-    println!("stored tasks | after start | after the console's reads | after a restart");
     let mut stored = 0;
     for want in &args.tasks {
         if *want > stored {
@@ -82,15 +102,99 @@ async fn main() -> anyhow::Result<()> {
         let browsed = rss_mb(pid);
         drop(miner);
         tokio::time::sleep(Duration::from_millis(500)).await;
-        let miner = fixture.start();
-        let pid = miner.pid().ok_or_else(|| anyhow::anyhow!("no pid"))?;
-        tokio::time::sleep(Duration::from_secs(2)).await;
-        browse(&socket).await;
-        tokio::time::sleep(Duration::from_millis(500)).await;
-        let again = rss_mb(pid);
-        drop(miner);
-        tokio::time::sleep(Duration::from_millis(500)).await;
-        println!("{stored:>12} | {started:>8.1} MB | {browsed:>21.1} MB | {again:>12.1} MB");
+        let again = restarted(&fixture).await?;
+        println!("{stored:>20} | {started:>8.1} MB | {browsed:>21.1} MB | {again:>12.1} MB");
     }
+    Ok(())
+}
+
+/// RSS after a start and the console's reads.
+async fn restarted(fixture: &Fixture) -> anyhow::Result<f64> {
+    let miner = fixture.start();
+    let pid = miner.pid().ok_or_else(|| anyhow::anyhow!("no pid"))?;
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    browse(&fixture.socket()).await;
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let rss = rss_mb(pid);
+    drop(miner);
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    Ok(rss)
+}
+
+/// Finished tasks by the miner's own count.
+async fn finished(fixture: &Fixture) -> u64 {
+    fixture
+        .status()
+        .await
+        .queue
+        .iter()
+        .filter(|q| q.state.is_final())
+        .map(|q| q.count)
+        .sum()
+}
+
+/// Tasks accepted through the API by one running miner.
+async fn through_the_api(args: &Args) -> anyhow::Result<()> {
+    let providers = FakeProviders::start().await;
+    let validator = FakeValidator::start(&key(VALIDATOR_PHRASE), &key(MINER_PHRASE)).await;
+    let mut fixture = Fixture::new(&providers);
+    fixture.set("BT_LOGGING_LEVEL", "WARNING");
+    if let Some(mb) = args.cache_mb {
+        fixture.set("MINER_DB_CACHE_MB", &mb.to_string());
+    }
+    let most = args.tasks.iter().copied().max().unwrap_or(0);
+    providers.script(
+        Api::OpenRouterImage,
+        std::iter::repeat_with(|| Reply::Status {
+            status: 400,
+            body: serde_json::json!({"error": {"message": "Content policy violation: prompt refused"}}),
+            retry_after: None,
+        })
+        .take(most + 1000),
+    );
+    let miner = fixture.start();
+    let pid = miner.pid().ok_or_else(|| anyhow::anyhow!("no pid"))?;
+    let v = std::sync::Arc::new(Challenger::new(&fixture.base(), VALIDATOR_PHRASE));
+    let hook = validator.url();
+    println!(
+        "through the API: tasks accepted and finished | RSS | after the console's reads | (rate)"
+    );
+    let mut accepted = 0usize;
+    let mut refused = 0usize;
+    for want in &args.tasks {
+        let began = std::time::Instant::now();
+        let from = accepted;
+        while accepted < *want {
+            let batch = (*want - accepted).min(500);
+            let replies = futures_util::future::join_all((0..batch).map(|i| {
+                let (v, hook) = (v.clone(), hook.clone());
+                let body = serde_json::json!({"prompt": format!("a harbour at dawn, number {}", accepted + i)});
+                async move { v.challenge("/gen_image", &body, &hook).await.0 }
+            }))
+            .await;
+            accepted += replies.iter().filter(|s| **s == 201).count();
+            refused += replies.iter().filter(|s| **s == 503).count();
+            // Keep the queue short: this measures history, not live work.
+            while finished(&fixture).await + 100 < accepted as u64 {
+                tokio::time::sleep(Duration::from_millis(50)).await;
+            }
+        }
+        while finished(&fixture).await < accepted as u64 {
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        let rate = (accepted - from) as f64 / began.elapsed().as_secs_f64().max(0.001);
+        tokio::time::sleep(Duration::from_secs(2)).await;
+        let rss = rss_mb(pid);
+        browse(&fixture.socket()).await;
+        tokio::time::sleep(Duration::from_millis(500)).await;
+        let browsed = rss_mb(pid);
+        println!("{accepted:>46} | {rss:>6.1} MB | {browsed:>21.1} MB | ({rate:.0} tasks/s)");
+    }
+    drop(miner);
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let again = restarted(&fixture).await?;
+    println!(
+        "after a restart with {accepted} stored: {again:.1} MB ({refused} challenges refused with 503 on the way and sent again)"
+    );
     Ok(())
 }
