@@ -356,7 +356,9 @@ impl Pipeline {
                         break;
                     }
                 };
-                tracing::info!(task_id, provider = provider.name(), model = %plan.model, requested = %task.tier, delivers = %plan.delivers, cost_usd = plan.cost_usd, resume = resume.is_some(), attempt = attempt + 1, probe = permit.probe(), "asking provider");
+                // DEBUG: at INFO a task says when it is accepted, when its media is ready (or
+                // why a provider failed) and how its webhook went; three lines, not five.
+                tracing::debug!(task_id, provider = provider.name(), model = %plan.model, requested = %task.tier, delivers = %plan.delivers, cost_usd = plan.cost_usd, resume = resume.is_some(), attempt = attempt + 1, probe = permit.probe(), "asking provider");
                 let result = self
                     .try_provider(provider.as_ref(), &task, plan, resume.take(), permit)
                     .await;
@@ -365,7 +367,7 @@ impl Pipeline {
                 }
                 match result {
                     Ok((media, measured)) => {
-                        tracing::info!(task_id, provider = provider.name(), bytes = media.bytes, content_type = %media.content_type, "media ready and passed pre-flight");
+                        tracing::info!(task_id, provider = provider.name(), model = %plan.model, bytes = media.bytes, tier = ?measured, "media ready and passed pre-flight");
                         let retried = held.is_some();
                         let (media, measured) = match held.take() {
                             Some(first) => self.better_of(task_id, first, (media, measured)).await,
@@ -624,7 +626,11 @@ impl Pipeline {
         }
         if let Some(v) = &verdict {
             self.keep_verdict(task, v);
-            tracing::info!(task_id = %task.task_id, provider = provider.name(), passed = v.passed, reasons = ?v.reasons, c2pa_issuer = ?v.c2pa.cert_issuer, tier = ?v.media.measured_tier, took_ms = v.took_ms, "pre-flight verdict");
+            if v.passed {
+                tracing::debug!(task_id = %task.task_id, provider = provider.name(), c2pa_issuer = ?v.c2pa.cert_issuer, tier = ?v.media.measured_tier, took_ms = v.took_ms, "pre-flight passed");
+            } else {
+                tracing::info!(task_id = %task.task_id, provider = provider.name(), reasons = ?v.reasons, c2pa_issuer = ?v.c2pa.cert_issuer, tier = ?v.media.measured_tier, took_ms = v.took_ms, "pre-flight failed");
+            }
             if v.passed && outcome.is_ok() {
                 self.remember(task, v);
             }

@@ -205,7 +205,9 @@ impl Outbox {
         let (kind, reply, forbidden) = self.send(&task).await;
         let status = reply.status;
         let failure = matches!(task.outcome, Some(Outcome::Failure { .. }));
-        tracing::info!(task_id = %task.task_id, validator = %task.validator, kind, attempt, status = ?status, reply = %truncate(&reply.body, 200), "webhook sent");
+        // The validator is named on the task's "challenge accepted" line.
+        let said = status.map_or_else(|| "no answer".to_string(), |s| s.to_string());
+        tracing::info!(task_id = %task.task_id, kind, attempt, status = %said, reply = %truncate(&reply.body, 200), "webhook sent");
         self.store.record_feedback(&Feedback {
             validator: task.validator.clone(),
             task_id: task.task_id.clone(),

@@ -140,6 +140,25 @@ async fn run(args: &Args, n: usize) -> anyhow::Result<bool> {
     tokio::time::sleep(Duration::from_secs(11)).await;
     let log_bytes = std::fs::metadata(&miner.log_path)?.len() - log_before;
     let log_s = start.elapsed().as_secs_f64();
+    // What the log holds in that time: the refusals' share, and the rest (the valid tasks').
+    let log = std::fs::read(&miner.log_path)?;
+    let text = String::from_utf8_lossy(&log[log_before as usize..]);
+    let refusal_bytes: usize = text
+        .lines()
+        .filter(|l| l.contains("refused"))
+        .map(|l| l.len() + 1)
+        .sum();
+    let mut kinds: std::collections::BTreeMap<String, (usize, usize)> = Default::default();
+    for l in text.lines() {
+        // The message after the level and target: `... INFO gas_miner::webhook: webhook sent ...`
+        let msg = l.split(": ").nth(1).unwrap_or(l);
+        let kind: String = msg.split_whitespace().take(3).collect::<Vec<_>>().join(" ");
+        let e = kinds.entry(kind).or_default();
+        e.0 += 1;
+        e.1 += l.len() + 1;
+    }
+    let mut kinds: Vec<_> = kinds.into_iter().collect();
+    kinds.sort_by_key(|k| std::cmp::Reverse(k.1.1));
     latencies.sort();
     let hooks = validator
         .wait_for(
@@ -169,6 +188,16 @@ async fn run(args: &Args, n: usize) -> anyhow::Result<bool> {
         log_s,
         delivered,
         ids.len(),
+    );
+    println!(
+        "  log: {:.0} bytes/s from refusals ({refusal_bytes} bytes), the rest from the valid tasks; largest kinds: {}",
+        refusal_bytes as f64 / log_s,
+        kinds
+            .iter()
+            .take(4)
+            .map(|(k, (n, b))| format!("\"{k}…\" {n} lines {b} bytes"))
+            .collect::<Vec<_>>()
+            .join(", ")
     );
     Ok(ids.len() == total
         && delivered == total
