@@ -113,6 +113,8 @@ pub(crate) struct Inputs {
     pub ahead: u64,
     /// Tasks of the modality that finished in the last hour.
     pub finished_last_hour: u64,
+    /// The minutes that count covers (1 to 60): less than an hour for a miner started since.
+    pub history_minutes: f64,
     /// The p95 task time of the provider expected to serve it, if known.
     pub p95: Option<Duration>,
     /// `MINER_ADMISSION_MAX_WAIT`; zero turns the wait check off.
@@ -126,7 +128,8 @@ pub(crate) struct Inputs {
 /// Accept (`Ok`) or refuse with the reason.
 ///
 /// The wait is `ahead ÷ throughput + p95`, throughput being the last hour's finished tasks of
-/// the modality. With fewer than [`MIN_HISTORY`] of them the wait is unknown, and unknown is
+/// the modality over the minutes of that hour the miner's statistics cover (a miner started
+/// ten minutes ago is not judged as if it had been idle for fifty). With fewer than [`MIN_HISTORY`] of them the wait is unknown, and unknown is
 /// not "too long": the challenge is not refused for its wait.
 pub(crate) fn decide(i: &Inputs) -> Result<(), Refusal> {
     if !i.providers_able.is_empty() && !i.providers_able.iter().any(|able| *able) {
@@ -149,7 +152,7 @@ pub(crate) fn decide(i: &Inputs) -> Result<(), Refusal> {
     if i.max_wait.is_zero() || i.finished_last_hour < MIN_HISTORY {
         return Ok(());
     }
-    let per_minute = i.finished_last_hour as f64 / 60.0;
+    let per_minute = i.finished_last_hour as f64 / i.history_minutes.clamp(1.0, 60.0);
     let p95_s = i.p95.map(|d| d.as_secs()).unwrap_or(0);
     let wait_s = (i.ahead as f64 / per_minute * 60.0).round() as u64 + p95_s;
     if wait_s > i.max_wait.as_secs() {
@@ -175,6 +178,7 @@ mod tests {
             providers_able: vec![true],
             ahead: 40,
             finished_last_hour: 60,
+            history_minutes: 60.0,
             p95: Some(Duration::from_secs(60)),
             max_wait: Duration::from_secs(1800),
             queue_max: DEFAULT_QUEUE_MAX,
@@ -225,6 +229,18 @@ mod tests {
             err.to_string(),
             "refused: over budget for modality=image: …"
         );
+    }
+
+    #[test]
+    fn a_young_miner_is_judged_on_the_minutes_it_has_run_not_a_whole_hour() {
+        // 60 finished in the 10 minutes since the start: 6 a minute, not 1.
+        let young = Inputs {
+            history_minutes: 10.0,
+            ..inputs()
+        };
+        assert_eq!(decide(&young), Ok(()), "40 ahead at 6/min is ~7 min");
+        let err = decide(&inputs()).expect_err("the same figures over an hour");
+        assert_eq!(err.label(), WAIT);
     }
 
     #[test]

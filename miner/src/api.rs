@@ -390,6 +390,7 @@ fn admission_inputs(state: &ApiState, task: &TaskRecord) -> crate::admission::In
         providers_able,
         ahead,
         finished_last_hour: state.stats.finished_last_hour(modality, now_ms()),
+        history_minutes: state.stats.minutes_covered(now_ms()),
         p95: serving
             .and_then(|n| state.store.provider_latency_ms(n, 0.95))
             .map(Duration::from_millis),

@@ -63,12 +63,13 @@ pub(crate) fn requests_refused(totals: &[(String, u64)]) -> String {
 }
 
 /// `gas_db_commit_seconds`: how long each group commit (one fsync, which every 201 waits
-/// for) took since the miner started, as a Prometheus histogram.
-pub(crate) fn commit_times(t: &crate::store::CommitTimes) -> String {
+/// for) took since the miner started, as a Prometheus histogram: `at_most` pairs each bound
+/// (ms) with the commits at or under it.
+pub(crate) fn commit_times(at_most: &[(u64, u64)], count: u64, sum_ms: f64, max_ms: f64) -> String {
     let mut text = String::from(
         "# HELP gas_db_commit_seconds Group commits of the state database (one fsync each; every 201 waits for one) by time taken, since the miner started.\n# TYPE gas_db_commit_seconds histogram\n",
     );
-    for (bound, n) in crate::store::COMMIT_BUCKETS_MS.iter().zip(t.at_most) {
+    for (bound, n) in at_most {
         let _ = writeln!(
             text,
             "gas_db_commit_seconds_bucket{{le=\"{}\"}} {n}",
@@ -77,15 +78,13 @@ pub(crate) fn commit_times(t: &crate::store::CommitTimes) -> String {
     }
     let _ = writeln!(
         text,
-        "gas_db_commit_seconds_bucket{{le=\"+Inf\"}} {}\ngas_db_commit_seconds_sum {}\ngas_db_commit_seconds_count {}",
-        t.count,
-        t.sum_ms / 1000.0,
-        t.count
+        "gas_db_commit_seconds_bucket{{le=\"+Inf\"}} {count}\ngas_db_commit_seconds_sum {}\ngas_db_commit_seconds_count {count}",
+        sum_ms / 1000.0,
     );
     let _ = writeln!(
         text,
         "# HELP gas_db_commit_max_seconds The slowest group commit since the miner started.\n# TYPE gas_db_commit_max_seconds gauge\ngas_db_commit_max_seconds {}",
-        t.max_ms / 1000.0
+        max_ms / 1000.0
     );
     text
 }
@@ -503,13 +502,12 @@ mod tests {
 
     #[test]
     fn commit_times_are_a_prometheus_histogram_in_seconds() {
-        let t = crate::store::CommitTimes {
-            count: 3,
-            sum_ms: 1530.5,
-            max_ms: 1500.0,
-            at_most: [1, 1, 1, 1, 1, 2, 2, 2, 2, 2],
-        };
-        let text = commit_times(&t);
+        let bounds = [1, 2, 5, 10, 20, 50, 100, 200, 500, 1000];
+        let at_most: Vec<(u64, u64)> = bounds
+            .into_iter()
+            .zip([1, 1, 1, 1, 1, 2, 2, 2, 2, 2])
+            .collect();
+        let text = commit_times(&at_most, 3, 1530.5, 1500.0);
         for line in [
             "# TYPE gas_db_commit_seconds histogram",
             "gas_db_commit_seconds_bucket{le=\"0.001\"} 1",

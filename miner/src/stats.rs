@@ -350,6 +350,18 @@ impl Stats {
             .sum()
     }
 
+    /// How many minutes of the last hour the statistics cover (1 to 60): since the oldest
+    /// minute counted in it. A miner started ten minutes ago has ten minutes of throughput,
+    /// not an hour's.
+    pub(crate) fn minutes_covered(&self, now_ms: i64) -> f64 {
+        let inner = self.inner.lock().unwrap_or_else(|p| p.into_inner());
+        let now = minute(now_ms);
+        let Some((&oldest, _)) = inner.minutes.range(now - 59..).next() else {
+            return 60.0;
+        };
+        ((now_ms - oldest * 60_000) as f64 / 60_000.0).clamp(1.0, 60.0)
+    }
+
     /// An attempt at `provider` ended after `ms` (whatever its result).
     pub(crate) fn attempt(&self, provider: &str, ms: u64, at_ms: i64) {
         self.with_minute(at_ms, |b| {
@@ -775,6 +787,23 @@ mod tests {
             2,
             "kept in the counters"
         );
+    }
+
+    #[tokio::test]
+    async fn the_hour_covers_only_the_minutes_the_miner_has_counted() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let stats = Stats::load(Store::open(dir.path()).expect("store"));
+        let now = 1_800_000_000_000i64;
+        assert_eq!(stats.minutes_covered(now), 60.0, "nothing counted: an hour");
+        stats.finished(Modality::Image, now - 10 * 60_000);
+        let covered = stats.minutes_covered(now);
+        assert!((10.0..11.0).contains(&covered), "{covered}");
+        stats.finished(Modality::Image, now - 90 * 60_000);
+        assert!(
+            (10.0..11.0).contains(&stats.minutes_covered(now)),
+            "older than the hour does not count"
+        );
+        assert_eq!(stats.minutes_covered(now + 120 * 60_000), 60.0);
     }
 
     #[test]

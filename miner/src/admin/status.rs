@@ -22,7 +22,14 @@ impl Admin {
             &self.standing_view(true),
         );
         text.push_str(&crate::metrics::requests_refused(&self.rejections.totals()));
-        text.push_str(&crate::metrics::commit_times(&self.store.commit_times()));
+        let t = self.store.commit_times();
+        let at_most: Vec<(u64, u64)> = crate::store::COMMIT_BUCKETS_MS
+            .into_iter()
+            .zip(t.at_most)
+            .collect();
+        text.push_str(&crate::metrics::commit_times(
+            &at_most, t.count, t.sum_ms, t.max_ms,
+        ));
         text
     }
 
