@@ -1,5 +1,5 @@
-//! What the benchmarks share: percentiles of timings, a timing in milliseconds, and the
-//! frame-time loop (draws of one screen into ratatui's `TestBackend`).
+//! What the benchmarks share: percentiles of timings, a timing in milliseconds, the open-loop
+//! sender, and the frame-time loop (draws of one screen into ratatui's `TestBackend`).
 
 use ratatui::Terminal;
 use ratatui::backend::TestBackend;
@@ -17,6 +17,36 @@ pub fn percentile(v: &mut [Duration], p: f64) -> Duration {
 /// `1.23 ms`.
 pub fn ms(d: Duration) -> String {
     format!("{:.2} ms", d.as_secs_f64() * 1e3)
+}
+
+/// Runs `send(i)` `rate` times a second for `seconds`, each on its own schedule (open loop:
+/// a stall is not hidden by the sender waiting for it), and returns each result, in order,
+/// with the time from when it was due to when it ended.
+pub async fn open_loop<T, F, Fut>(rate: u64, seconds: u64, send: F) -> Vec<(T, Duration)>
+where
+    F: Fn(usize) -> Fut,
+    Fut: std::future::Future<Output = T> + Send + 'static,
+    T: Send + 'static,
+{
+    let total = (rate * seconds) as usize;
+    let interval = Duration::from_secs_f64(1.0 / rate.max(1) as f64);
+    let start = Instant::now();
+    let mut handles = Vec::with_capacity(total);
+    for i in 0..total {
+        let due = start + interval * i as u32;
+        tokio::time::sleep_until(due.into()).await;
+        let sent = send(i);
+        handles.push(tokio::spawn(async move {
+            let out = sent.await;
+            (out, due.elapsed())
+        }));
+    }
+    let mut out = Vec::with_capacity(total);
+    for h in handles {
+        // A sender that panicked is the benchmark's own bug: say so.
+        out.push(h.await.expect("an open-loop request panicked"));
+    }
+    out
 }
 
 /// Draws `draw` `times` times; the median and the p99 of one draw.

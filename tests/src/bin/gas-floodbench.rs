@@ -10,6 +10,7 @@
 //! `bench/flood.sh` builds the release binaries and runs this; see BENCHMARKS.md.
 
 use clap::Parser;
+use gas_tests::measure::{ms, open_loop, percentile};
 use gas_tests::*;
 use serde_json::json;
 use std::sync::Arc;
@@ -31,17 +32,6 @@ struct Args {
     /// Junk senders working at once
     #[arg(long, default_value_t = 8)]
     workers: usize,
-}
-
-fn ms(d: Duration) -> String {
-    format!("{:.1} ms", d.as_secs_f64() * 1000.0)
-}
-
-fn percentile(sorted: &[Duration], q: f64) -> Duration {
-    if sorted.is_empty() {
-        return Duration::ZERO;
-    }
-    sorted[((sorted.len() - 1) as f64 * q).round() as usize]
 }
 
 /// One run; true when it met every target.
@@ -105,27 +95,19 @@ async fn run(args: &Args, n: usize) -> anyhow::Result<bool> {
 
     // Valid challenges, open loop: each timed from when it was due.
     let total = (args.rate * args.seconds) as usize;
-    let interval = Duration::from_secs_f64(1.0 / args.rate as f64);
     let start = Instant::now();
-    let mut handles = Vec::with_capacity(total);
-    for i in 0..total {
-        let due = start + interval * i as u32;
-        tokio::time::sleep_until(due.into()).await;
+    let results = open_loop(args.rate, args.seconds, |i| {
         let (v, hook) = (v.clone(), validator.url());
-        handles.push(tokio::spawn(async move {
+        async move {
             let body = json!({"prompt": format!("a lighthouse in a storm, take {i}")});
             let (status, reply) = v.challenge("/gen_image", &body, &hook).await;
-            (
-                status,
-                reply["task_id"].as_str().map(String::from),
-                due.elapsed(),
-            )
-        }));
-    }
+            (status, reply["task_id"].as_str().map(String::from))
+        }
+    })
+    .await;
     let mut latencies = Vec::with_capacity(total);
     let mut ids = Vec::new();
-    for h in handles {
-        let (status, id, d) = h.await?;
+    for ((status, id), d) in results {
         if status == 201 {
             ids.extend(id);
         }
@@ -159,7 +141,6 @@ async fn run(args: &Args, n: usize) -> anyhow::Result<bool> {
     }
     let mut kinds: Vec<_> = kinds.into_iter().collect();
     kinds.sort_by_key(|k| std::cmp::Reverse(k.1.1));
-    latencies.sort();
     let hooks = validator
         .wait_for(
             Duration::from_secs(120),
@@ -171,7 +152,7 @@ async fn run(args: &Args, n: usize) -> anyhow::Result<bool> {
         .iter()
         .filter(|id| hooks.iter().any(|w| &w.task_id == *id))
         .count();
-    let p99 = percentile(&latencies, 0.99);
+    let p99 = percentile(&mut latencies, 0.99);
     let per_s = log_bytes as f64 / log_s;
     println!(
         "run {n}: flood {:.0} junk requests/s ({} refused of {}); valid {}/{} accepted, p50 {} p99 {} max {}; log {:.0} bytes/s ({} bytes in {:.0} s); webhooks {}/{}",
@@ -180,9 +161,9 @@ async fn run(args: &Args, n: usize) -> anyhow::Result<bool> {
         sent.load(Ordering::Relaxed),
         ids.len(),
         total,
-        ms(percentile(&latencies, 0.5)),
+        ms(percentile(&mut latencies, 0.5)),
         ms(p99),
-        ms(percentile(&latencies, 1.0)),
+        ms(percentile(&mut latencies, 1.0)),
         per_s,
         log_bytes,
         log_s,

@@ -176,24 +176,17 @@ async fn main() -> anyhow::Result<()> {
     // Latency: open loop at a fixed rate, each measured from its scheduled send time.
     let total = (args.rate * args.seconds) as usize;
     let interval = Duration::from_secs_f64(1.0 / args.rate as f64);
-    let start = Instant::now();
-    let mut handles = Vec::with_capacity(total);
-    for i in 0..total {
-        let due = start + interval * i as u32;
-        tokio::time::sleep_until(due.into()).await;
+    let results = gas_tests::measure::open_loop(args.rate, args.seconds, |i| {
         let r = signed(&v, &validator.url(), args.burst + i);
         let (client, url) = (client.clone(), url.clone());
-        handles.push(tokio::spawn(async move {
-            let ok = post(&client, &url, r).await;
-            (ok, due.elapsed())
-        }));
-    }
+        async move { post(&client, &url, r).await }
+    })
+    .await;
     let mut latencies = Vec::with_capacity(total);
     let mut rate_ok = 0;
     // Requests over 50 ms by the second they were due in: one cluster is one stall.
     let mut slow: std::collections::BTreeMap<u64, (usize, Duration)> = Default::default();
-    for (i, h) in handles.into_iter().enumerate() {
-        let (ok, d) = h.await?;
+    for (i, (ok, d)) in results.into_iter().enumerate() {
         rate_ok += ok as usize;
         latencies.push(d);
         if d > Duration::from_millis(50) {
