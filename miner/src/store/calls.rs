@@ -1,5 +1,5 @@
-//! The `attempts` tree (every provider call, by task) with the per-provider usage totals in
-//! `counters`, and the `jobs` tree: providers' job ids checkpointed so that a restart resumes
+//! The `attempts` tree (every provider call, by task) with the per-provider usage totals and
+//! last calls in `counters` (written behind: rewritten on every call), and the `jobs` tree: providers' job ids checkpointed so that a restart resumes
 //! a paid job instead of paying again.
 
 use super::{Store, StoreError, encode, scan};
@@ -77,10 +77,10 @@ impl Store {
         let mut usage = self.usage.lock().unwrap_or_else(|p| p.into_inner());
         let u = usage.entry(call.provider.clone()).or_default();
         u.add(call);
-        self.counters.insert(
-            format!("provider/{}", call.provider).as_bytes(),
-            serde_json::to_vec(u).unwrap_or_default(),
-        )?;
+        self.behind.hold(
+            &format!("provider/{}", call.provider),
+            Some(serde_json::to_vec(u).unwrap_or_default()),
+        );
         drop(usage);
         let mut recent = self.recent_calls.lock().unwrap_or_else(|p| p.into_inner());
         let list = recent.entry(call.provider.clone()).or_default();
@@ -97,10 +97,10 @@ impl Store {
             latency_ms: call.latency_ms,
             cost_usd: call.cost_usd,
         });
-        self.counters.insert(
-            format!("calls_recent/{}", call.provider).as_bytes(),
-            serde_json::to_vec(list).unwrap_or_default(),
-        )?;
+        self.behind.hold(
+            &format!("calls_recent/{}", call.provider),
+            Some(serde_json::to_vec(list).unwrap_or_default()),
+        );
         drop(recent);
         if let (Some(cost), Some(modality)) = (call.cost_usd.filter(|c| *c > 0.0), call.modality) {
             self.add_spend(modality, call.at_ms, cost)?;

@@ -1,7 +1,9 @@
 //! Group commit: one fsync for every caller waiting when it starts, and how long each took
-//! (the disk's share of every 201), for `/metrics` and a warning when the disk stalls.
+//! (the disk's share of every 201), for `/metrics` and a warning when the disk stalls. The
+//! same task writes the counters held behind (`behind`).
 
 use super::Waiter;
+use super::behind::{Behind, WRITE_BEHIND};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 use tokio::sync::mpsc;
@@ -38,20 +40,45 @@ impl CommitTimes {
 }
 
 /// Callers arriving during an fsync wait for the next one. Throughput scales with concurrency
-/// while each caller still waits for its own data.
+/// while each caller still waits for its own data. Every [`WRITE_BEHIND`] the counters held
+/// behind are written and committed too; when the last handle on the store is gone they are
+/// written one last time and the task ends.
 pub(super) async fn group_commit(
     db: sled::Db,
     mut rx: mpsc::UnboundedReceiver<Waiter>,
     times: Arc<Mutex<CommitTimes>>,
+    behind: Behind,
 ) {
     let mut last_warned: Option<Instant> = None;
-    while let Some(first) = rx.recv().await {
-        // Let the runtime run whatever is ready first, so concurrent writers join this fsync:
-        // fewer, larger flushes under load, no added delay when idle.
-        for _ in 0..4 {
-            tokio::task::yield_now().await;
+    let mut tick = tokio::time::interval(WRITE_BEHIND);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        let mut waiters = Vec::new();
+        tokio::select! {
+            w = rx.recv() => {
+                let Some(first) = w else {
+                    if let Err(e) = behind.write_out() {
+                        tracing::error!(error = %e, "statistics counters could not be written");
+                    }
+                    let _ = tokio::task::spawn_blocking(move || db.flush()).await;
+                    return;
+                };
+                // Let the runtime run whatever is ready first, so concurrent writers join
+                // this fsync: fewer, larger flushes under load, no added delay when idle.
+                for _ in 0..4 {
+                    tokio::task::yield_now().await;
+                }
+                waiters.push(first);
+            }
+            _ = tick.tick() => match behind.write_out() {
+                Ok(true) => {}
+                Ok(false) => continue,
+                Err(e) => {
+                    tracing::error!(error = %e, "statistics counters could not be written");
+                    continue;
+                }
+            },
         }
-        let mut waiters = vec![first];
         while let Ok(w) = rx.try_recv() {
             waiters.push(w);
         }

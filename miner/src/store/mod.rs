@@ -7,8 +7,11 @@
 //! each finished task's outcome as the standing counted it (`outcomes`),
 //! spend per modality over the last day for the budgets (`spend`), and retention (`prune`). This file opens the database and commits.
 //! Writes that must survive a crash wait for [`Store::commit`], which batches concurrent
-//! callers into one fsync (group commit, `commits`) so accepting stays fast under load.
+//! callers into one fsync (group commit, `commits`) so accepting stays fast under load. The
+//! statistics counters rewritten on every event are written behind (`behind`), by the same
+//! task, every half second.
 
+mod behind;
 mod calls;
 mod commits;
 mod feedback;
@@ -101,6 +104,8 @@ pub struct Store {
         Arc<Mutex<HashMap<String, std::collections::VecDeque<gas_shared::admin::CallSummary>>>>,
     spend: Arc<Mutex<spend::SpendWindow>>,
     counters: sled::Tree,
+    /// Counter records not yet written to `counters`.
+    behind: behind::Behind,
     standing: sled::Tree,
     committer: mpsc::UnboundedSender<Waiter>,
     commit_times: Arc<Mutex<CommitTimes>>,
@@ -151,6 +156,7 @@ impl Store {
             return Err(StoreError::NewerSchema { path, found });
         }
         let (committer, rx) = mpsc::unbounded_channel();
+        let counters = db.open_tree("counters")?;
         let store = Store {
             tasks: db.open_tree("tasks")?,
             queue: db.open_tree("queue")?,
@@ -172,7 +178,8 @@ impl Store {
             usage: Arc::default(),
             recent_calls: Arc::default(),
             spend: Arc::default(),
-            counters: db.open_tree("counters")?,
+            behind: behind::Behind::new(counters.clone()),
+            counters,
             standing: db.open_tree("standing")?,
             committer,
             commit_times: Arc::default(),
@@ -189,6 +196,7 @@ impl Store {
             store.db.clone(),
             rx,
             store.commit_times.clone(),
+            store.behind.clone(),
         ));
         Ok(store)
     }
@@ -249,8 +257,9 @@ impl Store {
         })
     }
 
-    /// Flushes synchronously; for shutdown.
+    /// Writes the counters held behind and flushes synchronously; for shutdown.
     pub fn flush(&self) -> Result<(), StoreError> {
+        self.behind.write_out()?;
         self.db.flush()?;
         Ok(())
     }
