@@ -6,6 +6,12 @@ use gas_miner::config::{Settings, load_env_file};
 use std::path::PathBuf;
 use std::process::ExitCode;
 
+/// jemalloc, not the system's malloc: under a steady load glibc kept the memory the database
+/// freed (RSS 237 MB, 133 MB after a `malloc_trim`), so the miner looked like it grew with its
+/// history. jemalloc returns freed pages to the system after a few seconds.
+#[global_allocator]
+static ALLOCATOR: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
+
 #[derive(Parser)]
 #[command(
     name = "gas-miner",

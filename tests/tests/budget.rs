@@ -118,8 +118,8 @@ async fn a_budget_reached_refuses_the_modality_and_stops_paid_calls_across_a_res
     }
 
     // kill -9 and start again: the day's spend is still counted, the limit still holds.
-    // (Statistics reach the disk within a second and a half: written behind every half second,
-    // then committed; a 503 has no durability to wait for.)
+    // (Statistics are written behind and committed every half second; a 503 has no
+    // durability to wait for.)
     tokio::time::sleep(Duration::from_millis(1500)).await;
     r.miner.kill9();
     r.miner = r.fixture.start();

@@ -112,8 +112,11 @@ pub struct Store {
 }
 
 /// The page cache sled keeps when none is configured (`MINER_DB_CACHE_MB`); sled's own
-/// default is 1 GiB, which a miner fills with what it has stored and never gives back.
-pub(crate) const DEFAULT_CACHE_MB: u64 = 32;
+/// default is 1 GiB, which a miner fills with what it has stored and never gives back. sled
+/// counts it in on-disk bytes and exceeds it under writes, so it is kept small: under a
+/// sustained load 8 MiB left the miner at 80–116 MB, 16 and 32 MiB at 100–160 MB
+/// (BENCHMARKS.md "Memory"), and live work reads recent records only.
+pub(crate) const DEFAULT_CACHE_MB: u64 = 8;
 
 impl Store {
     /// Opens (or creates) the database in `state_dir` with the default cache. Must run
