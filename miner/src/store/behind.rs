@@ -51,20 +51,22 @@ impl Behind {
             .collect()
     }
 
-    /// Writes everything held to `counters` in one batch; whether there was anything.
+    /// Writes everything held to `counters` in one batch; whether there was anything. The
+    /// values stay held until the batch is in, so a reader never sees an older one meanwhile.
     pub(super) fn write_out(&self) -> Result<bool, sled::Error> {
-        let held = std::mem::take(&mut *self.held());
+        let mut held = self.held();
         if held.is_empty() {
             return Ok(false);
         }
         let mut batch = sled::Batch::default();
-        for (k, v) in held {
+        for (k, v) in held.iter() {
             match v {
-                Some(v) => batch.insert(k.as_bytes(), v),
+                Some(v) => batch.insert(k.as_bytes(), v.as_slice()),
                 None => batch.remove(k.as_bytes()),
             }
         }
         self.counters.apply_batch(batch)?;
+        held.clear();
         Ok(true)
     }
 }

@@ -1,6 +1,7 @@
 //! The `attempts` tree (every provider call, by task) with the per-provider usage totals and
-//! last calls in `counters` (written behind: rewritten on every call), and the `jobs` tree: providers' job ids checkpointed so that a restart resumes
-//! a paid job instead of paying again.
+//! last calls in `counters` (written behind: they change on every call), and the `jobs` tree:
+//! providers' job ids checkpointed so that a restart resumes a paid job instead of paying
+//! again.
 
 use super::{Store, StoreError, encode, scan};
 use crate::task::{CallRecord, Checkpoint, Usage};
