@@ -302,7 +302,7 @@ async fn accept(
         validator: signer.hotkey.clone(),
         validator_uid: signer.uid,
         ..TaskRecord::accepted(
-            uuid::Uuid::new_v4().to_string(),
+            crate::task::new_task_id(),
             modality,
             prompt,
             parameters,

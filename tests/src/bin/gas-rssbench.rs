@@ -5,8 +5,9 @@
 //! start counts it once), and accepted through the API by one running miner (signed
 //! challenges, each refused by the provider and answered with a failure webhook, so every
 //! task leaves its call, reply and outcome behind). With `--cache-mb` the database's page
-//! cache is set (`MINER_DB_CACHE_MB`); the target is a flat line, not one that grows with
-//! the store.
+//! cache is set (`MINER_DB_CACHE_MB`), with `--env` any other setting; the target is a flat
+//! line, not one that grows with the store. Each figure is the median of six readings over
+//! three seconds.
 //!
 //! `bench/memory.sh` builds the release binaries and runs this; see BENCHMARKS.md.
 
@@ -27,6 +28,12 @@ struct Args {
     /// Which way to the tasks: seeded, api, or both
     #[arg(long, default_value = "both")]
     phase: String,
+    /// KEY=VALUE set in the miner's environment (repeatable), e.g. allocator settings
+    #[arg(long = "env")]
+    env: Vec<String>,
+    /// Copy the store made through the API here at the end (to inspect it)
+    #[arg(long)]
+    keep: Option<std::path::PathBuf>,
 }
 
 /// `VmRSS` of a process, in MB.
@@ -43,6 +50,32 @@ fn rss_mb(pid: u32) -> f64 {
         })
         .unwrap_or(0.0)
         / 1024.0
+}
+
+/// The median of six `VmRSS` readings half a second apart: the database writes and cleans
+/// its log for a while after a burst, and one reading caught that by chance (±20 MB).
+async fn settled_rss_mb(pid: u32) -> f64 {
+    let mut samples = Vec::new();
+    for _ in 0..6 {
+        tokio::time::sleep(Duration::from_millis(500)).await;
+        samples.push(rss_mb(pid));
+    }
+    samples.sort_by(f64::total_cmp);
+    (samples[2] + samples[3]) / 2.0
+}
+
+/// The miner's settings from the command line.
+fn configure(fixture: &mut Fixture, args: &Args) -> anyhow::Result<()> {
+    if let Some(mb) = args.cache_mb {
+        fixture.set("MINER_DB_CACHE_MB", &mb.to_string());
+    }
+    for kv in &args.env {
+        let (k, v) = kv
+            .split_once('=')
+            .ok_or_else(|| anyhow::anyhow!("--env {kv}: expected KEY=VALUE"))?;
+        fixture.set(k, v);
+    }
+    Ok(())
 }
 
 /// What the console reads on attach.
@@ -75,9 +108,7 @@ async fn seeded(args: &Args) -> anyhow::Result<()> {
     let providers = FakeProviders::start().await;
     let mut fixture = Fixture::new(&providers);
     fixture.set("BT_LOGGING_LEVEL", "WARNING");
-    if let Some(mb) = args.cache_mb {
-        fixture.set("MINER_DB_CACHE_MB", &mb.to_string());
-    }
+    configure(&mut fixture, args)?;
     let state = fixture.dir.path().join("state");
     let socket = fixture.socket();
     println!(
@@ -95,30 +126,31 @@ async fn seeded(args: &Args) -> anyhow::Result<()> {
         }
         let miner = fixture.start();
         let pid = miner.pid().ok_or_else(|| anyhow::anyhow!("no pid"))?;
-        tokio::time::sleep(Duration::from_secs(2)).await;
-        let started = rss_mb(pid);
+        tokio::time::sleep(Duration::from_secs(1)).await;
+        let started = settled_rss_mb(pid).await;
         browse(&socket).await;
-        tokio::time::sleep(Duration::from_millis(500)).await;
-        let browsed = rss_mb(pid);
+        let browsed = settled_rss_mb(pid).await;
         drop(miner);
         tokio::time::sleep(Duration::from_millis(500)).await;
-        let again = restarted(&fixture).await?;
-        println!("{stored:>20} | {started:>8.1} MB | {browsed:>21.1} MB | {again:>12.1} MB");
+        let (again, again_browsed) = restarted(&fixture).await?;
+        println!(
+            "{stored:>20} | {started:>8.1} MB | {browsed:>21.1} MB | {again:>12.1} MB ({again_browsed:.1} MB after the console's reads)"
+        );
     }
     Ok(())
 }
 
-/// RSS after a start and the console's reads.
-async fn restarted(fixture: &Fixture) -> anyhow::Result<f64> {
+/// RSS after a start, and after the console's reads.
+async fn restarted(fixture: &Fixture) -> anyhow::Result<(f64, f64)> {
     let miner = fixture.start();
     let pid = miner.pid().ok_or_else(|| anyhow::anyhow!("no pid"))?;
-    tokio::time::sleep(Duration::from_secs(2)).await;
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    let started = settled_rss_mb(pid).await;
     browse(&fixture.socket()).await;
-    tokio::time::sleep(Duration::from_millis(500)).await;
-    let rss = rss_mb(pid);
+    let browsed = settled_rss_mb(pid).await;
     drop(miner);
     tokio::time::sleep(Duration::from_millis(500)).await;
-    Ok(rss)
+    Ok((started, browsed))
 }
 
 /// Finished tasks by the miner's own count.
@@ -139,9 +171,7 @@ async fn through_the_api(args: &Args) -> anyhow::Result<()> {
     let validator = FakeValidator::start(&key(VALIDATOR_PHRASE), &key(MINER_PHRASE)).await;
     let mut fixture = Fixture::new(&providers);
     fixture.set("BT_LOGGING_LEVEL", "WARNING");
-    if let Some(mb) = args.cache_mb {
-        fixture.set("MINER_DB_CACHE_MB", &mb.to_string());
-    }
+    configure(&mut fixture, args)?;
     let most = args.tasks.iter().copied().max().unwrap_or(0);
     providers.script(
         Api::OpenRouterImage,
@@ -183,18 +213,30 @@ async fn through_the_api(args: &Args) -> anyhow::Result<()> {
             tokio::time::sleep(Duration::from_millis(100)).await;
         }
         let rate = (accepted - from) as f64 / began.elapsed().as_secs_f64().max(0.001);
-        tokio::time::sleep(Duration::from_secs(2)).await;
-        let rss = rss_mb(pid);
+        tokio::time::sleep(Duration::from_secs(1)).await;
+        let rss = settled_rss_mb(pid).await;
         browse(&fixture.socket()).await;
-        tokio::time::sleep(Duration::from_millis(500)).await;
-        let browsed = rss_mb(pid);
+        let browsed = settled_rss_mb(pid).await;
         println!("{accepted:>46} | {rss:>6.1} MB | {browsed:>21.1} MB | ({rate:.0} tasks/s)");
     }
     drop(miner);
     tokio::time::sleep(Duration::from_millis(500)).await;
-    let again = restarted(&fixture).await?;
+    let (again, again_browsed) = restarted(&fixture).await?;
     println!(
-        "after a restart with {accepted} stored: {again:.1} MB ({refused} challenges refused with 503 on the way and sent again)"
+        "after a restart with {accepted} stored: {again:.1} MB, {again_browsed:.1} MB after the console's reads ({refused} challenges refused with 503 on the way and sent again)"
     );
+    if let Some(to) = &args.keep {
+        let status = std::process::Command::new("cp")
+            .arg("-a")
+            .arg(fixture.dir.path().join("state"))
+            .arg(to)
+            .status()?;
+        anyhow::ensure!(
+            status.success(),
+            "could not copy the store to {}",
+            to.display()
+        );
+        println!("store kept in {}", to.display());
+    }
     Ok(())
 }
