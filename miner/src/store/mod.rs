@@ -39,7 +39,8 @@ use thiserror::Error;
 use tokio::sync::{mpsc, oneshot};
 
 /// 2: the queue index carries the modality; tasks are also indexed by time.
-const SCHEMA_VERSION: u32 = 2;
+/// 3: tasks whose media failed C2PA are indexed by time (`c2pa_failed`).
+const SCHEMA_VERSION: u32 = 3;
 
 #[derive(Debug, Error)]
 pub enum StoreError {
@@ -93,6 +94,9 @@ pub struct Store {
     media_dir: PathBuf,
     counts: Arc<Mutex<HashMap<(TaskState, Modality), u64>>>,
     by_time: sled::Tree,
+    /// `created ‖ id` of every task with an attempt that failed C2PA: the console's filter
+    /// reads these, not every stored task.
+    c2pa_failed: sled::Tree,
     deliveries: sled::Tree,
     settings: sled::Tree,
     events: tokio::sync::broadcast::Sender<gas_shared::admin::TaskSummary>,
@@ -174,6 +178,7 @@ impl Store {
             media_dir: state_dir.join("media"),
             counts: Arc::default(),
             by_time: db.open_tree("by_time")?,
+            c2pa_failed: db.open_tree("c2pa_failed")?,
             deliveries: db.open_tree("deliveries")?,
             settings: db.open_tree("settings")?,
             events: tokio::sync::broadcast::channel(4096).0,

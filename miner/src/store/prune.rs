@@ -47,6 +47,7 @@ impl Store {
             }
             self.queue.remove(queue_key(&task))?;
             self.by_time.remove(&k)?;
+            self.c2pa_failed.remove(&k)?;
             self.outcomes.remove(&k)?;
             self.tasks.remove(id.as_bytes())?;
             // The task still counts: its state's total is kept in `meta` (`tasks`).

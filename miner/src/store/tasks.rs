@@ -1,6 +1,7 @@
 //! The `tasks` tree (task id → record) and its two indexes: `queue` (state ‖ modality ‖
 //! created ‖ id: tasks of a state, oldest first, and counts from the keys alone) and `by_time`
-//! (created ‖ id: every task by age, for listing and pruning). The counts per state and
+//! (created ‖ id: every task by age, for listing and pruning), and `c2pa_failed` (created ‖ id
+//! of the tasks with an attempt that failed C2PA). The counts per state and
 //! modality are kept in memory. Those of the final states are also kept in `meta`, moved in
 //! the same transaction as the task, so opening reads them instead of every index key; only
 //! the live states (queued, generating, …) are counted from the index at open.
@@ -88,12 +89,16 @@ impl Store {
     pub(super) fn reindex(&self) -> Result<(), StoreError> {
         self.queue.clear()?;
         self.by_time.clear()?;
+        self.c2pa_failed.clear()?;
         let mut n = 0;
         for item in self.tasks.iter() {
             let (k, v) = item?;
             let task = Self::decode(&k, &v)?;
             self.queue.insert(queue_key(&task), &[])?;
             self.by_time.insert(time_key(&task), &[])?;
+            if task.c2pa_failed {
+                self.c2pa_failed.insert(time_key(&task), &[])?;
+            }
             n += 1;
         }
         tracing::info!(
@@ -212,6 +217,9 @@ impl Store {
         self.tasks.insert(task.task_id.as_bytes(), value)?;
         self.queue.insert(queue_key(task), &[])?;
         self.by_time.insert(time_key(task), &[])?;
+        if task.c2pa_failed {
+            self.c2pa_failed.insert(time_key(task), &[])?;
+        }
         if task.state.is_final() {
             let key = final_count_key(task.state, task.modality);
             let n = read_count(self.meta.get(&key)?);
@@ -230,8 +238,14 @@ impl Store {
         change: impl Fn(&mut TaskRecord),
     ) -> Result<TaskRecord, StoreError> {
         let old_state = std::cell::Cell::new(None);
-        let result = (&self.tasks, &self.queue, &self.outbox, &self.meta)
-            .transaction(|(tasks, queue, out, meta)| {
+        let result = (
+            &self.tasks,
+            &self.queue,
+            &self.outbox,
+            &self.meta,
+            &self.c2pa_failed,
+        )
+            .transaction(|(tasks, queue, out, meta, c2pa_failed)| {
                 let Some(raw) = tasks.get(task_id.as_bytes())? else {
                     return Err(ConflictableTransactionError::Abort(()));
                 };
@@ -241,11 +255,19 @@ impl Store {
                 };
                 old_state.set(Some(task.state));
                 let before = queue_key(&task);
+                let flagged = task.c2pa_failed;
                 change(&mut task);
                 let after = queue_key(&task);
                 if before != after {
                     queue.remove(before.as_slice())?;
                     queue.insert(after.as_slice(), &[])?;
+                }
+                if task.c2pa_failed != flagged {
+                    if task.c2pa_failed {
+                        c2pa_failed.insert(time_key(&task), &[])?;
+                    } else {
+                        c2pa_failed.remove(time_key(&task))?;
+                    }
                 }
                 if let Some(old) = old_state.get()
                     && old != task.state
@@ -358,6 +380,40 @@ impl Store {
         Ok(out)
     }
 
+    /// The `created ‖ id` keys of the tasks `q` can match, newest first, before `end`: from
+    /// the C2PA failures' index, or a state's part of the queue index, so those filters read
+    /// the tasks they find and not every stored one; else from `by_time`.
+    fn newest_keys<'a>(&'a self, q: &gas_shared::admin::TaskQuery, end: &[u8]) -> NewestFirst<'a> {
+        let sources: Vec<KeySource<'a>> = if q.verdict.as_deref() == Some("c2pa_failed") {
+            vec![Box::new(self.c2pa_failed.range(..end).keys().rev())]
+        } else if let Some(state) = q.state {
+            let modalities = match q.modality {
+                Some(m) => vec![m],
+                None => Modality::ALL.to_vec(),
+            };
+            modalities
+                .into_iter()
+                .map(|m| -> KeySource<'a> {
+                    let from = [state.code(), modality_code(m)];
+                    let mut to = from.to_vec();
+                    to.extend_from_slice(end);
+                    Box::new(
+                        self.queue
+                            .range(from.to_vec()..to)
+                            .keys()
+                            .rev()
+                            .map(|k| k.map(|k| k.subslice(2, k.len() - 2))),
+                    )
+                })
+                .collect()
+        } else {
+            vec![Box::new(self.by_time.range(..end).keys().rev())]
+        };
+        NewestFirst {
+            sources: sources.into_iter().map(Iterator::peekable).collect(),
+        }
+    }
+
     /// A page of tasks, newest first, matching `q`.
     pub fn list_tasks(
         &self,
@@ -397,8 +453,8 @@ impl Store {
         };
         let mut tasks = Vec::new();
         let mut next = None;
-        for item in self.by_time.range(..end).rev() {
-            let (k, _) = item?;
+        for k in self.newest_keys(q, &end) {
+            let k = k?;
             let id = &k[8..];
             let Some(v) = self.tasks.get(id)? else {
                 continue;
@@ -416,5 +472,31 @@ impl Store {
             tasks.push(task.summary());
         }
         Ok(gas_shared::admin::TaskPage { tasks, next })
+    }
+}
+
+type KeySource<'a> = Box<dyn Iterator<Item = Result<sled::IVec, sled::Error>> + 'a>;
+
+/// Merges key sources that each run newest first into one that does.
+struct NewestFirst<'a> {
+    sources: Vec<std::iter::Peekable<KeySource<'a>>>,
+}
+
+impl Iterator for NewestFirst<'_> {
+    type Item = Result<sled::IVec, sled::Error>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        let mut newest: Option<(usize, sled::IVec)> = None;
+        for (i, source) in self.sources.iter_mut().enumerate() {
+            match source.peek() {
+                Some(Err(_)) => return source.next(),
+                Some(Ok(k)) if newest.as_ref().is_none_or(|(_, n)| k > n) => {
+                    newest = Some((i, k.clone()));
+                }
+                _ => {}
+            }
+        }
+        let (i, _) = newest?;
+        self.sources[i].next()
     }
 }

@@ -297,3 +297,97 @@ async fn final_counts_are_kept_with_the_task_and_an_older_store_is_counted_once(
     );
     assert_eq!(store.counts().get(&TaskState::Failed), Some(&2));
 }
+
+#[tokio::test]
+async fn filtered_pages_come_from_the_indexes_newest_first_and_an_older_store_is_indexed_once() {
+    use gas_shared::admin::TaskQuery;
+    let dir = tempfile::tempdir().expect("tempdir");
+    // 30 tasks a second apart; images and videos alternate, every third fails, every fifth
+    // has an attempt that failed C2PA (flagged by an update, as the pipeline does).
+    let expect = |pick: &dyn Fn(usize) -> bool| -> Vec<String> {
+        (1..=30usize)
+            .rev()
+            .filter(|&i| pick(i))
+            .map(|i| format!("t{i:02}"))
+            .collect()
+    };
+    let ids = |store: &Store, q: TaskQuery| -> Vec<String> {
+        let mut out = Vec::new();
+        let mut before = None;
+        loop {
+            let page = store
+                .list_tasks(&TaskQuery {
+                    before: before.clone(),
+                    limit: Some(4),
+                    ..q.clone()
+                })
+                .expect("list");
+            out.extend(page.tasks.into_iter().map(|t| t.task_id));
+            match page.next {
+                Some(n) => before = Some(n),
+                None => return out,
+            }
+        }
+    };
+    let failed = TaskQuery {
+        state: Some(TaskState::Failed),
+        ..TaskQuery::default()
+    };
+    let failed_videos = TaskQuery {
+        modality: Some(Modality::Video),
+        ..failed.clone()
+    };
+    let c2pa = TaskQuery {
+        verdict: Some("c2pa_failed".into()),
+        ..TaskQuery::default()
+    };
+    {
+        let store = Store::open(dir.path()).expect("open");
+        for i in 1..=30usize {
+            let mut t = task(&format!("t{i:02}"));
+            t.created_ms = 1_000 * i as i64;
+            if i % 2 == 0 {
+                t.modality = Modality::Video;
+            }
+            store.insert_new(&t).expect("insert");
+            store
+                .update(&t.task_id, OutboxChange::None, |t| {
+                    t.state = if i % 3 == 0 {
+                        TaskState::Failed
+                    } else {
+                        TaskState::Delivered
+                    };
+                    t.c2pa_failed |= i % 5 == 0;
+                })
+                .expect("update");
+        }
+        assert_eq!(ids(&store, failed.clone()), expect(&|i| i % 3 == 0));
+        assert_eq!(
+            ids(&store, failed_videos.clone()),
+            expect(&|i| i % 3 == 0 && i % 2 == 0)
+        );
+        assert_eq!(ids(&store, c2pa.clone()), expect(&|i| i % 5 == 0));
+        assert_eq!(store.c2pa_failed.len(), 6, "only the flagged are indexed");
+        // Pruning takes the index entries with the tasks.
+        assert_eq!(store.prune(10_500).expect("prune"), 10);
+        assert_eq!(ids(&store, c2pa.clone()), expect(&|i| i % 5 == 0 && i > 10));
+        assert_eq!(
+            ids(&store, failed.clone()),
+            expect(&|i| i % 3 == 0 && i > 10)
+        );
+        // What a store from schema 2 holds: no C2PA index.
+        store.c2pa_failed.clear().expect("clear");
+        store
+            .meta
+            .insert("schema", &2u32.to_be_bytes())
+            .expect("insert");
+        store.flush().expect("flush");
+    }
+    tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    let store = Store::open(dir.path()).expect("reopen the older store");
+    assert_eq!(ids(&store, c2pa), expect(&|i| i % 5 == 0 && i > 10));
+    assert_eq!(
+        ids(&store, failed_videos),
+        expect(&|i| i % 3 == 0 && i % 2 == 0 && i > 10)
+    );
+}
