@@ -9,7 +9,8 @@ use std::time::Duration;
 
 /// Watches that the state database can still write. sled stops for good after a failed
 /// write (a full disk, an I/O error): the miner then stops at once, and a restart recovers
-/// everything that was durable, which includes every challenge answered 201.
+/// everything that was durable, which includes every challenge answered 201. Each second it
+/// also lets sled free the pages it replaced while the miner is idle.
 pub(super) async fn watch_store(
     store: Store,
     broken: tokio::sync::watch::Sender<Option<String>>,
@@ -18,7 +19,11 @@ pub(super) async fn watch_store(
     loop {
         tokio::time::sleep(Duration::from_secs(1)).await;
         let s = store.clone();
-        if let Ok(Err(e)) = tokio::task::spawn_blocking(move || s.flush()).await {
+        let flushed = tokio::task::spawn_blocking(move || {
+            s.let_go_of_replaced_pages();
+            s.flush()
+        });
+        if let Ok(Err(e)) = flushed.await {
             tracing::error!(error = %e, "the state database can no longer be written; stopping");
             let _ = broken.send(Some(e.to_string()));
             let _ = stop.send(true);

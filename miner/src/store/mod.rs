@@ -271,7 +271,22 @@ impl Store {
         self.db.flush()?;
         Ok(())
     }
+
+    /// Lets sled free the pages it replaced; call about once a second. sled frees a replaced
+    /// page only after enough reads have passed (epoch-based reclamation: a thread collects
+    /// every 128th time it enters the database), and its log cleaner replaces pages on its
+    /// own, two of up to 460 KB a second for minutes after a restart. An idle miner read too
+    /// little, so they piled up for a minute at a time (25 MB with 100,000 stored tasks,
+    /// BENCHMARKS.md "Memory"). 256 reads of one small key take well under a millisecond.
+    pub fn let_go_of_replaced_pages(&self) {
+        for _ in 0..RECLAIMING_READS {
+            let _ = self.meta.get("schema");
+        }
+    }
 }
+
+/// Reads that make sure every collection sled's epochs wait for has come round (two at 128).
+const RECLAIMING_READS: usize = 256;
 
 /// A record as JSON, or why it cannot be (the key names it in the error).
 fn encode(key: &str, value: &impl serde::Serialize) -> Result<Vec<u8>, StoreError> {

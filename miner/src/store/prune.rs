@@ -53,23 +53,38 @@ impl Store {
             // The task still counts: its state's total is kept in `meta` (`tasks`).
             pruned += 1;
         }
-        // Replies are keyed validator/time/…: drop the old ones.
-        let stale: Vec<sled::IVec> = self
-            .feedback
-            .iter()
-            .keys()
-            .filter_map(Result::ok)
-            .filter(|k| {
-                String::from_utf8_lossy(k)
-                    .split('/')
-                    .nth(1)
-                    .and_then(|t| t.parse::<i64>().ok())
-                    .is_some_and(|t| t < cutoff_ms)
-            })
-            .collect();
-        for k in stale {
-            self.feedback.remove(k)?;
-        }
+        self.prune_feedback(cutoff_ms)?;
         Ok(pruned)
+    }
+
+    /// Drops validators' replies from before `cutoff_ms`. They are keyed `validator/time/…`
+    /// with the time zero-padded, so each validator's old replies are the start of its range:
+    /// only those are read, not every reply kept (100,000 of them took 12–18 MB to read).
+    fn prune_feedback(&self, cutoff_ms: i64) -> Result<(), StoreError> {
+        let before = format!("{:020}", cutoff_ms.max(0));
+        let mut from: Vec<u8> = Vec::new();
+        while let Some(first) = self.feedback.range(from.as_slice()..).keys().next() {
+            let first = first?;
+            let Some(slash) = first.iter().position(|&b| b == b'/') else {
+                // Not a reply's key: step past it.
+                from = first.to_vec();
+                from.push(0);
+                continue;
+            };
+            let prefix = first[..=slash].to_vec();
+            let end = [prefix.as_slice(), before.as_bytes()].concat();
+            let stale: Vec<sled::IVec> = self
+                .feedback
+                .range(prefix..end)
+                .keys()
+                .collect::<Result<_, _>>()?;
+            for k in stale {
+                self.feedback.remove(k)?;
+            }
+            // The next validator's replies start past every `validator/…` key.
+            from = first[..slash].to_vec();
+            from.push(b'/' + 1);
+        }
+        Ok(())
     }
 }

@@ -187,6 +187,19 @@ async fn pruning_forgets_old_finished_tasks_and_their_media_but_keeps_the_counts
         let mut fresh = task("fresh");
         fresh.created_ms = 50_000;
         store.insert_new(&fresh).expect("insert fresh");
+        for (validator, at_ms) in [("5A", 2_000), ("5A", 60_000), ("5B", 3_000), ("5C", 70_000)] {
+            store
+                .record_feedback(&Feedback {
+                    validator: validator.into(),
+                    task_id: "fresh".into(),
+                    kind: "success".into(),
+                    attempt: 1,
+                    status: Some(202),
+                    body: String::new(),
+                    at_ms,
+                })
+                .expect("feedback");
+        }
         let before = store.counts_by_modality();
 
         assert_eq!(store.prune(10_000).expect("prune"), 2);
@@ -217,6 +230,17 @@ async fn pruning_forgets_old_finished_tasks_and_their_media_but_keeps_the_counts
             3,
             "usage counters kept"
         );
+        let replies = |v: &str| -> Vec<i64> {
+            store
+                .feedback_for(v)
+                .expect("feedback")
+                .iter()
+                .map(|f| f.at_ms)
+                .collect()
+        };
+        assert_eq!(replies("5A"), vec![60_000], "old replies go, new ones stay");
+        assert!(replies("5B").is_empty());
+        assert_eq!(replies("5C"), vec![70_000]);
         assert_eq!(store.prune(10_000).expect("prune again"), 0);
         store.commit().await.expect("commit");
     }

@@ -7,7 +7,10 @@
 //! task leaves its call, reply and outcome behind). With `--cache-mb` the database's page
 //! cache is set (`MINER_DB_CACHE_MB`), with `--env` any other setting; the target is a flat
 //! line, not one that grows with the store. Each figure is the median of six readings over
-//! three seconds.
+//! three seconds; the last restart is then watched idle for 90 s.
+//!
+//! With `--store DIR` it only restarts three times on a copy of a stopped miner's state directory
+//! (one kept with `--keep`, or an operator's).
 //!
 //! `bench/memory.sh` builds the release binaries and runs this; see BENCHMARKS.md.
 
@@ -34,6 +37,10 @@ struct Args {
     /// Copy the store made through the API here at the end (to inspect it)
     #[arg(long)]
     keep: Option<std::path::PathBuf>,
+    /// Only restart on a copy of this state directory (one kept with --keep, or an
+    /// operator's stopped miner's), three times
+    #[arg(long)]
+    store: Option<std::path::PathBuf>,
 }
 
 /// `VmRSS` of a process, in MB.
@@ -63,6 +70,10 @@ async fn settled_rss_mb(pid: u32) -> f64 {
     samples.sort_by(f64::total_cmp);
     (samples[2] + samples[3]) / 2.0
 }
+
+/// How long the last restart is watched idle: the database cleans its log after a restart, and
+/// before the miner let it free what it replaced, that alone grew the miner by 25 MB a minute.
+const IDLE_SECS: u64 = 90;
 
 /// The miner's settings from the command line.
 fn configure(fixture: &mut Fixture, args: &Args) -> anyhow::Result<()> {
@@ -94,6 +105,9 @@ async fn main() -> anyhow::Result<()> {
         args.cache_mb
             .map_or("(default)".to_string(), |m| m.to_string())
     );
+    if let Some(store) = &args.store {
+        return restarts_of(&args, store).await;
+    }
     if args.phase != "api" {
         seeded(&args).await?;
     }
@@ -140,17 +154,58 @@ async fn seeded(args: &Args) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// Restarts on a copy of a kept store.
+async fn restarts_of(args: &Args, store: &std::path::Path) -> anyhow::Result<()> {
+    let providers = FakeProviders::start().await;
+    let mut fixture = Fixture::new(&providers);
+    fixture.set("BT_LOGGING_LEVEL", "WARNING");
+    configure(&mut fixture, args)?;
+    let state = fixture.dir.path().join("state");
+    let status = std::process::Command::new("cp")
+        .arg("-a")
+        .arg(store)
+        .arg(&state)
+        .status()?;
+    anyhow::ensure!(status.success(), "could not copy {}", store.display());
+    println!("restarts on a copy of {}:", store.display());
+    for _ in 0..3 {
+        let (again, again_browsed, idle) = restarted_then_idle(&fixture, IDLE_SECS).await?;
+        let (median, most) = idle.unwrap_or_default();
+        println!(
+            "{again:.1} MB, {again_browsed:.1} MB after the console's reads; then idle for {IDLE_SECS} s: median {median:.1} MB, highest {most:.1} MB"
+        );
+    }
+    Ok(())
+}
+
 /// RSS after a start, and after the console's reads.
 async fn restarted(fixture: &Fixture) -> anyhow::Result<(f64, f64)> {
+    let (started, browsed, _) = restarted_then_idle(fixture, 0).await?;
+    Ok((started, browsed))
+}
+
+/// [`restarted`], then the median and highest of one reading a second while the miner sits
+/// idle for `idle_secs` (the database cleans its log in the background after a restart).
+async fn restarted_then_idle(
+    fixture: &Fixture,
+    idle_secs: u64,
+) -> anyhow::Result<(f64, f64, Option<(f64, f64)>)> {
     let miner = fixture.start();
     let pid = miner.pid().ok_or_else(|| anyhow::anyhow!("no pid"))?;
     tokio::time::sleep(Duration::from_secs(1)).await;
     let started = settled_rss_mb(pid).await;
     browse(&fixture.socket()).await;
     let browsed = settled_rss_mb(pid).await;
+    let mut idle = Vec::new();
+    for _ in 0..idle_secs {
+        tokio::time::sleep(Duration::from_secs(1)).await;
+        idle.push(rss_mb(pid));
+    }
+    idle.sort_by(f64::total_cmp);
+    let idle = (!idle.is_empty()).then(|| (idle[idle.len() / 2], idle[idle.len() - 1]));
     drop(miner);
     tokio::time::sleep(Duration::from_millis(500)).await;
-    Ok((started, browsed))
+    Ok((started, browsed, idle))
 }
 
 /// Finished tasks by the miner's own count.
@@ -221,10 +276,13 @@ async fn through_the_api(args: &Args) -> anyhow::Result<()> {
     }
     drop(miner);
     tokio::time::sleep(Duration::from_millis(500)).await;
-    let (again, again_browsed) = restarted(&fixture).await?;
+    let (again, again_browsed, idle) = restarted_then_idle(&fixture, IDLE_SECS).await?;
     println!(
         "after a restart with {accepted} stored: {again:.1} MB, {again_browsed:.1} MB after the console's reads ({refused} challenges refused with 503 on the way and sent again)"
     );
+    if let Some((median, most)) = idle {
+        println!("  then idle for {IDLE_SECS} s: median {median:.1} MB, highest {most:.1} MB");
+    }
     if let Some(to) = &args.keep {
         let status = std::process::Command::new("cp")
             .arg("-a")
