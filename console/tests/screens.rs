@@ -18,7 +18,8 @@ const NOW: i64 = 1_764_000_000_000;
 
 fn task(i: usize, state: TaskState, c2pa_failed: bool) -> TaskSummary {
     TaskSummary {
-        task_id: format!("{i:08x}-4c1e-4f7a-9d1b-5e2f6a7b8c9d"),
+        // Time-ordered like the miner's (UUIDv7): the same start, a different end.
+        task_id: format!("019ab1c2-4c1e-7f7a-9d1b-5e2f{i:08x}"),
         modality: if i.is_multiple_of(3) {
             Modality::Video
         } else {
@@ -669,7 +670,7 @@ fn a_provider_row_drills_down_to_its_tasks_and_its_last_calls() {
         vec![
             CallSummary {
                 at_ms: NOW - 30_000,
-                task_id: "0001-aaaa-bbbb".into(),
+                task_id: "019ab1c2-4c1e-7f7a-9d1b-5e2f00000001".into(),
                 op: "generate".into(),
                 model: "google/gemini-3-pro-image-preview".into(),
                 status: Some(200),
@@ -679,7 +680,7 @@ fn a_provider_row_drills_down_to_its_tasks_and_its_last_calls() {
             },
             CallSummary {
                 at_ms: NOW - 120_000,
-                task_id: "0002-aaaa-bbbb".into(),
+                task_id: "019ab1c2-4c1e-7f7a-9d1b-5e2f00000002".into(),
                 op: "generate".into(),
                 model: "google/gemini-3-pro-image-preview".into(),
                 status: Some(429),
@@ -1509,4 +1510,35 @@ fn the_fleet_screen_has_a_row_per_miner_a_down_one_said_and_totals() {
     assert_eq!(f.open, None);
     f.key(key(KeyCode::Char('q')));
     assert!(f.quit);
+}
+
+#[test]
+fn a_task_entering_a_filtered_list_takes_its_place_by_age() {
+    let mut a = app();
+    a.filter.state = Some(TaskState::Delivered);
+    a.apply(NetEvent::Tasks(TaskPage {
+        tasks: vec![
+            task(2, TaskState::Delivered, false),
+            task(4, TaskState::Delivered, false),
+        ],
+        next: None,
+    }));
+    // Task 3, younger than 4 and older than 2, is delivered after both.
+    a.apply(NetEvent::Event(Event::Task(Box::new(task(
+        3,
+        TaskState::Delivered,
+        false,
+    )))));
+    // Task 6, the oldest, last.
+    a.apply(NetEvent::Event(Event::Task(Box::new(task(
+        6,
+        TaskState::Delivered,
+        false,
+    )))));
+    let shown: Vec<String> = a.tasks.iter().map(|t| t.task_id.clone()).collect();
+    let want: Vec<String> = [2, 3, 4, 6]
+        .into_iter()
+        .map(|i| task(i, TaskState::Delivered, false).task_id)
+        .collect();
+    assert_eq!(shown, want, "newest first, by age");
 }

@@ -695,12 +695,22 @@ impl App {
                 self.tasks.remove(i);
             }
             None if matches => {
-                self.tasks.insert(0, t);
+                // Newest first, a task takes its place by age: one entering a state's filter
+                // (delivered, say) can be older than the list's top.
+                let at = match self.task_order {
+                    TaskOrder::Newest => self
+                        .tasks
+                        .iter()
+                        .position(|x| x.created_ms < t.created_ms)
+                        .unwrap_or(self.tasks.len()),
+                    _ => 0,
+                };
+                self.tasks.insert(at, t);
                 self.tasks.truncate(LIST_CAP);
                 if self.task_order != TaskOrder::Newest {
                     self.task_order.sort(&mut self.tasks);
                 }
-                if self.selected > 0 {
+                if self.selected > 0 && at <= self.selected {
                     self.selected += 1;
                 }
             }
@@ -838,11 +848,11 @@ impl App {
             }
             NetEvent::Verified(id, v) => {
                 let text = if v.passed {
-                    format!("replayed verification of {}: PASSED", short(&id))
+                    format!("replayed verification of {}: PASSED", short_task(&id))
                 } else {
                     format!(
                         "replayed verification of {}: FAILED: {}",
-                        short(&id),
+                        short_task(&id),
                         v.reasons.join("; ")
                     )
                 };
@@ -932,7 +942,13 @@ fn short_key(hotkey: &str) -> String {
     format!("{}…", hotkey.get(..8).unwrap_or(hotkey))
 }
 
-/// The first 8 characters of a task id.
+/// The first 8 characters of a hotkey.
 pub fn short(id: &str) -> &str {
     id.get(..8).unwrap_or(id)
+}
+
+/// A task id in a column or a message: its last 8 characters. Task ids are time-ordered
+/// (UUIDv7), so the tasks of one day share their first 8; the end is random.
+pub fn short_task(id: &str) -> &str {
+    id.get(id.len().saturating_sub(8)..).unwrap_or(id)
 }

@@ -3,7 +3,7 @@
 
 use super::Keys;
 use super::widgets::{BAD, BOLD, DIM, GOOD, age, boxed, clock, state_style};
-use crate::app::{App, short};
+use crate::app::{App, short, short_task};
 use gas_shared::TaskState;
 use gas_shared::admin::TaskDetail;
 use gas_shared::verdict::Verdict;
@@ -133,7 +133,7 @@ fn verdict_lines(v: &Verdict, label: &str, now_ms: i64, out: &mut Vec<Line<'stat
         out.push(Line::styled(
             format!(
                 "  near-duplicate of {} (distance {})",
-                short(&d.of_task),
+                short_task(&d.of_task),
                 d.distance
             ),
             BAD,
@@ -286,7 +286,7 @@ pub fn draw(f: &mut Frame, area: Rect, app: &App) {
     let scroll = app.detail_scroll.min(max);
     let title = format!(
         "Task {} · lines {}–{} of {total}",
-        short(&d.summary.task_id),
+        short_task(&d.summary.task_id),
         usize::from(scroll) + 1,
         (usize::from(scroll) + height).min(total)
     );

@@ -6,7 +6,7 @@ use super::Keys;
 use super::widgets::{
     BAD, DIM, GOOD, WARN, age, clip, last_column_width, state_style, table, waiting,
 };
-use crate::app::{App, short, state_word};
+use crate::app::{App, short_task, state_word};
 use gas_shared::admin::{CallSummary, RefusalSummary, TaskSummary};
 use gas_shared::{Modality, TaskState};
 use ratatui::Frame;
@@ -151,7 +151,7 @@ pub fn draw(f: &mut Frame, area: Rect, app: &App) {
         .map(|(i, t)| {
             let row = Row::new(vec![
                 Cell::from(age(app.now_ms - t.created_ms)),
-                Cell::from(short(&t.task_id).to_string()),
+                Cell::from(short_task(&t.task_id).to_string()),
                 Cell::from(format!(
                     "{} {}",
                     if t.modality == Modality::Image {
@@ -206,7 +206,7 @@ fn draw_calls(f: &mut Frame, area: Rect, app: &App) {
             let failed = c.error.is_some();
             Row::new(vec![
                 Cell::from(age(app.now_ms - c.at_ms)),
-                Cell::from(short(&c.task_id).to_string()),
+                Cell::from(short_task(&c.task_id).to_string()),
                 Cell::from(c.op.clone()),
                 Cell::from(clip(&c.model, usize::from(model_width))),
                 Cell::from(c.status.map_or("–".into(), |s| s.to_string())).style(if failed {

@@ -1,6 +1,6 @@
 //! The task detail's keys: scrolling, going back, verifying again, the media path.
 
-use crate::app::{App, Screen, Tone, short};
+use crate::app::{App, Screen, Tone, short_task};
 use crate::net::Command;
 use crossterm::event::{KeyCode, KeyEvent};
 
@@ -24,7 +24,7 @@ pub(super) fn on_key(app: &mut App, k: KeyEvent) -> Vec<Command> {
         KeyCode::Char('v') => {
             if let Some(d) = &app.detail {
                 let id = d.summary.task_id.clone();
-                app.say(format!("verifying {} again…", short(&id)), Tone::Info);
+                app.say(format!("verifying {} again…", short_task(&id)), Tone::Info);
                 return vec![Command::Verify(id)];
             }
         }
